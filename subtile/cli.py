@@ -1,0 +1,200 @@
+"""The ``subtile`` command.
+
+Every parameter is validated before any tool runs; a bad value gives one line naming the
+parameter and the allowed range, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+# -- shared option groups -------------------------------------------------------------------------
+def _add_activation_options(parser):
+    from .golden.activation import FUNCTIONS, IMPLEMENTATIONS
+    parser.add_argument("--function", default="sigmoid", choices=list(FUNCTIONS))
+    parser.add_argument("--input", dest="input_format", default="fixed<8,4>",
+                        help="input format, fixed<W,I> or ufixed<W,I> (W 1..16); default %(default)s")
+    parser.add_argument("--output", dest="output_format", default="ufixed<8,0>",
+                        help="output format (W 1..24); default %(default)s")
+    parser.add_argument("--impl", default="interp", choices=list(IMPLEMENTATIONS))
+    parser.add_argument("--segments", type=_int_arg("segments"), default=None,
+                        help="interp segments, a power of two; default: the fewest meeting 1 LSB")
+    parser.add_argument("--beta", type=_float_arg("beta"), default=1.0, help="swish beta (0, 64]")
+    parser.add_argument("--guard-bits", type=_int_arg("guard-bits"), default=4,
+                        help="extra fractional bits inside interp (0..8)")
+    parser.add_argument("--latency", type=_int_arg("latency"), default=0,
+                        help="0 = combinational, 1 = registered table read")
+    parser.add_argument("--top", default=None, help="module name (default: <function>_<impl>)")
+
+
+def _int_arg(name):
+    def parse(text):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not an integer") from None
+    return parse
+
+
+def _float_arg(name):
+    def parse(text):
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number") from None
+    return parse
+
+
+def _activation_spec(args):
+    from .golden.activation import ActivationSpec
+    return ActivationSpec(function=args.function, impl=args.impl,
+                          input_format=args.input_format, output_format=args.output_format,
+                          segments=args.segments, beta=args.beta, guard_bits=args.guard_bits,
+                          latency=args.latency)
+
+
+def _emit_json(obj, target):
+    text = json.dumps(obj, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text)
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_generate_activation(args):
+    from .gen.activation import generate_activation
+    from .gen.verilog import check_identifier
+    spec = _activation_spec(args)
+    if args.top is not None:
+        check_identifier(args.top, parameter="top")
+    design = generate_activation(spec, top=args.top)
+    path = design.write(args.output_dir)
+    accuracy = design.manifest_extra["parameters"]["accuracy"]
+    print(f"wrote {path} and {Path(args.output_dir) / 'manifest.json'}")
+    print(f"{design.top}: latency {spec.latency}, max error {accuracy['max_error_lsb']:.3f} LSB "
+          f"(goal {accuracy['goal_lsb']}), verilog sha256 {design.sha256[:16]}")
+    return EXIT_OK
+
+
+def cmd_sim_activation(args):
+    from .sim.activation import simulate
+    spec = _activation_spec(args)
+    plan = spec.plan()
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-sim-"))
+    start = time.perf_counter()
+    results, build, test_run = simulate([plan], work_dir, top=args.top or "activation_bench",
+                                        seed=args.seed)
+    (result,) = results.values()
+    seconds = time.perf_counter() - start
+    report = {
+        "pass": result.passed, "unit": result.name, "codes": result.compared,
+        "mismatches": result.mismatches, "first_mismatches": result.first_mismatches,
+        "accuracy": plan.accuracy.to_dict(), "build_cached": build.cached,
+        "build_seconds": round(build.seconds, 3), "seconds": round(seconds, 3),
+        "work_dir": str(work_dir),
+    }
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(("PASS " if result.passed else "FAIL ") + result.describe())
+        print(f"accuracy: max {plan.accuracy.max_error:.3f} LSB, mean {plan.accuracy.mean_error:.3f} LSB; "
+              f"build {'reused' if build.cached else 'compiled'} in {build.seconds:.1f} s; "
+              f"total {seconds:.1f} s; files in {work_dir}")
+    return EXIT_OK if result.passed else EXIT_FAIL
+
+
+def cmd_accuracy(args):
+    from .golden.activation import ActivationSpec, standard_specs
+    if args.input_format:
+        specs = [_activation_spec(args)]
+    else:
+        specs = standard_specs(functions=args.functions)
+    rows = []
+    for spec in specs:
+        plan = spec.plan()
+        rows.append({"function": spec.function, "impl": spec.impl,
+                     "input_format": str(spec.input_format), "output_format": str(spec.output_format),
+                     "segments": plan.segments, "table_entries": plan.table_entries(),
+                     "table_bits": plan.table_bits(), **plan.accuracy.to_dict()})
+    if args.json:
+        _emit_json({"rows": rows, "all_meet_goal": all(r["meets_goal"] for r in rows)}, args.json)
+    if args.json != "-":
+        print(format_accuracy_table(rows, markdown=args.markdown))
+    return EXIT_OK if all(r["meets_goal"] for r in rows) else EXIT_FAIL
+
+
+def format_accuracy_table(rows, *, markdown=False) -> str:
+    headers = ["function", "impl", "input", "output", "segments", "table bits",
+               "max err (LSB)", "mean err (LSB)", "monotonic", "goal met"]
+    body = [[r["function"], r["impl"], r["input_format"], r["output_format"],
+             "-" if r["segments"] is None else str(r["segments"]), str(r["table_bits"]),
+             f"{r['max_error_lsb']:.3f}", f"{r['mean_error_lsb']:.3f}",
+             {True: "yes", False: "NO", None: "n/a"}[r["monotonic"]],
+             "yes" if r["meets_goal"] else "NO"] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="subtile", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write Verilog and a manifest")
+    generate_kinds = generate.add_subparsers(dest="kind", required=True, metavar="KIND")
+    gen_act = generate_kinds.add_parser("activation", help="one smooth-activation unit")
+    _add_activation_options(gen_act)
+    gen_act.add_argument("-o", "--output-dir", required=True, help="folder for <top>.v and manifest.json")
+    gen_act.set_defaults(handler=cmd_generate_activation)
+
+    sim = commands.add_parser("sim", help="simulate generated RTL under Verilator against the golden model")
+    sim_kinds = sim.add_subparsers(dest="kind", required=True, metavar="KIND")
+    sim_act = sim_kinds.add_parser("activation", help="every input code of one activation unit")
+    _add_activation_options(sim_act)
+    sim_act.add_argument("--work-dir", default=None, help="folder for Verilog, samples and results")
+    sim_act.add_argument("--seed", type=_int_arg("seed"), default=None)
+    sim_act.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON ('-' = stdout)")
+    sim_act.set_defaults(handler=cmd_sim_activation)
+
+    accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
+    _add_activation_options(accuracy)
+    accuracy.set_defaults(input_format=None)
+    accuracy.add_argument("--functions", nargs="*", default=None, help="restrict the standard matrix")
+    accuracy.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    accuracy.add_argument("--json", default=None, metavar="FILE", help="write the rows as JSON ('-' = stdout)")
+    accuracy.set_defaults(handler=cmd_accuracy)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"subtile: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("subtile: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The `subtile` command: outputs, JSON, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from subtile.cli import main
+
+
+def test_generate_activation_writes_verilog_and_manifest(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", "activation", "--function", "sigmoid", "--input", "fixed<8,4>",
+                 "--output", "ufixed<8,0>", "--impl", "interp", "--segments", "32", "-o", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    verilog = (out / f"{manifest['top']}.v").read_text()
+    assert manifest["top"] == "sigmoid_interp" and f"module {manifest['top']}(" in verilog
+    assert manifest["latency"] == 0 and manifest["clock"] is None and manifest["reset"] is None
+    assert manifest["input_format"] == "fixed<8,4>" and manifest["output_format"] == "ufixed<8,0>"
+    assert manifest["parameters"]["segments"] == 32 and manifest["parameters"]["function"] == "sigmoid"
+    assert {p["name"]: (p["direction"], p["width"], p["signed"]) for p in manifest["ports"]} == {
+        "x": ("input", 8, True), "y": ("output", 8, False)}
+    assert len(manifest["verilog_sha256"]) == 64 and "amaranth" in manifest["tools"]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_generate_with_latency_has_clock_and_reset(tmp_path):
+    assert main(["generate", "activation", "--function", "tanh", "--output", "fixed<8,1>",
+                 "--latency", "1", "--top", "tanh_q", "-o", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert (manifest["top"], manifest["latency"], manifest["clock"], manifest["reset"]) == ("tanh_q", 1, "clk", "rst")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "fixed<40,4>"], "subtile: error: input_format: 'fixed<40,4>': width: 40 is outside the allowed range 1..32"),
+    (["--segments", "12"], "subtile: error: segments: 12 is not a power of two in 1..65536"),
+    (["--beta", "-1"], "subtile: error: beta: -1.0 is outside the allowed range (0, 64]"),
+    (["--top", "1bad"], "subtile: error: top: '1bad' is not an identifier"),
+    (["--latency", "3"], "subtile: error: latency: 3 is outside the allowed range 0..1"),
+])
+def test_bad_parameters_give_one_line_and_exit_2(args, message, tmp_path, capsys):
+    assert main(["generate", "activation", *args, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())         # refused before anything was written
+
+
+def test_usage_errors_exit_2_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "subtile", "generate", "activation", "--function", "elu",
+                           "-o", "x"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice: 'elu'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_accuracy_json(tmp_path):
+    target = tmp_path / "acc.json"
+    assert main(["accuracy", "--functions", "tanh", "gelu", "--json", str(target)]) == 0
+    rows = json.loads(target.read_text())["rows"]
+    assert len(rows) == 2 * 2 * 6 and all(r["meets_goal"] for r in rows)
+    assert max(r["max_error_lsb"] for r in rows if r["impl"] == "lut") <= 0.5
+
+
+def test_sim_activation_end_to_end(tmp_path, capsys):
+    report_path = tmp_path / "report.json"
+    assert main(["sim", "activation", "--function", "swish", "--input", "fixed<6,3>", "--output", "fixed<6,3>",
+                 "--latency", "1", "--work-dir", str(tmp_path / "work"), "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["pass"] and report["codes"] == 64 and report["mismatches"] == 0
+    assert capsys.readouterr().out.startswith("PASS ")
