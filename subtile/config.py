@@ -1,0 +1,319 @@
+"""Tile configuration: a validated, immutable description of one neuromorphic tile.
+
+Loadable from TOML (the only configuration language: no eval, no pickle). Every invalid value
+or combination raises :class:`~subtile.errors.ConfigError` with one line naming the parameter
+and the allowed range. The behaviour the fields select is specified in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+from .golden.activation import FUNCTIONS, IMPLEMENTATIONS, ActivationSpec
+from .golden.fixed import FixedFormat, FormatError, signed_width
+
+__all__ = ["ActivationChoice", "TileConfig", "GATING_MODES", "load_config"]
+
+GATING_MODES = ("icg", "enable", "none")
+IDENTITY = "identity"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: expected an integer in {lo}..{hi}, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
+    return value
+
+
+def _format(name, value, lo_width, hi_width, *, signed=True):
+    try:
+        fmt = FixedFormat.parse(value, name=name)
+    except FormatError as error:
+        raise ConfigError(str(error)) from None
+    if fmt.signed != signed:
+        raise ConfigError(f"{name}: {fmt} must be {'signed (fixed<W,I>)' if signed else 'unsigned'}")
+    if not lo_width <= fmt.width <= hi_width:
+        raise ConfigError(f"{name}: width {fmt.width} is outside the allowed range {lo_width}..{hi_width}")
+    return fmt
+
+
+@dataclass(frozen=True)
+class ActivationChoice:
+    """An activation of the tile: ``identity`` or a smooth-activation unit.
+
+    Formats are not given here: the tile derives them (see :class:`TileConfig`).
+    """
+
+    function: str = IDENTITY
+    impl: str = "interp"
+    segments: int | None = None
+    beta: float = 1.0
+    guard_bits: int = 4
+
+    @classmethod
+    def parse(cls, value, *, name: str) -> "ActivationChoice":
+        if isinstance(value, ActivationChoice):
+            return value
+        if isinstance(value, str):
+            value = {"function": value}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a function name or a table, got {value!r}")
+        unknown = set(value) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(f.name for f in fields(cls))}")
+        choice = cls(**value)
+        allowed = (IDENTITY, *FUNCTIONS)
+        if choice.function not in allowed:
+            raise ConfigError(f"{name}.function: {choice.function!r} is not one of {', '.join(allowed)}")
+        if choice.impl not in IMPLEMENTATIONS:
+            raise ConfigError(f"{name}.impl: {choice.impl!r} is not one of {', '.join(IMPLEMENTATIONS)}")
+        return choice
+
+    @property
+    def is_identity(self) -> bool:
+        return self.function == IDENTITY
+
+    def spec(self, input_format: FixedFormat, output_format: FixedFormat, *, name: str) -> ActivationSpec | None:
+        """The unit's spec for the derived formats (None for identity)."""
+        if self.is_identity:
+            return None
+        try:
+            return ActivationSpec(self.function, self.impl, input_format, output_format,
+                                  segments=self.segments, beta=self.beta, guard_bits=self.guard_bits)
+        except FormatError as error:
+            raise ConfigError(f"{name}.{error}") from None
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One tile. Field meanings, ranges and the behaviour: docs/architecture.md.
+
+    Parameters
+    ----------
+    name : str
+        Module name of the generated top, ``[A-Za-z_][A-Za-z0-9_]*``.
+    neurons, branches, synapses, addresses : int
+        N (1..256), B per neuron (1..16), S per branch (1..64), A input addresses (1..65536).
+    weight_format : fixed<W,I>
+        Signed, 2..16 bits.
+    payload_format : fixed<W,I>
+        Signed, 2..16 bits: event payloads, input levels and the soma output.
+    dendrite_format : fixed<W,I>
+        Signed, 2..16 bits: input and output of the branch activation.
+    membrane_format : fixed<W,I>
+        Signed, 2..16 bits: branch sum u and membrane v; input of the soma activation.
+    branch_activation, soma_activation : ActivationChoice
+        ``identity`` (branch only) or a smooth activation.
+    leak_shift : int
+        k, 0..15: v <- v + ((u - v) >> k).
+    delta : int
+        Event threshold in payload LSBs, 0..2**(W_payload) - 1.
+    lanes : int
+        L parallel neuron-update units; divides N.
+    gating : str
+        ``icg``, ``enable`` or ``none``.
+    seed, weight_density, table_fill : int, float, float
+        Initial weights and synapse table are drawn from ``seed``: each weight is non-zero with
+        probability ``weight_density`` (0..1), and ``table_fill`` (0..1) of the addresses are mapped
+        (each to a distinct (branch, slot)).
+    """
+
+    name: str = "tile"
+    neurons: int = 16
+    branches: int = 4
+    synapses: int = 16
+    addresses: int = 64
+    weight_format: FixedFormat = FixedFormat(8, 2)
+    payload_format: FixedFormat = FixedFormat(8, 2)
+    dendrite_format: FixedFormat = FixedFormat(12, 5)
+    membrane_format: FixedFormat = FixedFormat(12, 5)
+    branch_activation: ActivationChoice = ActivationChoice()
+    soma_activation: ActivationChoice = ActivationChoice("tanh")
+    leak_shift: int = 2
+    delta: int = 2
+    lanes: int = 4
+    gating: str = "icg"
+    seed: int = 1
+    weight_density: float = 0.5
+    table_fill: float = 0.9
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ConfigError(f"name: {self.name!r} is not an identifier "
+                              "(allowed: a letter or _, then letters, digits or _)")
+        _int("neurons", self.neurons, 1, 256)
+        _int("branches", self.branches, 1, 16)
+        _int("synapses", self.synapses, 1, 64)
+        _int("addresses", self.addresses, 1, 65536)
+        for fname in ("weight_format", "payload_format", "dendrite_format", "membrane_format"):
+            object.__setattr__(self, fname, _format(fname, getattr(self, fname), 2, 16))
+        object.__setattr__(self, "branch_activation",
+                           ActivationChoice.parse(self.branch_activation, name="branch_activation"))
+        object.__setattr__(self, "soma_activation",
+                           ActivationChoice.parse(self.soma_activation, name="soma_activation"))
+        if self.soma_activation.is_identity:
+            raise ConfigError(f"soma_activation.function: 'identity' is not allowed for the soma; "
+                              f"use one of {', '.join(FUNCTIONS)}")
+        _int("leak_shift", self.leak_shift, 0, 15)
+        _int("delta", self.delta, 0, (1 << self.payload_format.width) - 1)
+        _int("lanes", self.lanes, 1, self.neurons)
+        if self.neurons % self.lanes:
+            divisors = [d for d in range(1, self.neurons + 1) if self.neurons % d == 0]
+            raise ConfigError(f"lanes: {self.lanes} does not divide neurons={self.neurons}; "
+                              f"allowed: {', '.join(map(str, divisors))}")
+        if self.gating not in GATING_MODES:
+            raise ConfigError(f"gating: {self.gating!r} is not one of {', '.join(GATING_MODES)}")
+        _int("seed", self.seed, 0, 2**32 - 1)
+        for fname in ("weight_density", "table_fill"):
+            value = getattr(self, fname)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"{fname}: {value!r} is outside the allowed range 0..1")
+        # Resolve derived formats now, so that a bad combination fails here.
+        self.accumulator_format
+        self.branch_spec
+        self.soma_spec
+
+    # -- derived quantities (the contract of docs/architecture.md) ------------------------------
+    @property
+    def branch_spec(self) -> ActivationSpec | None:
+        return self.branch_activation.spec(self.dendrite_format, self.dendrite_format,
+                                           name="branch_activation")
+
+    @property
+    def soma_spec(self) -> ActivationSpec:
+        return self.soma_activation.spec(self.membrane_format, self.payload_format,
+                                         name="soma_activation")
+
+    @property
+    def rows(self) -> int:
+        """Rows of the weight memory: one per (branch, slot), row = b * S + s."""
+        return self.branches * self.synapses
+
+    @property
+    def accumulator_frac_bits(self) -> int:
+        return self.weight_format.frac_bits + self.payload_format.frac_bits
+
+    @property
+    def accumulator_width(self) -> int:
+        """Bits of acc[n][b]: it holds sum over S slots of w * level with |level| within the
+        payload format, so it can never overflow (and wrap-around sums stay exact)."""
+        w, p, s = self.weight_format, self.payload_format, self.synapses
+        products = [w.min_code * p.min_code, w.min_code * p.max_code,
+                    w.max_code * p.min_code, w.max_code * p.max_code]
+        return signed_width(s * min(products), s * max(products))
+
+    @property
+    def accumulator_format(self) -> FixedFormat:
+        width = self.accumulator_width
+        if width > 32:
+            raise ConfigError(f"accumulator: {width} bits needed, more than 32; narrow weight_format, "
+                              "payload_format or synapses")
+        return FixedFormat(width, width - self.accumulator_frac_bits)
+
+    # -- port and memory widths (shared by hdl, the testbench and the golden encoders) -------------
+    @property
+    def address_width(self) -> int:
+        return _bits(self.addresses)
+
+    @property
+    def neuron_width(self) -> int:
+        return _bits(self.neurons)
+
+    @property
+    def branch_index_width(self) -> int:
+        return _bits(self.branches)
+
+    @property
+    def slot_index_width(self) -> int:
+        return _bits(self.synapses)
+
+    @property
+    def table_entry_width(self) -> int:
+        """Synapse-table word: bit 0 valid, then the branch index, then the slot index."""
+        return 1 + self.branch_index_width + self.slot_index_width
+
+    @property
+    def row_width(self) -> int:
+        """Programming-port row: a table address or a weight-memory row."""
+        return max(self.address_width, _bits(self.rows))
+
+    @property
+    def prog_data_width(self) -> int:
+        return max(self.table_entry_width, self.weight_format.width)
+
+    @property
+    def groups(self) -> int:
+        """Neuron groups updated one after another, L neurons each."""
+        return self.neurons // self.lanes
+
+    # -- serialization ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, FixedFormat):
+                value = str(value)
+            elif isinstance(value, ActivationChoice):
+                value = {k: v for k, v in asdict(value).items() if v is not None}
+            out[f.name] = value
+        return out
+
+    def to_toml(self) -> str:
+        lines = ["[tile]"]
+        tables = []
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                body = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+                tables.append(f"{key} = {{ {body} }}")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        return "\n".join(lines + tables) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TileConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"tile: expected a table, got {data!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"tile: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(sorted(known))}")
+        try:
+            return cls(**data)
+        except TypeError as error:          # e.g. a table where a number belongs
+            raise ConfigError(f"tile: {error}") from None
+
+    def replace(self, **changes) -> "TileConfig":
+        return replace(self, **changes)
+
+
+def _bits(count: int) -> int:
+    """Index bits for ``count`` items (at least 1, so no port is zero bits wide)."""
+    return max(1, (count - 1).bit_length())
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_config(path: str | Path) -> TileConfig:
+    """Read a tile config from TOML: keys at top level or under ``[tile]``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
+    return TileConfig.from_dict(data.get("tile", data))
