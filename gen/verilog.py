@@ -53,6 +53,30 @@ def lint_waiver_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+_ZERO_INIT = re.compile(
+    r"^  initial begin\n((?:    (\\?\S+) ?\[\d+\] = \d+'h0+;\n)+)  end\n", re.M)
+
+
+def compact_zero_init(text: str) -> str:
+    """Replace memory initialisers that only write zeros (one line per row, as Yosys emits
+    them) by a loop: same meaning, far smaller Verilog and C++ for deep memories."""
+    count = 0
+
+    def replace(match):
+        nonlocal count
+        lines = match.group(1).splitlines()
+        name = match.group(2)
+        indices = [int(line.split("[", 1)[1].split("]", 1)[0]) for line in lines]
+        if any(line.split("[", 1)[0].strip() != name.strip() for line in lines) or \
+                sorted(indices) != list(range(len(indices))):
+            return match.group(0)
+        count += 1
+        value = lines[0].split("=", 1)[1].strip()
+        return (f"  initial begin : zero_init_{count}\n    integer i;\n"
+                f"    for (i = 0; i < {len(indices)}; i = i + 1) {name}[i] = {value}\n  end\n")
+    return _ZERO_INIT.sub(replace, text)
+
+
 def verilog_sha256(text: str) -> str:
     """Hash of Verilog text, ignoring ``(* src = ... *)`` attributes (they hold absolute paths)."""
     return hashlib.sha256(_SRC_ATTRIBUTE.sub("", text).encode()).hexdigest()
@@ -131,13 +155,15 @@ class GeneratedDesign:
         return verilog_path
 
 
-def generate(component: wiring.Component, *, top: str, **manifest_extra) -> GeneratedDesign:
+def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
+             **manifest_extra) -> GeneratedDesign:
     """Convert ``component`` to Verilog with module name ``top``.
 
-    ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
+    ``extra_verilog`` (modules the design instantiates, such as the clock-gate model) is
+    appended; ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
     """
     check_identifier(top)
-    text = amaranth_verilog.convert(component, name=top, emit_src=False)
+    text = compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False)) + extra_verilog
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None
     header = text[text.index(f"module {top}("):]

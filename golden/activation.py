@@ -308,7 +308,7 @@ class ActivationPlan:
 
     def _fit_segments(self):
         shift, count = self.segment_shift, max(1, self.used_segments)
-        scale = 1 << self.internal_frac_bits
+        scale = math.ldexp(1.0, self.internal_frac_bits)   # may be < 1: outputs with LSB > 1
         starts = np.arange(count, dtype=np.int64) << shift
         start_value = self._core_real(starts) * scale
         end_value = self._core_real(starts + (1 << shift)) * scale

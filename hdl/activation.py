@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.activation import ActivationSpec, ActivationPlan
 from ..golden.fixed import Overflow, Rounding, align, resize, shift_right, signed_width
 from .fixed import AMARANTH_OPS, shape_of
+from .validation import refusing
 
 __all__ = ["ActivationUnit"]
 
@@ -36,16 +37,13 @@ class ActivationUnit(wiring.Component):
 
     def __init__(self, spec: ActivationSpec | None = None, *, plan: ActivationPlan | None = None,
                  **spec_kwargs):
-        try:
+        with refusing(self):
             if spec is None:
                 spec = plan.spec if plan is not None else ActivationSpec(**spec_kwargs)
             elif spec_kwargs:
                 raise TypeError("give either an ActivationSpec or its keyword arguments, not both")
             if plan is not None and plan.spec != spec:
                 raise ValueError("plan: it was resolved for another spec")
-        except (TypeError, ValueError):
-            self._MustUse__silence = True       # refused, not forgotten: no "never used" warning
-            raise
         self.spec = spec
         self.plan = plan if plan is not None else spec.plan()
         super().__init__({

@@ -114,6 +114,63 @@ def cmd_sim_activation(args):
     return EXIT_OK if result.passed else EXIT_FAIL
 
 
+def _tile_config(args):
+    from .config import TileConfig, load_config
+    return load_config(args.config) if args.config else TileConfig()
+
+
+def cmd_generate_tile(args):
+    from .gen.tile import generate_tile
+    config = _tile_config(args)
+    design = generate_tile(config)
+    path = design.write(args.output_dir)
+    print(f"wrote {path} and {Path(args.output_dir) / 'manifest.json'}")
+    print(f"{design.top}: {config.neurons} neurons x {config.branches} branches x {config.synapses} synapses, "
+          f"{config.addresses} addresses, gating {config.gating}, verilog sha256 {design.sha256[:16]}")
+    return EXIT_OK
+
+
+def cmd_sim_tile(args):
+    from .golden.tile import random_stimulus
+    from .sim.tile import StepStimulus, simulate
+    config = _tile_config(args)
+    _check_range("steps", args.steps, 1, 100_000)
+    _check_range("activity", args.activity, 0.0, 1.0)
+    _check_range("idle", args.idle, 0.0, 0.99)
+    _check_range("stall", args.stall, 0.0, 0.99)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-sim-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "tile.toml").write_text(config.to_toml())
+    stimulus = [StepStimulus(events) for events in
+                random_stimulus(config, args.steps, args.activity, args.seed)]
+    start = time.perf_counter()
+    run = simulate(config, stimulus, work_dir=work_dir, seed=args.seed, idle=args.idle, stall=args.stall)
+    report = run.summary()
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    report["simulation_seconds"] = round(run.seconds, 3)
+    report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
+    report["work_dir"] = str(work_dir)
+    report["reproduce"] = (f"subtile sim --config {work_dir / 'tile.toml'} --steps {args.steps} "
+                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(("PASS" if run.passed else "FAIL") + f" {config.name}: {run.steps} steps, "
+              f"{run.events_in} events in, {run.events_out} events out, {run.synaptic_ops} synaptic ops")
+        print(f"{run.cycles} cycles in {run.seconds:.2f} s of simulation ({report['cycles_per_second']} cycles/s, "
+              f"{report['events_per_second']} events/s); build {'reused' if run.build.cached else 'compiled'} "
+              f"in {run.build.seconds:.1f} s; total {report['seconds']:.1f} s")
+        if not run.passed:
+            print(f"first mismatch: {run.mismatch}")
+            print(f"reproduce: {report['reproduce']}")
+    return EXIT_OK if run.passed else EXIT_FAIL
+
+
+def _check_range(name, value, lo, hi):
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
+
+
 def cmd_accuracy(args):
     from .golden.activation import ActivationSpec, standard_specs
     if args.input_format:
@@ -164,8 +221,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen_act.add_argument("-o", "--output-dir", required=True, help="folder for <top>.v and manifest.json")
     gen_act.set_defaults(handler=cmd_generate_activation)
 
+    gen_tile = generate_kinds.add_parser("tile", help="a neuromorphic tile")
+    gen_tile.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    gen_tile.add_argument("-o", "--output-dir", required=True, help="folder for <name>.v and manifest.json")
+    gen_tile.set_defaults(handler=cmd_generate_tile)
+
     sim = commands.add_parser("sim", help="simulate generated RTL under Verilator against the golden model")
     sim_kinds = sim.add_subparsers(dest="kind", required=True, metavar="KIND")
+    sim_tile = sim_kinds.add_parser("tile", help="seeded random stimulus through a tile (the default kind)")
+    sim_tile.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    sim_tile.add_argument("--steps", type=_int_arg("steps"), default=100)
+    sim_tile.add_argument("--activity", type=_float_arg("activity"), default=0.1,
+                          help="fraction of input addresses sending an event per step (0..1)")
+    sim_tile.add_argument("--seed", type=_int_arg("seed"), default=1)
+    sim_tile.add_argument("--idle", type=_float_arg("idle"), default=0.0,
+                          help="probability of an idle cycle before each input event")
+    sim_tile.add_argument("--stall", type=_float_arg("stall"), default=0.0,
+                          help="probability of output backpressure in each cycle")
+    sim_tile.add_argument("--work-dir", default=None)
+    sim_tile.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                          help="print (or write to FILE) the report as one JSON object")
+    sim_tile.set_defaults(handler=cmd_sim_tile)
     sim_act = sim_kinds.add_parser("activation", help="every input code of one activation unit")
     _add_activation_options(sim_act)
     sim_act.add_argument("--work-dir", default=None, help="folder for Verilog, samples and results")
@@ -185,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `subtile sim --config ...` means the tile (the common case); `subtile sim activation` stays.
+    if argv[:1] == ["sim"] and (len(argv) == 1 or argv[1].startswith("-")):
+        argv.insert(1, "tile")
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -134,7 +134,7 @@ class TileConfig:
     payload_format: FixedFormat = FixedFormat(8, 2)
     dendrite_format: FixedFormat = FixedFormat(12, 5)
     membrane_format: FixedFormat = FixedFormat(12, 5)
-    branch_activation: ActivationChoice = ActivationChoice()
+    branch_activation: ActivationChoice = ActivationChoice("tanh")
     soma_activation: ActivationChoice = ActivationChoice("tanh")
     leak_shift: int = 2
     delta: int = 2
@@ -317,3 +317,44 @@ def load_config(path: str | Path) -> TileConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
     return TileConfig.from_dict(data.get("tile", data))
+
+
+def random_config(rng, *, max_neurons: int = 32, max_branches: int = 4, max_synapses: int = 8,
+                  max_addresses: int = 64, max_lanes: int = 8, **fixed) -> TileConfig:
+    """A random valid tile configuration (for regressions, fuzzing and sweeps).
+
+    Sizes stay below the ``max_*`` limits; ``fixed`` pins fields. Direct-table (``lut``)
+    activations are drawn only for inputs up to 8 bits, since their table has 2**W rows.
+    Combinations that fail validation (an accumulator over 32 bits) are redrawn.
+    """
+    from .golden.activation import FUNCTIONS
+
+    def fmt(lo, hi):
+        width = int(rng.integers(lo, hi + 1))
+        return f"fixed<{width},{int(rng.integers(1, max(2, width - 1)))}>"
+
+    def activation(input_format, allow_identity):
+        functions = ([IDENTITY] if allow_identity else []) + sorted(FUNCTIONS)
+        small = FixedFormat.parse(input_format).width <= 8
+        return {"function": str(rng.choice(functions)),
+                "impl": str(rng.choice(IMPLEMENTATIONS)) if small else "interp",
+                "beta": float(rng.choice([1.0, 1.702]))}
+
+    while True:
+        neurons = int(rng.integers(1, max_neurons + 1))
+        lanes = int(rng.choice([d for d in range(1, min(neurons, max_lanes) + 1) if neurons % d == 0]))
+        dendrite, membrane = fmt(4, 12), fmt(4, 12)
+        values = dict(
+            neurons=neurons, lanes=lanes, branches=int(rng.integers(1, max_branches + 1)),
+            synapses=int(rng.integers(1, max_synapses + 1)), addresses=int(rng.integers(1, max_addresses + 1)),
+            weight_format=fmt(2, 10), payload_format=fmt(3, 10), dendrite_format=dendrite,
+            membrane_format=membrane, branch_activation=activation(dendrite, True),
+            soma_activation=activation(membrane, False),
+            leak_shift=int(rng.choice([0, 1, 2, 3, 7, 15])), gating=str(rng.choice(GATING_MODES)),
+            delta=int(rng.choice([0, 1, 2, 5])), seed=int(rng.integers(0, 2**31)),
+            weight_density=float(rng.choice([0.2, 0.5, 0.9])), table_fill=float(rng.choice([0.5, 0.9, 1.0])))
+        values.update(fixed)
+        try:
+            return TileConfig(**values)
+        except ConfigError:
+            continue

@@ -13,7 +13,7 @@ def test_default_tile_and_derived_formats():
     assert str(config.accumulator_format) == "fixed<20,8>" and config.accumulator_frac_bits == 12
     assert config.soma_spec.input_format == config.membrane_format
     assert config.soma_spec.output_format == config.payload_format
-    assert config.branch_spec is None and config.groups == 4 and config.rows == 64
+    assert config.branch_spec.function == "tanh" and config.groups == 4 and config.rows == 64
     assert (config.address_width, config.neuron_width, config.table_entry_width) == (6, 4, 7)
 
 

@@ -1,0 +1,42 @@
+"""Generation of a tile (and of its simulation harness): Verilog plus manifest."""
+
+from __future__ import annotations
+
+from ..config import TileConfig
+from .verilog import GeneratedDesign, generate
+
+__all__ = ["generate_tile", "generate_bench"]
+
+
+def _extra_verilog(config: TileConfig) -> str:
+    """Modules the tile instantiates but Amaranth does not emit: the clock-gate model."""
+    if config.gating != "icg":
+        return ""
+    from ..hdl.clock_gate import icg_verilog
+    return "\n" + icg_verilog()
+
+
+def _tile(config: TileConfig, weights=None, table=None):
+    from ..hdl.tile import Tile
+    return Tile(config, weights=weights, table=table)
+
+
+def generate_tile(config: TileConfig, *, weights=None, table=None) -> GeneratedDesign:
+    """Verilog of the tile described by ``config`` with module name ``config.name``."""
+    return generate(_tile(config, weights, table), top=config.name, extra_verilog=_extra_verilog(config),
+                    kind="tile", latency=None, config=config.to_dict(),
+                    accumulator_format=str(config.accumulator_format),
+                    payload_format=str(config.payload_format))
+
+
+def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int) -> GeneratedDesign:
+    """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
+    tile with its (weights, table) from ``contents``."""
+    from ..sim.tile_harness import HarnessArray, TileHarness
+    harnesses = [TileHarness(_tile(config, weights, table), config, stimulus_depth=stimulus_depth,
+                             response_depth=response_depth)
+                 for config, (weights, table) in zip(configs, contents)]
+    extra = "".join(sorted({_extra_verilog(config) for config in configs}))
+    return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
+                    configs=[config.to_dict() for config in configs],
+                    stimulus_depth=stimulus_depth, response_depth=response_depth)

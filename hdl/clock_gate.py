@@ -1,0 +1,101 @@
+"""Clock gating of register groups: gated clocks (``icg``), clock enables (``enable``) or none.
+
+A *gated group* is a set of registers written in their own clock domain, with one enable
+signal: the group's registers may only change in a cycle where the enable is high. Three
+implementations of the same behaviour (docs/architecture.md, "Clock gating"):
+
+``icg``
+    One clock-gate cell per group (:data:`ICG_MODULE`: a latch transparent while the clock is
+    low holding the enable, ANDed with the clock) drives a local clock domain. Amaranth cannot
+    simulate the cell; :func:`icg_verilog` gives its behavioural Verilog model, to be appended to
+    the generated Verilog (replace it with a PDK cell such as ``sky130_fd_sc_hd__dlclkp`` in an
+    ASIC flow).
+``enable``
+    The groups' registers are clocked by the root domain through :class:`amaranth.hdl.EnableInserter`
+    (hold multiplexers; FPGA friendly).
+``none``
+    The groups' registers are clocked by the root domain every cycle, with no enable: the
+    elaboratable itself must then write ``Mux(enable, new, old)`` where holding matters.
+
+In every mode the root reset forces each gate on, since a synchronous reset only reaches a
+register whose clock runs.
+"""
+
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, EnableInserter, Instance, ResetSignal, Signal, Value
+
+from ..config import GATING_MODES
+from ..errors import ConfigError
+
+__all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "icg_verilog", "add_gated_submodule"]
+
+#: Module name of the clock-gate cell instantiated in ``icg`` mode.
+ICG_MODULE = "subtile_icg"
+
+#: Behavioural model of :data:`ICG_MODULE` (Verilog-2005): the enable is captured by a latch
+#: that is transparent while ``CLK`` is low, so ``GCLK`` only ever carries whole clock pulses.
+ICG_VERILOG = """\
+// Clock gate: latch transparent while CLK is low holding EN, ANDed with CLK (glitch free).
+// Behavioural model for simulation; map it to a PDK cell (e.g. sky130_fd_sc_hd__dlclkp).
+module subtile_icg (
+    input  wire CLK,
+    input  wire EN,
+    output wire GCLK
+);
+    reg en_latched;
+    /* verilator lint_off LATCH */
+    always @(CLK or EN)
+        if (!CLK)
+            en_latched = EN;
+    /* verilator lint_on LATCH */
+    assign GCLK = CLK & en_latched;
+endmodule
+"""
+
+
+def icg_verilog() -> str:
+    """The Verilog model of the ``icg`` clock-gate cell (:data:`ICG_VERILOG`)."""
+    return ICG_VERILOG
+
+
+def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync"):
+    """Add ``elaboratable`` to ``m`` as submodule ``name`` with each of its domains gated.
+
+    Parameters
+    ----------
+    m : Module
+        The parent module. In ``icg`` mode the gated domains (local to ``m``) and one clock-gate
+        cell per domain (submodule ``icg_<domain>``) are added to it.
+    name : str
+        Submodule name of ``elaboratable``.
+    elaboratable : Elaboratable
+        Writes its registers in the domains named by ``enables`` (and may use ``domain``).
+    enables : dict of str to Value
+        Domain name to its one-bit enable. Names must not clash with other domains.
+    mode : str
+        ``"icg"``, ``"enable"`` or ``"none"``.
+    domain : str
+        The root (ungated) domain whose clock and reset the gated domains derive from.
+    """
+    if mode not in GATING_MODES:
+        raise ConfigError(f"gating: {mode!r} is not one of {', '.join(GATING_MODES)}")
+    if not enables:
+        m.submodules[name] = elaboratable
+        return
+    reset = ResetSignal(domain)
+    forced = {gated: Value.cast(enable) | reset for gated, enable in enables.items()}
+    renames = {gated: domain for gated in enables}
+    if mode == "none":
+        m.submodules[name] = DomainRenamer(renames)(elaboratable)
+    elif mode == "enable":
+        m.submodules[name] = DomainRenamer(renames)(EnableInserter(forced)(elaboratable))
+    else:
+        for gated, enable in forced.items():
+            m.domains += ClockDomain(gated, local=True)
+            gclk = Signal(name=f"{gated}_gclk")
+            m.submodules[f"icg_{gated}"] = Instance(
+                ICG_MODULE, i_CLK=ClockSignal(domain), i_EN=enable, o_GCLK=gclk)
+            m.d.comb += [
+                ClockSignal(gated).eq(gclk),
+                ResetSignal(gated).eq(reset),
+            ]
+        m.submodules[name] = elaboratable

@@ -1,0 +1,335 @@
+"""The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
+
+import numpy as np
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import TileConfig
+from ..errors import ConfigError
+from ..golden.fixed import wrap
+from .clock_gate import add_gated_submodule
+from .fixed import shape_of
+from .neuron import NeuronLane, activation_plans
+from .synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_weight_rows, prog_layout,
+                      table_words)
+from .validation import refusing
+
+__all__ = ["Tile", "TileRegisters"]
+
+
+class TileRegisters:
+    """The architectural state registers of a :class:`Tile` (for simulation and testbenches).
+
+    Members
+    -------
+    acc : list of list of Signal
+        ``acc[n][b]``, named ``acc_<n>_<b>``, signed accumulator width, reset 0.
+    v : list of Signal
+        ``v[n]``, named ``v_<n>``, membrane format, reset 0.
+    y_sent : list of Signal
+        ``y_sent[n]``, named ``y_sent_<n>``, payload format, reset 0.
+    dirty : list of Signal
+        ``dirty[n]``, named ``dirty_<n>``, one bit, reset 1.
+    """
+
+    def __init__(self, config: TileConfig):
+        acc_shape = shape_of(config.accumulator_format)
+        self.acc = [[Signal(acc_shape, name=f"acc_{n}_{b}") for b in range(config.branches)]
+                    for n in range(config.neurons)]
+        self.v = [Signal(shape_of(config.membrane_format), name=f"v_{n}")
+                  for n in range(config.neurons)]
+        self.y_sent = [Signal(shape_of(config.payload_format), name=f"y_sent_{n}")
+                       for n in range(config.neurons)]
+        self.dirty = [Signal(init=1, name=f"dirty_{n}") for n in range(config.neurons)]
+
+
+def _lowest_set(bits):
+    """``(any, index)`` of the lowest set bit of a list of one-bit values (a balanced tree)."""
+    if len(bits) == 1:
+        return bits[0], Const(0, 1)
+
+    def tree(part):
+        if len(part) == 1:
+            return part[0], None
+        half = 1 << ((len(part) - 1).bit_length() - 1)       # largest power of two below len
+        any_lo, idx_lo = tree(part[:half])
+        any_hi, idx_hi = tree(part[half:])
+        width = (half - 1).bit_length()
+        if width == 0:
+            return any_lo | any_hi, ~any_lo
+        lo = Const(0, width) if idx_lo is None else idx_lo
+        hi = Const(0, width) if idx_hi is None else idx_hi
+        return any_lo | any_hi, Cat(Mux(any_lo, lo, hi), ~any_lo)
+
+    return tree(list(bits))
+
+
+def _select(values, index):
+    """``values[index]``, padded to every value of ``index`` (a full case in the Verilog)."""
+    values = list(values)
+    if len(values) == 1:
+        return values[0]
+    values += [values[-1]] * ((1 << len(index)) - len(values))
+    return Array(values)[index]
+
+
+def _equals(value, constant: int):
+    """``value == constant``; a comparison with 0 is written as a reduction (a multi-bit
+    ``!x`` in the Verilog is a width warning)."""
+    return ~value.any() if constant == 0 else value == constant
+
+
+class Tile(wiring.Component):
+    """One neuromorphic tile (docs/architecture.md is the specification).
+
+    **Event phase.** A three-stage pipeline takes one event per cycle: stage 0 accepts
+    ``events_in`` and reads the synapse table; stage 1 reads weight-memory row ``b*S + s`` (or
+    counts an unmapped event); stage 2 adds ``w[n] * p`` to ``acc[n][b]`` for every neuron with a
+    non-zero weight and marks it dirty. An event accepted in cycle t is in the state from cycle
+    t + 3; ``tick_ready`` rises again when the pipeline is empty.
+
+    **Update phase.** A tick taken in cycle t starts the update at t + 1. A priority encoder
+    picks the next group of ``lanes`` neurons with a dirty neuron (clean groups cost no
+    cycle); the group is updated in one cycle by ``lanes`` :class:`~subtile.hdl.neuron.NeuronLane`
+    units, its emitted events are latched and leave over ``events_out`` in neuron order, one per
+    cycle with ``events_out.ready`` high. A group thus takes 1 + (events it emits) cycles. After
+    the last dirty group ``done`` is high for one cycle and events are accepted again: with every
+    group dirty and ready always high, tick-to-done is ``groups + events + 1`` cycles.
+
+    **Priorities.** Events take precedence: ``tick_ready`` and ``prog.ready`` are high only in the
+    event phase with no event in flight *and none offered* (``events_in.valid`` low).
+    ``events_in.ready`` is high in the whole event phase (it is a register output).
+
+    **State names.** The architectural registers live in the submodule ``state``: in the
+    generated Verilog they are ``<top>.state.acc_<n>_<b>``, ``<top>.state.v_<n>``,
+    ``<top>.state.y_sent_<n>`` and ``<top>.state.dirty_<n>`` (the top module has wires of the
+    same names); :attr:`registers` gives the signals for Amaranth's simulator. Each
+    accumulator sits in gated domain ``g_acc_<n>_<b>`` and each neuron's (v, y_sent, dirty) in
+    ``g_neuron_<n>``; in ``icg`` mode their clock gates are instances ``icg_g_acc_<n>_<b>`` and
+    ``icg_g_neuron_<n>`` of ``subtile_icg`` in the top module (see :mod:`subtile.hdl.clock_gate`).
+
+    Parameters
+    ----------
+    config : TileConfig
+        The tile.
+    weights : array of int, shape (rows, N), optional
+        Initial weight codes ``w[b*S + s][n]``; default from ``golden.tile.initial_contents``.
+    table : sequence of int or table object with ``encode()``, optional
+        Initial synapse-table words; default from ``golden.tile.initial_contents``.
+
+    Members
+    -------
+    events_in : In(stream.Signature(StructLayout({"address", "payload"})))
+        Input events (address, payload code).
+    events_out : Out(stream.Signature(StructLayout({"neuron", "payload"})))
+        Output events (neuron, payload code), ascending neuron order within a step.
+    tick : In(1)
+        End of the time step; taken in a cycle where ``tick_ready`` is high.
+    tick_ready : Out(1)
+        Idle, no event in flight or offered.
+    done : Out(1)
+        One-cycle pulse: the update phase is complete.
+    prog : In(stream.Signature(StructLayout({"target", "row", "neuron", "data"})))
+        Programming writes (target 0: synapse table, 1: one weight); accepted when idle.
+    unmapped : Out(32)
+        Count of dropped (unmapped) events, wrapping.
+    """
+
+    def __init__(self, config: TileConfig, *, weights=None, table=None):
+        with refusing(self):
+            if not isinstance(config, TileConfig):
+                raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
+            if weights is None or table is None:
+                from ..golden.tile import initial_contents       # lazy: golden/ may load after hdl/
+                default_weights, default_table = initial_contents(config)
+                weights = default_weights if weights is None else weights
+                table = default_table if table is None else table
+            config.accumulator_format       # raises ConfigError for an accumulator wider than 32 bits
+            self.config = config
+            self.branch_plan, self.soma_plan = activation_plans(config)
+            pack_weight_rows(config, weights)           # validates the contents before elaboration
+            self.weights = np.array(weights, dtype=np.int64)
+            self.table_words = table_words(config, table)
+        self.registers = TileRegisters(config)
+        super().__init__({
+            "events_in": In(stream.Signature(event_in_layout(config))),
+            "events_out": Out(stream.Signature(event_out_layout(config))),
+            "tick": In(1),
+            "tick_ready": Out(1),
+            "done": Out(1),
+            "prog": In(stream.Signature(prog_layout(config))),
+            "unmapped": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, regs = self.config, self.registers
+        n_count, b_count, lanes, groups = config.neurons, config.branches, config.lanes, config.groups
+        isolate = config.gating != "none"
+
+        # -- event pipeline, stages 0 and 1 ------------------------------------------------------
+        m.submodules.synapses = synapses = SynapsePipeline(config, weights=self.weights,
+                                                           table=self.table_words, isolate=isolate)
+        # The phase, one-hot: accept events (idle), update a group, emit its events, pulse done.
+        idle = Signal(init=1, name="phase_accept")
+        updating = Signal(name="phase_update")
+        emitting = Signal(name="phase_emit")
+        finishing = Signal(name="phase_done")
+        phases = (idle, updating, emitting, finishing)
+        wiring.connect(m, wiring.flipped(self.events_in), synapses.events)
+        wiring.connect(m, wiring.flipped(self.prog), synapses.prog)
+        m.d.comb += [
+            synapses.accept.eq(idle),
+            self.unmapped.eq(synapses.unmapped),
+            self.tick_ready.eq(idle & ~synapses.busy & ~self.events_in.valid),
+        ]
+
+        # -- event pipeline, stage 2: multiply-accumulate ----------------------------------------
+        acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(b_count)] for n in range(n_count)]
+        acc_next = []
+        event_dirty = []                        # stage 2 marks neuron n dirty
+        for n in range(n_count):
+            weight = synapses.weights[n]
+            nonzero = Signal(name=f"w_nonzero_{n}")
+            product = Signal(signed(config.weight_format.width + config.payload_format.width),
+                             name=f"product_{n}")
+            selected = Signal.like(regs.acc[n][0], name=f"acc_sel_{n}")
+            total = Signal.like(regs.acc[n][0], name=f"acc_next_{n}")
+            m.d.comb += [
+                nonzero.eq(weight != 0),
+                product.eq(weight * synapses.payload),
+                selected.eq(_select(regs.acc[n], synapses.branch)),
+                total.eq(wrap(selected + product, config.accumulator_format)),
+            ]
+            for b in range(b_count):
+                target = _equals(synapses.branch, b) if b_count > 1 else Const(1, 1)
+                m.d.comb += acc_enable[n][b].eq(synapses.hit & nonzero & target)
+            acc_next.append(total)
+            marked = Signal(name=f"event_dirty_{n}")
+            m.d.comb += marked.eq(synapses.hit & nonzero)
+            event_dirty.append(marked)
+
+        # -- update phase: group selection ---------------------------------------------------------
+        group = Signal(range(max(groups, 2)), name="group")         # the group being updated
+        remaining = Signal(groups, name="remaining")                 # dirty groups still to visit
+        group_dirty = Signal(groups, name="group_dirty")
+        m.d.comb += group_dirty.eq(Cat(
+            Cat(regs.dirty[g * lanes:(g + 1) * lanes]).any() for g in range(groups)))
+        candidates = Signal(groups, name="candidates")
+        if isolate:
+            # The encoder only sees the dirty flags when a tick is offered.
+            m.d.comb += candidates.eq(Mux(idle, Mux(self.tick, group_dirty, 0), remaining))
+        else:
+            m.d.comb += candidates.eq(Mux(idle, group_dirty, remaining))
+        found, next_group = _lowest_set(list(candidates))
+
+        # -- update phase: the lanes ---------------------------------------------------------------
+        lane_units = []
+        for lane in range(lanes):
+            unit = NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
+            m.submodules[f"lane_{lane}"] = unit
+            lane_units.append(unit)
+            members = [g * lanes + lane for g in range(groups)]
+
+            def pick(signals, name, shape):
+                value = Signal(shape, name=name)
+                m.d.comb += value.eq(_select([signals[n] for n in members], group))
+                return value
+
+            dirty = pick(regs.dirty, f"lane_{lane}_dirty", 1)
+            v = pick(regs.v, f"lane_{lane}_v", regs.v[0].shape())
+            y_sent = pick(regs.y_sent, f"lane_{lane}_y_sent", regs.y_sent[0].shape())
+            accs = [pick([row[b] for row in regs.acc], f"lane_{lane}_acc_{b}", regs.acc[0][0].shape())
+                    for b in range(b_count)]
+            # Operand isolation: an idle lane sees zeros, so its logic does not toggle.
+            active = updating & dirty if isolate else Const(1, 1)
+            m.d.comb += [
+                unit.dirty.eq(active & dirty),
+                unit.v.eq(Mux(active, v, 0)),
+                unit.y_sent.eq(Mux(active, y_sent, 0)),
+            ]
+            m.d.comb += [unit.acc[b].eq(Mux(active, accs[b], 0)) for b in range(b_count)]
+
+        # -- update phase: output events -----------------------------------------------------------
+        pending = Signal(lanes, name="pending")                        # lanes with an event to send
+        out_payload = [Signal.like(unit.payload, name=f"out_payload_{lane}")
+                       for lane, unit in enumerate(lane_units)]
+        _, sending = _lowest_set(list(pending))                         # lane of the next event
+        emits = Cat(unit.emit for unit in lane_units)
+        neuron = group * lanes + sending if lanes > 1 else group * lanes
+        m.d.comb += [
+            self.events_out.payload.neuron.eq(neuron),
+            self.events_out.payload.payload.eq(_select(out_payload, sending)),
+        ]
+        last_event = Signal(name="last_event")
+        m.d.comb += last_event.eq(~(pending & (pending - 1)[:lanes]).any())
+
+        # -- the phase sequencer -----------------------------------------------------------------------
+        def goto(phase):
+            m.d.sync += [other.eq(other is phase) for other in phases]
+
+        def advance():
+            """Go to the next dirty group (from ``candidates``), or finish the step."""
+            with m.If(found):
+                m.d.sync += [
+                    group.eq(next_group),
+                    remaining.eq(candidates & (candidates - 1)[:groups]),   # clear the lowest bit
+                ]
+                goto(updating)
+            with m.Else():
+                goto(finishing)
+
+        m.d.comb += [
+            self.events_out.valid.eq(emitting),
+            self.done.eq(finishing),
+        ]
+        with m.If(idle):
+            with m.If(self.tick & self.tick_ready):
+                advance()
+        with m.Elif(updating):
+            m.d.sync += pending.eq(emits)
+            for lane, unit in enumerate(lane_units):
+                if isolate:
+                    with m.If(unit.emit):
+                        m.d.sync += out_payload[lane].eq(unit.payload)
+                else:
+                    m.d.sync += out_payload[lane].eq(unit.payload)
+            with m.If(emits.any()):
+                goto(emitting)
+            with m.Else():
+                advance()
+        with m.Elif(emitting):
+            with m.If(self.events_out.ready):
+                m.d.sync += pending.eq(pending & (pending - 1)[:lanes])
+                with m.If(last_event):
+                    advance()
+        with m.Elif(finishing):
+            goto(idle)
+
+        # -- the gated state registers ----------------------------------------------------------------
+        state = Module()
+        enables = {}
+        gated = config.gating != "none"
+        for n in range(n_count):
+            g, lane = divmod(n, lanes)
+            unit = lane_units[lane]
+            for b in range(b_count):
+                domain = f"g_acc_{n}_{b}"
+                enables[domain] = acc_enable[n][b]
+                acc = regs.acc[n][b]
+                state.d[domain] += acc.eq(acc_next[n] if gated else Mux(acc_enable[n][b], acc_next[n], acc))
+            update = Signal(name=f"update_{n}")
+            in_group = _equals(group, g) if groups > 1 else Const(1, 1)
+            m.d.comb += update.eq(updating & in_group & regs.dirty[n])
+            domain = f"g_neuron_{n}"
+            enables[domain] = update | event_dirty[n]
+            v, y_sent, dirty = regs.v[n], regs.y_sent[n], regs.dirty[n]
+            state.d[domain] += [
+                v.eq(Mux(update, unit.v_next, v)),
+                y_sent.eq(Mux(update, unit.y_sent_next, y_sent)),
+                # A gated domain is clocked only by an update or an event marking it dirty.
+                dirty.eq(Mux(update, unit.dirty_next, 1 if gated else event_dirty[n] | dirty)),
+            ]
+        add_gated_submodule(m, "state", state, enables, mode=config.gating)
+        return m

@@ -1,0 +1,283 @@
+"""Tile RTL against the golden model under Verilator: stimulus encoding, runs, scoreboard.
+
+One Verilator build per tile configuration (the stimulus lives in a memory of the harness, so
+new stimulus never rebuilds). :func:`simulate` runs a program of time steps, then compares every
+output event and, after every step, the architectural state with :class:`golden.tile.TileModel`,
+and reports the first divergence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..config import TileConfig
+from ..gen.tile import generate_bench
+from ..golden.tile import SynapseTable, TileModel
+from . import runner
+from .tile_harness import StimulusKind, event_body_layout, prog_body_layout, response_layout, stimulus_layout
+
+__all__ = ["StepStimulus", "TileCase", "TileBench", "TileRun", "simulate", "encode_stimulus",
+           "decode_responses", "state_signals"]
+
+TB_MODULE = "subtile.sim.tb_tile"
+
+
+@dataclass
+class StepStimulus:
+    """What happens in one time step: programming writes, then input events, then the tick.
+
+    ``events`` is an (E, 2) integer array of (address, payload code); ``writes`` a list of
+    (target, row, neuron, data) with target 0 = synapse table word, 1 = weight.
+    """
+
+    events: np.ndarray
+    writes: Sequence[tuple[int, int, int, int]] = ()
+
+
+def _pack(layout, **fields) -> int:
+    word = 0
+    for name, value in fields.items():
+        member = layout[name]
+        width = member.shape.width if hasattr(member.shape, "width") else len(member.shape)
+        word |= (int(value) & ((1 << width) - 1)) << member.offset
+    return word
+
+
+def encode_stimulus(config: TileConfig, steps: Sequence[StepStimulus]) -> list[int]:
+    """The harness program: per step its writes, its events, a tick; then END."""
+    words_layout, event_layout, prog_layout = stimulus_layout(config), event_body_layout(config), prog_body_layout(config)
+
+    def word(kind, body=0):
+        return _pack(words_layout, kind=kind, body=body)
+
+    program = []
+    for step in steps:
+        for target, row, neuron, value in step.writes:
+            program.append(word(StimulusKind.PROG, _pack(prog_layout, target=target, row=row,
+                                                         neuron=neuron, data=value)))
+        for address, payload in np.asarray(step.events, dtype=np.int64).reshape(-1, 2):
+            program.append(word(StimulusKind.EVENT, _pack(event_layout, address=address, payload=payload)))
+        program.append(word(StimulusKind.TICK))
+    program.append(word(StimulusKind.END))
+    return program
+
+
+def decode_responses(config: TileConfig, words: np.ndarray, steps: int) -> list[np.ndarray]:
+    """Recorded response words to per-step (K, 2) arrays of (neuron, signed payload)."""
+    layout = response_layout(config)
+    words = np.asarray(words, dtype=np.uint64).astype(object)
+
+    def field_of(name):
+        member = layout[name]
+        width = member.shape.width
+        return np.array([(int(w) >> member.offset) & ((1 << width) - 1) for w in words], dtype=np.int64)
+
+    step, neuron, payload = field_of("step"), field_of("neuron"), field_of("payload")
+    width = config.payload_format.width
+    payload = np.where(payload >= 1 << (width - 1), payload - (1 << width), payload)
+    return [np.stack([neuron[step == s], payload[step == s]], axis=1) for s in range(steps)]
+
+
+def state_signals(config: TileConfig) -> dict[str, list[str]]:
+    """Names of the architectural state registers in the tile (docs/architecture.md)."""
+    n, b = config.neurons, config.branches
+    return {
+        "acc": [f"acc_{i}_{j}" for i in range(n) for j in range(b)],
+        "v": [f"v_{i}" for i in range(n)],
+        "y_sent": [f"y_sent_{i}" for i in range(n)],
+        "dirty": [f"dirty_{i}" for i in range(n)],
+        "unmapped": ["unmapped"],
+    }
+
+
+@dataclass
+class TileRun:
+    """Outcome of :func:`simulate`."""
+
+    passed: bool
+    steps: int
+    events_in: int
+    events_out: int
+    synaptic_ops: int
+    cycles: int
+    seconds: float
+    build: runner.Build
+    mismatch: str | None = None
+    step_cycles: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
+                "events_out": self.events_out, "synaptic_ops": self.synaptic_ops,
+                "cycles": self.cycles, "seconds": round(self.seconds, 3),
+                "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None,
+                "build_cached": self.build.cached, "build_seconds": round(self.build.seconds, 3),
+                "mismatch": self.mismatch}
+
+
+def _apply_writes(model: TileModel, config: TileConfig, writes):
+    """Apply programming-port writes to the golden model (decoded by the golden packing rule)."""
+    for target, row, neuron, value in writes:
+        if target == 0:
+            words = np.zeros(config.addresses, dtype=np.int64)
+            words[row] = value
+            entry = SynapseTable.decode(words, config)
+            model.program_table(row, bool(entry.valid[row]), int(entry.branch[row]), int(entry.slot[row]))
+        else:
+            width = config.weight_format.width
+            model.program_weight(row, neuron, value - (1 << width) if value >> (width - 1) else value)
+
+
+def compare_step(config, step_index, expected_events, got_events, expected_state, got_state) -> str | None:
+    """First divergence within one step, described, or None."""
+    expected_events = np.asarray(expected_events, dtype=np.int64).reshape(-1, 2)
+    for index in range(max(len(expected_events), len(got_events))):
+        exp = tuple(expected_events[index]) if index < len(expected_events) else None
+        got = tuple(got_events[index]) if index < len(got_events) else None
+        if exp != got:
+            describe = lambda e: "none" if e is None else f"(neuron {e[0]}, payload {e[1]})"
+            return (f"step {step_index}: output event {index}: expected {describe(exp)}, got {describe(got)} "
+                    f"({len(expected_events)} expected, {len(got_events)} got in this step)")
+    if got_state is None:
+        return None
+    n, b = config.neurons, config.branches
+    checks = [("acc", expected_state.acc.reshape(n * b), lambda i: f"neuron {i // b} branch {i % b}"),
+              ("v", expected_state.v, lambda i: f"neuron {i}"),
+              ("y_sent", expected_state.y_sent, lambda i: f"neuron {i}"),
+              ("dirty", expected_state.dirty.astype(np.int64), lambda i: f"neuron {i}"),
+              ("unmapped", np.array([expected_state.unmapped % (1 << 32)]), lambda i: "tile")]
+    for name, expected, where in checks:
+        got = np.asarray(got_state[name], dtype=np.int64)
+        bad = np.flatnonzero(got != expected)
+        if bad.size:
+            i = bad[0]
+            return (f"step {step_index}: state {name} at {where(i)}: expected {expected[i]}, got {got[i]} "
+                    f"({bad.size} of {len(expected)} differ)")
+    return None
+
+
+@dataclass
+class TileCase:
+    """One run on one tile of a :class:`TileBench`.
+
+    ``idle`` and ``stall`` are probabilities (0..1) of an idle cycle before each input event and
+    of output backpressure in each cycle, drawn by LFSRs in the harness from ``seed``.
+    ``read_state`` compares the architectural state after every step.
+    """
+
+    stimulus: Sequence[StepStimulus]
+    seed: int = 1
+    idle: float = 0.0
+    stall: float = 0.0
+    read_state: bool = True
+
+    def __post_init__(self):
+        for name in ("idle", "stall"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}: {value} is outside the allowed range [0, 1)")
+
+
+class TileBench:
+    """Tiles of one or more configurations side by side in one Verilator build.
+
+    Parameters
+    ----------
+    configs : sequence of TileConfig
+        One harness each (harness ``i`` holds ``configs[i]``).
+    contents : sequence of (weights, table) or None
+        Initial memory contents per tile; None draws them from each config's seed.
+    stimulus_depth, response_depth : int
+        Words of each harness's stimulus and response memories.
+    """
+
+    def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
+                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14):
+        from ..golden.tile import initial_contents
+        self.configs = list(configs)
+        self.contents = list(contents) if contents is not None else [initial_contents(c) for c in self.configs]
+        self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
+        self._build = None
+
+    def build(self, work_dir: Path) -> runner.Build:
+        """Generate the Verilog into ``work_dir`` and build it (reused when unchanged)."""
+        if self._build is None:
+            design = generate_bench(self.configs, self.contents, top=self.name,
+                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+            verilog = design.write(Path(work_dir))
+            self._build = runner.build([verilog], design.top)
+        return self._build
+
+    def run(self, cases: dict[int, TileCase], *, work_dir: Path) -> dict[int, "TileRun"]:
+        """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model."""
+        work_dir = Path(work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        build = self.build(work_dir)
+        plan_cases, programs = [], {}
+        for index, config in enumerate(self.configs):
+            case = cases.get(index)
+            program = encode_stimulus(config, case.stimulus) if case else []
+            if len(program) > self.stimulus_depth:
+                raise ValueError(f"stimulus: {len(program)} words for tile {index}, more than the "
+                                 f"stimulus_depth {self.stimulus_depth}")
+            programs[index] = program
+            plan_cases.append({
+                "enabled": case is not None, "stimulus": [f"{w:x}" for w in program],
+                "steps": len(case.stimulus) if case else 0,
+                "read_state": bool(case and case.read_state), "state_scope": "tile",
+                "state_signals": state_signals(config), "signed_state": ["acc", "v", "y_sent"],
+                "idle_threshold": round(case.idle * 256) if case else 0,
+                "stall_threshold": round(case.stall * 256) if case else 0,
+                "seed": (case.seed & 0xFFFF) if case else 0, "response_depth": self.response_depth,
+                "output": str(work_dir / f"tile{index}_run.npz"),
+            })
+        plan_path = work_dir / "tile_plan.json"
+        plan_path.write_text(json.dumps({"cases": plan_cases}))
+        start = time.perf_counter()
+        test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_TILE_PLAN": str(plan_path)},
+                              seed=min(case.seed for case in cases.values()) if cases else None)
+        test_run.raise_for_failures()
+        sim_seconds = time.perf_counter() - start
+        return {index: self._score(index, case, plan_cases[index]["output"], build, sim_seconds)
+                for index, case in cases.items()}
+
+    def _score(self, index, case, output, build, sim_seconds) -> "TileRun":
+        config = self.configs[index]
+        weights, table = self.contents[index]
+        with np.load(output) as recorded:
+            recorded = dict(recorded)
+        got_events = decode_responses(config, recorded["responses"], len(case.stimulus))
+        model = TileModel(config, weights=weights, table=table)
+        signals = state_signals(config)
+        mismatch, events_in, events_out, synaptic_ops = None, 0, 0, 0
+        for step_index, step in enumerate(case.stimulus):
+            _apply_writes(model, config, step.writes)
+            result = model.step(np.asarray(step.events, dtype=np.int64).reshape(-1, 2))
+            events_in += result.events_in
+            events_out += len(result.events_out)
+            synaptic_ops += result.synaptic_ops
+            got_state = ({name: recorded[f"state_{name}"][step_index] for name in signals}
+                         if case.read_state else None)
+            mismatch = compare_step(config, step_index, result.events_out, got_events[step_index],
+                                    result.state, got_state)
+            if mismatch:
+                break
+        if mismatch is None and sum(len(e) for e in got_events) != events_out:
+            mismatch = f"{sum(len(e) for e in got_events)} output events recorded, {events_out} expected"
+        return TileRun(passed=mismatch is None, steps=len(case.stimulus), events_in=events_in,
+                       events_out=events_out, synaptic_ops=synaptic_ops,
+                       cycles=int(recorded["cycles"][0]), seconds=sim_seconds, build=build,
+                       mismatch=mismatch, step_cycles=[int(c) for c in recorded["step_cycles"]])
+
+
+def simulate(config: TileConfig, stimulus: Sequence[StepStimulus], *, work_dir: Path, seed: int = 1,
+             idle: float = 0.0, stall: float = 0.0, read_state: bool = True, contents=None) -> "TileRun":
+    """Run one stimulus program on one tile (a bench of one) and compare with the golden model."""
+    bench = TileBench([config], contents=[contents] if contents is not None else None, name=f"{config.name}_bench")
+    return bench.run({0: TileCase(stimulus, seed=seed, idle=idle, stall=stall, read_state=read_state)},
+                     work_dir=work_dir)[0]
