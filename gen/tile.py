@@ -32,11 +32,11 @@ def generate_tile(config: TileConfig, *, weights=None, table=None) -> GeneratedD
 def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
     tile with its (weights, table) from ``contents``."""
-    from ..sim.tile_harness import HarnessArray, TileHarness
+    from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, TileHarness
     harnesses = [TileHarness(_tile(config, weights, table), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth)
-                 for config, (weights, table) in zip(configs, contents)]
-    extra = "".join(sorted({_extra_verilog(config) for config in configs}))
+                             response_depth=response_depth, index=index)
+                 for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
+    extra = "".join(sorted({_extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
                     configs=[config.to_dict() for config in configs],
                     stimulus_depth=stimulus_depth, response_depth=response_depth)

@@ -1,7 +1,7 @@
 """Tile RTL against the golden model under Verilator: stimulus encoding, runs, scoreboard.
 
-One Verilator build per tile configuration (the stimulus lives in a memory of the harness, so
-new stimulus never rebuilds). :func:`simulate` runs a program of time steps, then compares every
+One Verilator build per set of tile configurations (the stimulus reaches the harness as a file
+named by a plusarg, so new stimulus never rebuilds). :func:`simulate` runs a program of time steps, then compares every
 output event and, after every step, the architectural state with :class:`golden.tile.TileModel`,
 and reports the first divergence.
 """
@@ -20,12 +20,16 @@ from ..config import TileConfig
 from ..gen.tile import generate_bench
 from ..golden.tile import SynapseTable, TileModel
 from . import runner
-from .tile_harness import StimulusKind, event_body_layout, prog_body_layout, response_layout, stimulus_layout
+from .tile_harness import (StimulusKind, event_body_layout, prog_body_layout, response_layout,
+                           response_plusarg, stimulus_layout, stimulus_plusarg)
 
 __all__ = ["StepStimulus", "TileCase", "TileBench", "TileRun", "simulate", "encode_stimulus",
            "decode_responses", "state_signals"]
 
 TB_MODULE = "subtile.sim.tb_tile"
+#: What tb_tile touches through VPI: the clock and reset, the harness ports at the top
+#: (h<i>_<port>) and the architectural state (docs/architecture.md). Nothing else is public.
+PUBLIC_SIGNALS = ("clk", "rst", "h*_*", "acc_*", "v_*", "y_sent_*", "dirty_*", "unmapped")
 
 
 @dataclass
@@ -68,10 +72,25 @@ def encode_stimulus(config: TileConfig, steps: Sequence[StepStimulus]) -> list[i
     return program
 
 
-def decode_responses(config: TileConfig, words: np.ndarray, steps: int) -> list[np.ndarray]:
+def _run_files(work_dir: Path, index: int) -> tuple[Path, Path, Path]:
+    """Stimulus file, response file and recorded-state file of tile ``index`` in a run folder."""
+    return (work_dir / f"tile{index}_stimulus.hex", work_dir / f"tile{index}_responses.hex",
+            work_dir / f"tile{index}_run.npz")
+
+
+def read_hex(path) -> list[int]:
+    """Words of a ``$writememh`` file (comments and address markers skipped)."""
+    words = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("//", 1)[0].strip()
+        if line and not line.startswith("@"):
+            words.extend(int(token, 16) for token in line.split())
+    return words
+
+
+def decode_responses(config: TileConfig, words, steps: int) -> list[np.ndarray]:
     """Recorded response words to per-step (K, 2) arrays of (neuron, signed payload)."""
     layout = response_layout(config)
-    words = np.asarray(words, dtype=np.uint64).astype(object)
 
     def field_of(name):
         member = layout[name]
@@ -110,12 +129,14 @@ class TileRun:
     build: runner.Build
     mismatch: str | None = None
     step_cycles: list[int] = field(default_factory=list)
+    run_seconds: float = 0.0        # from start to the end of the program, inside the simulator
 
     def summary(self) -> dict:
         return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
                 "events_out": self.events_out, "synaptic_ops": self.synaptic_ops,
                 "cycles": self.cycles, "seconds": round(self.seconds, 3),
                 "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None,
+                "run_seconds": round(self.run_seconds, 3),
                 "build_cached": self.build.cached, "build_seconds": round(self.build.seconds, 3),
                 "mismatch": self.mismatch}
 
@@ -210,7 +231,7 @@ class TileBench:
             design = generate_bench(self.configs, self.contents, top=self.name,
                                     stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
             verilog = design.write(Path(work_dir))
-            self._build = runner.build([verilog], design.top)
+            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
         return self._build
 
     def run(self, cases: dict[int, TileCase], *, work_dir: Path) -> dict[int, "TileRun"]:
@@ -218,40 +239,55 @@ class TileBench:
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
-        plan_cases, programs = [], {}
+        plan_cases, plusargs = [], []
         for index, config in enumerate(self.configs):
             case = cases.get(index)
-            program = encode_stimulus(config, case.stimulus) if case else []
-            if len(program) > self.stimulus_depth:
-                raise ValueError(f"stimulus: {len(program)} words for tile {index}, more than the "
-                                 f"stimulus_depth {self.stimulus_depth}")
-            programs[index] = program
+            stimulus_file, response_file, output = _run_files(work_dir, index)
+            response_file.unlink(missing_ok=True)
+            if case is not None:
+                program = encode_stimulus(config, case.stimulus)
+                if len(program) > self.stimulus_depth:
+                    raise ValueError(f"stimulus: {len(program)} words for tile {index}, more than the "
+                                     f"stimulus_depth {self.stimulus_depth}")
+                stimulus_file.write_text("".join(f"{word:x}\n" for word in program))
+                plusargs += [f"+{stimulus_plusarg(index)}={stimulus_file}", f"+{response_plusarg(index)}={response_file}"]
             plan_cases.append({
-                "enabled": case is not None, "stimulus": [f"{w:x}" for w in program],
-                "steps": len(case.stimulus) if case else 0,
+                "enabled": case is not None, "steps": len(case.stimulus) if case else 0,
                 "read_state": bool(case and case.read_state), "state_scope": "tile",
                 "state_signals": state_signals(config), "signed_state": ["acc", "v", "y_sent"],
                 "idle_threshold": round(case.idle * 256) if case else 0,
                 "stall_threshold": round(case.stall * 256) if case else 0,
-                "seed": (case.seed & 0xFFFF) if case else 0, "response_depth": self.response_depth,
-                "output": str(work_dir / f"tile{index}_run.npz"),
+                "seed": (case.seed & 0xFFFF) if case else 0,
+                "output": str(output),
             })
         plan_path = work_dir / "tile_plan.json"
         plan_path.write_text(json.dumps({"cases": plan_cases}))
         start = time.perf_counter()
         test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_TILE_PLAN": str(plan_path)},
-                              seed=min(case.seed for case in cases.values()) if cases else None)
+                              seed=min(case.seed for case in cases.values()) if cases else None,
+                              plusargs=plusargs)
         test_run.raise_for_failures()
         sim_seconds = time.perf_counter() - start
-        return {index: self._score(index, case, plan_cases[index]["output"], build, sim_seconds)
+        return {index: self.score(index, case, work_dir, sim_seconds=sim_seconds)
                 for index, case in cases.items()}
 
-    def _score(self, index, case, output, build, sim_seconds) -> "TileRun":
+    def score(self, index: int, case: TileCase, work_dir: Path, *, sim_seconds: float = 0.0) -> "TileRun":
+        """Compare the run of ``case`` on tile ``index`` recorded in ``work_dir`` with the golden
+        model built from ``self.contents[index]`` (``run`` calls it; call it again to score a
+        recorded run against other contents)."""
         config = self.configs[index]
         weights, table = self.contents[index]
+        _stimulus_file, response_file, output = _run_files(Path(work_dir), index)
         with np.load(output) as recorded:
             recorded = dict(recorded)
-        got_events = decode_responses(config, recorded["responses"], len(case.stimulus))
+        count = int(recorded["responses"][0])
+        if count > self.response_depth:
+            raise ValueError(f"response_depth: {count} output events recorded by tile {index}, "
+                             f"more than the response_depth {self.response_depth}")
+        words = read_hex(response_file) if count else []
+        if len(words) != count:
+            raise RuntimeError(f"{response_file}: {len(words)} response words, {count} recorded")
+        got_events = decode_responses(config, words, len(case.stimulus))
         model = TileModel(config, weights=weights, table=table)
         signals = state_signals(config)
         mismatch, events_in, events_out, synaptic_ops = None, 0, 0, 0
@@ -271,8 +307,9 @@ class TileBench:
             mismatch = f"{sum(len(e) for e in got_events)} output events recorded, {events_out} expected"
         return TileRun(passed=mismatch is None, steps=len(case.stimulus), events_in=events_in,
                        events_out=events_out, synaptic_ops=synaptic_ops,
-                       cycles=int(recorded["cycles"][0]), seconds=sim_seconds, build=build,
-                       mismatch=mismatch, step_cycles=[int(c) for c in recorded["step_cycles"]])
+                       cycles=int(recorded["cycles"][0]), seconds=sim_seconds, build=self._build,
+                       mismatch=mismatch, step_cycles=[int(c) for c in recorded["step_cycles"]],
+                       run_seconds=float(recorded["seconds"][0]))
 
 
 def simulate(config: TileConfig, stimulus: Sequence[StepStimulus], *, work_dir: Path, seed: int = 1,

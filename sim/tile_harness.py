@@ -1,22 +1,78 @@
 """A simulation wrapper that runs whole time steps of a tile without Python in the loop.
 
-The testbench writes a stimulus program into the harness's stimulus memory (events, ticks and
-programming writes, one word each), raises ``start`` and waits. The harness streams the
-program into the tile with pseudo-random idle cycles, holds the output stream back with
-pseudo-random stalls, and records every output event with its step number in the response
-memory. After each step it can pause (``step_done``) so the testbench reads the architectural
-state, then continue on ``resume``. Python thus acts once per time step, not once per cycle.
+The stimulus program (events, ticks and programming writes, one word each) is loaded from a
+hex file into the harness's stimulus buffer by ``$readmemh`` at time 0; the testbench raises
+``start`` and waits. The harness streams the program into the tile with pseudo-random idle
+cycles, holds the output stream back with pseudo-random stalls, records every output event
+with its step number in the response buffer, and writes that buffer to a hex file with
+``$writememh`` when the program ends. After each step it can pause (``step_done``) so the
+testbench reads the architectural state, then continue on ``resume``. Python thus acts once per
+time step (or once per run), never per cycle or per event.
+
+The two buffers are small simulation-only Verilog modules (:data:`SIM_BUFFERS_VERILOG`); the
+file names come from plusargs, so new stimulus never needs a new build.
 """
 
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import ClockSignal, Instance, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import TileConfig
 
-__all__ = ["TileHarness", "HarnessArray", "StimulusKind", "stimulus_layout", "response_layout"]
+__all__ = ["TileHarness", "HarnessArray", "StimulusKind", "stimulus_layout", "response_layout",
+           "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg"]
+
+#: Simulation-only buffers (Verilog-2005 with $readmemh/$writememh; not for synthesis).
+SIM_BUFFERS_VERILOG = """\
+// Simulation-only buffers of subtile's tile harness (not for synthesis).
+// Stimulus ROM: filled by $readmemh from the file named by plusarg FORMAT (e.g. +stim_h0=FILE).
+module subtile_sim_rom #(parameter WIDTH = 8, parameter DEPTH = 16, parameter ABITS = 4,
+                         parameter FORMAT = "stim=%s") (
+    input  wire [ABITS-1:0] addr,
+    output wire [WIDTH-1:0] data
+);
+    reg [WIDTH-1:0] mem [0:DEPTH-1];
+    reg [8*1024-1:0] file;
+    integer i;
+    initial begin
+        for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+        if ($value$plusargs(FORMAT, file)) $readmemh(file, mem);
+    end
+    assign data = mem[addr];
+endmodule
+
+// Response RAM: written one word per cycle; its first `count` words go to the file named by
+// plusarg FORMAT with $writememh on the first cycle `dump` is high.
+module subtile_sim_ram #(parameter WIDTH = 8, parameter DEPTH = 16, parameter ABITS = 4,
+                         parameter FORMAT = "resp=%s") (
+    input  wire clk,
+    input  wire we,
+    input  wire [ABITS-1:0] waddr,
+    input  wire [WIDTH-1:0] wdata,
+    input  wire dump,
+    input  wire [31:0] count
+);
+    reg [WIDTH-1:0] mem [0:DEPTH-1];
+    reg [8*1024-1:0] file;
+    reg dumped = 1'b0;
+    always @(posedge clk) begin
+        if (we) mem[waddr] <= wdata;
+        if (dump && !dumped) begin
+            dumped <= 1'b1;
+            if ($value$plusargs(FORMAT, file) && count != 0) $writememh(file, mem, 0, count - 1);
+        end
+    end
+endmodule
+"""
+
+
+def stimulus_plusarg(index: int) -> str:
+    return f"stim_h{index}"
+
+
+def response_plusarg(index: int) -> str:
+    return f"resp_h{index}"
 
 
 class StimulusKind:
@@ -81,9 +137,11 @@ class TileHarness(wiring.Component):
     tile : wiring.Component
         The tile (a :class:`subtile.hdl.tile.Tile`), instantiated as submodule ``tile``.
     config : TileConfig
-        Its configuration (sizes the memory words).
+        Its configuration (sizes the buffer words).
     stimulus_depth, response_depth : int
-        Memory depths (words).
+        Buffer depths (words), powers of two.
+    index : int
+        Names the plusargs of the buffer files: ``+stim_h<index>=FILE``, ``+resp_h<index>=FILE``.
 
     Members
     -------
@@ -104,8 +162,11 @@ class TileHarness(wiring.Component):
         Completed steps, recorded output events, cycles since ``start``.
     """
 
-    def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int):
-        self.tile, self.config = tile, config
+    def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int, index: int = 0):
+        for name, depth in (("stimulus_depth", stimulus_depth), ("response_depth", response_depth)):
+            if depth < 2 or depth & (depth - 1):
+                raise ValueError(f"{name}: {depth} is not a power of two >= 2")
+        self.tile, self.config, self.index = tile, config, index
         self.stimulus_depth, self.response_depth = stimulus_depth, response_depth
         super().__init__({
             "start": In(1), "pause_each_step": In(1), "resume": In(1),
@@ -119,17 +180,17 @@ class TileHarness(wiring.Component):
         config, tile = self.config, self.tile
         m.submodules.tile = tile
         stim_layout, resp_layout = stimulus_layout(config), response_layout(config)
-        m.submodules.stimulus = stimulus = Memory(shape=stim_layout, depth=self.stimulus_depth, init=[])
-        m.submodules.response = response = Memory(shape=resp_layout, depth=self.response_depth, init=[])
         m.submodules.idle_lfsr = idle_lfsr = _Lfsr()
         m.submodules.stall_lfsr = stall_lfsr = _Lfsr()
         m.d.comb += [idle_lfsr.seed.eq(self.seed), stall_lfsr.seed.eq(self.seed ^ 0x5A5A),
                      idle_lfsr.load.eq(~self.start), stall_lfsr.load.eq(~self.start)]
 
-        pointer = Signal(range(self.stimulus_depth + 1), name="pointer")
-        read = stimulus.read_port(domain="comb")
-        m.d.comb += read.addr.eq(pointer)
-        word = read.data
+        pointer = Signal(range(self.stimulus_depth), name="pointer")
+        word = Signal(stim_layout, name="word")
+        m.submodules.stimulus = Instance(
+            "subtile_sim_rom", p_WIDTH=stim_layout.size, p_DEPTH=self.stimulus_depth,
+            p_ABITS=len(pointer), p_FORMAT=f"{stimulus_plusarg(self.index)}=%s",
+            i_addr=pointer, o_data=word.as_value())
         event = event_body_layout(config)(word.body[:event_body_layout(config).size])
         prog = prog_body_layout(config)(word.body[:prog_body_layout(config).size])
 
@@ -188,17 +249,23 @@ class TileHarness(wiring.Component):
                 m.d.comb += self.finished.eq(1)
 
         # Output monitor: random stalls, every accepted event recorded with its step.
-        write = response.write_port()
         stall = stall_lfsr.value[8:] < self.stall_threshold
+        record = Signal(resp_layout, name="record")
+        accepted = Signal(name="accepted")
         m.d.comb += [
             tile.events_out.ready.eq(self.start & ~stall),
-            write.addr.eq(self.responses),
-            write.data.step.eq(self.steps),
-            write.data.neuron.eq(tile.events_out.payload.neuron),
-            write.data.payload.eq(tile.events_out.payload.payload),
+            accepted.eq(tile.events_out.valid & tile.events_out.ready),
+            record.step.eq(self.steps),
+            record.neuron.eq(tile.events_out.payload.neuron),
+            record.payload.eq(tile.events_out.payload.payload),
         ]
-        with m.If(tile.events_out.valid & tile.events_out.ready):
-            m.d.comb += write.en.eq(1)
+        m.submodules.response = Instance(
+            "subtile_sim_ram", p_WIDTH=resp_layout.size, p_DEPTH=self.response_depth,
+            p_ABITS=(self.response_depth - 1).bit_length(),
+            p_FORMAT=f"{response_plusarg(self.index)}=%s",
+            i_clk=ClockSignal(), i_we=accepted, i_waddr=self.responses[:(self.response_depth - 1).bit_length()],
+            i_wdata=record.as_value(), i_dump=self.finished, i_count=self.responses)
+        with m.If(accepted):
             m.d.sync += self.responses.eq(self.responses + 1)
         return m
 

@@ -219,8 +219,7 @@ class TestDirected:
         wrong[row, 0] = wrong[row, 0] + 1 if wrong[row, 0] < config.weight_format.max_code else 1
         directed_bench.contents[index] = (wrong, table)
         try:
-            rescored = directed_bench._score(index, case, str(tmp_path / f"tile{index}_run.npz"),
-                                             directed_bench._build, 0.0)
+            rescored = directed_bench.score(index, case, tmp_path)
         finally:
             directed_bench.contents[index] = (weights, table)
         assert not rescored.passed and rescored.mismatch.startswith("step ")
