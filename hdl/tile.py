@@ -15,7 +15,11 @@ from .synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_w
                       table_words)
 from .validation import refusing
 
-__all__ = ["Tile", "TileRegisters"]
+__all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS"]
+
+#: Units whose toggles are counted (TileProbes.data), and the clock-gated ones among them.
+PROBE_UNITS = ("synapse", "accumulators", "neuron_state", "neuron_update", "output")
+GATED_UNITS = ("accumulators", "neuron_state")
 
 
 class TileRegisters:
@@ -152,6 +156,15 @@ class Tile(wiring.Component):
             self.weights = np.array(weights, dtype=np.int64)
             self.table_words = table_words(config, table)
         self.registers = TileRegisters(config)
+        isolate = config.gating != "none"
+        # Parts built here rather than in elaborate(), so that a simulation wrapper can observe
+        # their ports (see probes()).
+        self.synapses = SynapsePipeline(config, weights=self.weights, table=self.table_words, isolate=isolate)
+        self.lane_units = [NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
+                           for _ in range(config.lanes)]
+        self.acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(config.branches)]
+                           for n in range(config.neurons)]
+        self.neuron_enable = [Signal(name=f"neuron_en_{n}") for n in range(config.neurons)]
         super().__init__({
             "events_in": In(stream.Signature(event_in_layout(config))),
             "events_out": Out(stream.Signature(event_out_layout(config))),
@@ -162,6 +175,10 @@ class Tile(wiring.Component):
             "unmapped": Out(32),
         })
 
+    def probes(self) -> "TileProbes":
+        """Signals a simulation wrapper observes to count toggles (see :class:`TileProbes`)."""
+        return TileProbes(self)
+
     def elaborate(self, platform):
         m = Module()
         config, regs = self.config, self.registers
@@ -169,8 +186,7 @@ class Tile(wiring.Component):
         isolate = config.gating != "none"
 
         # -- event pipeline, stages 0 and 1 ------------------------------------------------------
-        m.submodules.synapses = synapses = SynapsePipeline(config, weights=self.weights,
-                                                           table=self.table_words, isolate=isolate)
+        m.submodules.synapses = synapses = self.synapses
         # The phase, one-hot: accept events (idle), update a group, emit its events, pulse done.
         idle = Signal(init=1, name="phase_accept")
         updating = Signal(name="phase_update")
@@ -186,7 +202,7 @@ class Tile(wiring.Component):
         ]
 
         # -- event pipeline, stage 2: multiply-accumulate ----------------------------------------
-        acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(b_count)] for n in range(n_count)]
+        acc_enable = self.acc_enable
         acc_next = []
         event_dirty = []                        # stage 2 marks neuron n dirty
         for n in range(n_count):
@@ -225,11 +241,9 @@ class Tile(wiring.Component):
         found, next_group = _lowest_set(list(candidates))
 
         # -- update phase: the lanes ---------------------------------------------------------------
-        lane_units = []
-        for lane in range(lanes):
-            unit = NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
+        lane_units = self.lane_units
+        for lane, unit in enumerate(lane_units):
             m.submodules[f"lane_{lane}"] = unit
-            lane_units.append(unit)
             members = [g * lanes + lane for g in range(groups)]
 
             def pick(signals, name, shape):
@@ -323,7 +337,8 @@ class Tile(wiring.Component):
             in_group = _equals(group, g) if groups > 1 else Const(1, 1)
             m.d.comb += update.eq(updating & in_group & regs.dirty[n])
             domain = f"g_neuron_{n}"
-            enables[domain] = update | event_dirty[n]
+            m.d.comb += self.neuron_enable[n].eq(update | event_dirty[n])
+            enables[domain] = self.neuron_enable[n]
             v, y_sent, dirty = regs.v[n], regs.y_sent[n], regs.dirty[n]
             state.d[domain] += [
                 v.eq(Mux(update, unit.v_next, v)),
@@ -333,3 +348,72 @@ class Tile(wiring.Component):
             ]
         add_gated_submodule(m, "state", state, enables, mode=config.gating)
         return m
+
+
+class RegisterBudget:
+    """Flip-flops of a tile by clock: behind which gates, and on the root clock.
+
+    Members
+    -------
+    gated : dict of str to (int, int)
+        Per gated unit (:data:`GATED_UNITS`): number of clock gates, flip-flops behind each.
+    root_flops : int
+        Flip-flops on the root clock (pipeline, sequencer, counters, memory read registers),
+        whose clock pin toggles every cycle in every gating mode.
+    """
+
+    def __init__(self, config: TileConfig):
+        wp = config.payload_format.width
+        self.neuron_bits = config.membrane_format.width + wp + 1      # v, y_sent, dirty
+        self.gated = {
+            "accumulators": (config.neurons * config.branches, config.accumulator_width),
+            "neuron_state": (config.neurons, self.neuron_bits),
+        }
+        self.root_flops = (
+            (1 + wp + 1) + (1 + config.branch_index_width + wp)    # pipeline stages 1 and 2
+            + config.table_entry_width + config.neurons * config.weight_format.width  # memory reads
+            + 32                                                    # unmapped counter
+            + 4 + (max(config.groups, 2) - 1).bit_length() + config.groups  # phase, group, remaining
+            + config.lanes * (1 + wp))                              # pending events and payloads
+
+    @property
+    def gated_flops(self) -> int:
+        return sum(gates * flops for gates, flops in self.gated.values())
+
+
+class TileProbes:
+    """What a simulation wrapper observes to count toggles, grouped by unit.
+
+    Members
+    -------
+    data : dict of str to list of Value
+        Per unit (:data:`PROBE_UNITS`), the registers and unit-boundary nets whose bit flips are
+        counted: ``synapse`` (stage-2 registers and the weight-memory read data),
+        ``accumulators``, ``neuron_state`` (v, y_sent, dirty), ``neuron_update`` (the lanes'
+        operands and results: branch and soma activations, leak and encoder), ``output`` (the
+        output stream).
+    register_units : tuple of str
+        The units of ``data`` that are registers (flip-flop outputs); the rest are nets.
+    clock_enables : dict of str to Value
+        Per gated unit (:data:`GATED_UNITS`), the vector of its clock-gate enables.
+    """
+
+    register_units = ("synapse", "accumulators", "neuron_state")
+
+    def __init__(self, tile: "Tile"):
+        regs, synapses = tile.registers, tile.synapses
+        flat = lambda rows: [signal for row in rows for signal in row]
+        self.data = {
+            "synapse": [synapses.hit, synapses.branch, synapses.payload, synapses.weights.as_value()],
+            "accumulators": flat(regs.acc),
+            "neuron_state": [*regs.v, *regs.y_sent, *regs.dirty],
+            "neuron_update": [value for lane in tile.lane_units for value in (
+                lane.acc.as_value(), lane.v, lane.y_sent, lane.dirty,
+                lane.v_next, lane.y_sent_next, lane.dirty_next, lane.emit, lane.payload)],
+            "output": [tile.events_out.valid, tile.events_out.payload.as_value()],
+        }
+        self.clock_enables = {
+            "accumulators": Cat(flat(tile.acc_enable)),
+            "neuron_state": Cat(tile.neuron_enable),
+        }
+        assert tuple(self.data) == PROBE_UNITS and tuple(self.clock_enables) == GATED_UNITS

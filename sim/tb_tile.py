@@ -76,7 +76,9 @@ async def _run_case(dut, harness: _Harness, case: dict):
     await RisingEdge(dut.clk)         # the response buffer is written out on this edge
     seconds = time.perf_counter() - started
     responses = int(harness.port("responses").value)
-    np.savez(case["output"], responses=np.array([responses]), seconds=np.array([seconds]),
+    counters = {f"counter_{name}": np.array([int(harness.port(name).value)], dtype=np.uint64)
+                for name in case["counters"]}
+    np.savez(case["output"], responses=np.array([responses]), seconds=np.array([seconds]), **counters,
              cycles=np.array([int(harness.port("cycles").value)]),
              step_cycles=np.array(step_cycles, dtype=np.int64),
              **{f"state_{name}": np.array(values, dtype=np.int64) for name, values in states.items()})

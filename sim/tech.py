@@ -27,10 +27,11 @@ tables (input-pin power) only use the transition. Values are converted to pJ wit
 units: Liberty internal energy is in ``capacitive_load_unit * voltage_unit**2``.
 
 The energy per *transition* of an arc is the mean of its rise and fall values. That mean matters
-for SKY130: its tables carry +0.5*C_load*V^2 in ``rise_power`` and -0.5*C_load*V^2 in
-``fall_power`` (inv_1 at 0.18 pF: rise +0.298 pJ, fall -0.294 pJ), so one of them alone is
-dominated by the load; the mean cancels that split and leaves the cell's own energy. The load's
-0.5*C*V^2 per toggle is then added once, explicitly, by :class:`TechModel`.
+for SKY130: its tables carry about +0.5*C*V^2 in ``rise_power`` and -0.5*C*V^2 in
+``fall_power``, C being the load plus the cell's own output capacitance (inv_1 at 0.18 pF: rise
++0.298 pJ, fall -0.294 pJ), so one of them alone is dominated by the load; the mean cancels that
+split and leaves the cell's own energy. The load's 0.5*C*V^2 per toggle is then added once,
+explicitly, by :class:`TechModel`.
 
 When arcs name a ``related_pg_pin`` (ASAP7 characterises each rail separately), only arcs of the
 primary power pin are used: energy is what the supply delivers, and the ground-rail arcs describe
@@ -46,6 +47,7 @@ import math
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -59,6 +61,7 @@ __all__ = [
     "DEFAULT_ICG",
     "DEFAULT_LIBERTY_NAME",
     "DEFAULT_LOGIC_CELLS",
+    "HOROWITZ_2014_PJ",
     "REFERENCE_LOAD_PF",
     "REFERENCE_TRANSITION_NS",
     "Cell",
@@ -268,7 +271,8 @@ class Library:
     cells: Mapping[str, Cell]
     sha256: str = ""
 
-    def cell(self, name: str, *, source: object = "the library", role: str = "") -> Cell:
+    def cell(self, name: str, *, source: object = "the library", role: str = "that cell",
+             option: str = "") -> Cell:
         """Return a cell, or raise :class:`ConfigError` naming ``lib`` when it is missing.
 
         Parameters
@@ -279,13 +283,15 @@ class Library:
             Where the library came from, for the message.
         role : str
             What the cell is needed for, e.g. ``"a D flip-flop"``, for the message.
+        option : str
+            The option that names such a cell, e.g. ``"--flop"``, for the message.
         """
         try:
             return self.cells[name]
         except KeyError:
-            need = f" with {role}" if role else ""
+            other = f", or name one with {option}" if option else ""
             raise ConfigError(f"lib: cell {name} not found in {source}: pass --lib with a Liberty "
-                              f"that has it, or name another cell{need}") from None
+                              f"that has {role}{other}") from None
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict (the cache format)."""
@@ -368,14 +374,17 @@ class _Parser:
     def library(self) -> _Group:
         t = self.tokens
         if len(t) < 4 or t[0] != "library" or t[1] != "(":
-            raise ConfigError(f"lib: {self.source} is not a Liberty file (it does not start with "
-                              "'library (...) {'): pass --lib with a Liberty (.lib or .lib.gz) file")
+            raise ConfigError(f"lib: {self.source} is not a Liberty file (it does not start "
+                              "with 'library (...) {'): pass --lib with a Liberty "
+                              "(.lib or .lib.gz) file")
         try:
             end = t.index(")", 2)
             args = [_unquote(x) for x in t[2:end] if x != ","]
             if t[end + 1] != "{":
                 self._fail(end + 1, "expected '{'")
             group, _ = self._group("library", args, end + 1)
+        except ConfigError:
+            raise
         except (IndexError, ValueError):
             self._fail(len(t) - 1, "unexpected end of file")
         return group
@@ -424,8 +433,8 @@ def _unit(value: str | None, table: dict[str, float], attr: str, source: object)
     match = _UNIT.match(value or "")
     suffix = match.group(2).lower() if match else ""
     if not match or suffix not in table:
-        raise ConfigError(f"lib: {source} has {attr} {value!r}; expected one of "
-                          f"{', '.join(table)} with an optional number, e.g. '1{next(iter(table))}'")
+        raise ConfigError(f"lib: {source} has {attr} {value!r}; expected a number and one of "
+                          f"{', '.join(table)}, e.g. '1{next(iter(table))}'")
     return float(match.group(1) or 1.0) * table[suffix]
 
 
@@ -528,11 +537,12 @@ def _build_library(root: _Group, source: object, sha: str) -> Library:
                                   fall_pj=power_value(ip, "fall_power"))
                          for ip in pg.sub("internal_power"))
             cap = pg.attrs.get("capacitance")
+            cap = float(cap) * cap_pf if cap is not None else None
             keep = {k: v for k, v in pg.attrs.items() if k.startswith("clock_gate_")
                     or k in ("function", "state_function")}
             for pin_name in pg.args:  # "pin (A, B)" declares several pins at once.
                 pins[pin_name] = Pin(name=pin_name, direction=pg.attrs.get("direction"),
-                                     capacitance_pf=float(cap) * cap_pf if cap is not None else None,
+                                     capacitance_pf=cap,
                                      clock=pg.attrs.get("clock", "false").lower() == "true",
                                      power=arcs, attributes=keep)
         primary = tuple(g.args[0] for g in cg.sub("pg_pin")
@@ -575,7 +585,7 @@ def _decode(raw: bytes, path: Path) -> str:
     if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file name says
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ConfigError(f"lib: {path} is a damaged gzip file ({error}): pass --lib with a "
                               "Liberty (.lib or .lib.gz) file") from None
     # Liberty is ASCII; latin-1 never fails, so stray bytes in comments cannot stop the parse.
@@ -601,8 +611,18 @@ def parse_liberty(path: str | os.PathLike) -> Library:
     """
     path = Path(path)
     raw = _read_bytes(path)
-    sha = hashlib.sha256(raw).hexdigest()
-    return _build_library(_Parser(_decode(raw, path), path).library(), path, sha)
+    return _parse(raw, path, hashlib.sha256(raw).hexdigest())
+
+
+def _parse(raw: bytes, path: Path, sha: str) -> Library:
+    try:
+        return _build_library(_Parser(_decode(raw, path), path).library(), path, sha)
+    except ConfigError:
+        raise
+    except (ValueError, IndexError, KeyError) as error:
+        # A number that is not a number, a table of the wrong size: one line, not a traceback.
+        raise ConfigError(f"lib: {path} has a malformed value ({error}): pass --lib with a "
+                          "valid Liberty (.lib or .lib.gz) file") from None
 
 
 def load_liberty(path: str | os.PathLike | None = None, *, cache: bool = True) -> Library:
@@ -635,8 +655,9 @@ def load_liberty(path: str | os.PathLike | None = None, *, cache: bool = True) -
                 return Library.from_dict(data)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no cache yet, or a damaged one: parse again
-    library = _build_library(_Parser(_decode(raw, path), path).library(), path, sha)
+    library = _parse(raw, path, sha)
     if cache:
+        tmp = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{sha[:12]}.", suffix=".tmp")
@@ -644,8 +665,12 @@ def load_liberty(path: str | os.PathLike | None = None, *, cache: bool = True) -
                 json.dump(library.to_dict(), handle, separators=(",", ":"))
             os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache holds public data
             os.replace(tmp, target)
+            tmp = None
         except OSError:
             pass  # a read-only cache folder is not an error
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
     return library
 
 
@@ -882,30 +907,31 @@ class TechModel:
         lib = load_liberty(path, cache=cache)
         where = f"{path.name}"
 
-        f_cell = lib.cell(flop, source=where, role="a D flip-flop (--flop)")
+        f_cell = lib.cell(flop, source=where, role="a D flip-flop", option="--flop")
         if f_cell.sequential != "ff":
             raise ConfigError(f"flop: cell {flop} in {where} is not a flip-flop (no ff group); "
                               "name a D flip-flop cell")
         f_clock = _one(f_cell, [p for p in f_cell.pins_with("input") if p.clock], "flop",
-                       "a clock : true input pin")
-        f_out = _one(f_cell, f_cell.pins_with("output"), "flop", "an output pin")
+                       "clock : true input pin")
+        f_out = _one(f_cell, f_cell.pins_with("output"), "flop", "output pin")
         f_data = [p for p in f_cell.pins_with("input") if not p.clock]
         f_d = f_cell.pins.get("D") or (f_data[0] if f_data else None)
 
-        g_cell = lib.cell(icg, source=where, role="an integrated clock gate (--icg)")
+        g_cell = lib.cell(icg, source=where, role="an integrated clock gate", option="--icg")
         g_clock = _one(g_cell, [p for p in g_cell.pins_with("input")
                                 if p.clock or "clock_gate_clock_pin" in p.attributes],
-                       "icg", "a clock input pin")
+                       "icg", "clock input pin")
         g_out = _one(g_cell, [p for p in g_cell.pins_with("output")
                               if "clock_gate_out_pin" in p.attributes]
-                     or g_cell.pins_with("output"), "icg", "an output pin")
+                     or g_cell.pins_with("output"), "icg", "output pin")
         g_enable = [p for p in g_cell.pins_with("input")
                     if "clock_gate_enable_pin" in p.attributes]
 
         logic = tuple(logic)
         if not logic:
             raise ConfigError("logic: name at least one combinational cell")
-        l_cells = [lib.cell(n, source=where, role="combinational logic (--logic)") for n in logic]
+        l_cells = [lib.cell(n, source=where, role="combinational cells", option="--logic")
+                   for n in logic]
         inputs = [p.capacitance_pf for c in l_cells for p in c.pins_with("input")
                   if p.capacitance_pf is not None]
         if not inputs:

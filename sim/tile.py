@@ -130,6 +130,8 @@ class TileRun:
     mismatch: str | None = None
     step_cycles: list[int] = field(default_factory=list)
     run_seconds: float = 0.0        # from start to the end of the program, inside the simulator
+    toggles: dict[str, int] = field(default_factory=dict)   # bit flips per unit (TileProbes.data)
+    pulses: dict[str, int] = field(default_factory=dict)    # gated clock pulses per gated unit
 
     def summary(self) -> dict:
         return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
@@ -138,6 +140,7 @@ class TileRun:
                 "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None,
                 "run_seconds": round(self.run_seconds, 3),
                 "build_cached": self.build.cached, "build_seconds": round(self.build.seconds, 3),
+                "toggles": self.toggles, "clock_pulses": self.pulses,
                 "mismatch": self.mismatch}
 
 
@@ -234,6 +237,12 @@ class TileBench:
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
         return self._build
 
+    @staticmethod
+    def counters() -> list[str]:
+        """Names of each harness's toggle and clock-pulse counters (see hdl.tile.TileProbes)."""
+        from ..hdl.tile import GATED_UNITS, PROBE_UNITS
+        return [f"toggles_{unit}" for unit in PROBE_UNITS] + [f"pulses_{unit}" for unit in GATED_UNITS]
+
     def run(self, cases: dict[int, TileCase], *, work_dir: Path) -> dict[int, "TileRun"]:
         """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model."""
         work_dir = Path(work_dir)
@@ -258,7 +267,7 @@ class TileBench:
                 "idle_threshold": round(case.idle * 256) if case else 0,
                 "stall_threshold": round(case.stall * 256) if case else 0,
                 "seed": (case.seed & 0xFFFF) if case else 0,
-                "output": str(output),
+                "output": str(output), "counters": self.counters(),
             })
         plan_path = work_dir / "tile_plan.json"
         plan_path.write_text(json.dumps({"cases": plan_cases}))
@@ -309,7 +318,11 @@ class TileBench:
                        events_out=events_out, synaptic_ops=synaptic_ops,
                        cycles=int(recorded["cycles"][0]), seconds=sim_seconds, build=self._build,
                        mismatch=mismatch, step_cycles=[int(c) for c in recorded["step_cycles"]],
-                       run_seconds=float(recorded["seconds"][0]))
+                       run_seconds=float(recorded["seconds"][0]),
+                       toggles={k[len("counter_toggles_"):]: int(v[0]) for k, v in recorded.items()
+                                if k.startswith("counter_toggles_")},
+                       pulses={k[len("counter_pulses_"):]: int(v[0]) for k, v in recorded.items()
+                               if k.startswith("counter_pulses_")})
 
 
 def simulate(config: TileConfig, stimulus: Sequence[StepStimulus], *, work_dir: Path, seed: int = 1,

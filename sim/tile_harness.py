@@ -14,7 +14,7 @@ file names come from plusargs, so new stimulus never needs a new build.
 """
 
 
-from amaranth.hdl import ClockSignal, Instance, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,6 +40,37 @@ module subtile_sim_rom #(parameter WIDTH = 8, parameter DEPTH = 16, parameter AB
         if ($value$plusargs(FORMAT, file)) $readmemh(file, mem);
     end
     assign data = mem[addr];
+endmodule
+
+// Toggle counter: adds the number of bits of `value` that differ from the previous cycle's
+// sample, in every cycle `en` is high ($countones compiles to a popcount instruction).
+module subtile_toggle_counter #(parameter WIDTH = 8) (
+    input  wire clk,
+    input  wire en,
+    input  wire [WIDTH-1:0] value,
+    output reg  [63:0] count
+);
+    reg [WIDTH-1:0] previous;
+    initial begin
+        count = 64'd0;
+        previous = {WIDTH{1'b0}};
+    end
+    always @(posedge clk) begin
+        previous <= value;
+        if (en) count <= count + 64'($countones(value ^ previous));
+    end
+endmodule
+
+// Pulse counter: adds the number of set bits of `value` (e.g. clock-gate enables) per cycle.
+module subtile_pulse_counter #(parameter WIDTH = 8) (
+    input  wire clk,
+    input  wire en,
+    input  wire [WIDTH-1:0] value,
+    output reg  [63:0] count
+);
+    initial count = 64'd0;
+    always @(posedge clk)
+        if (en) count <= count + 64'($countones(value));
 endmodule
 
 // Response RAM: written one word per cycle; its first `count` words go to the file named by
@@ -168,12 +199,17 @@ class TileHarness(wiring.Component):
                 raise ValueError(f"{name}: {depth} is not a power of two >= 2")
         self.tile, self.config, self.index = tile, config, index
         self.stimulus_depth, self.response_depth = stimulus_depth, response_depth
-        super().__init__({
+        self.probes = tile.probes()
+        members = {
             "start": In(1), "pause_each_step": In(1), "resume": In(1),
             "idle_threshold": In(8), "stall_threshold": In(8), "seed": In(16),
             "step_done": Out(1), "finished": Out(1),
             "steps": Out(STEP_BITS), "responses": Out(32), "cycles": Out(32),
-        })
+        }
+        # Toggle counts per unit, and gated-clock pulses per gated unit, over the program.
+        members.update({f"toggles_{unit}": Out(64) for unit in self.probes.data})
+        members.update({f"pulses_{unit}": Out(64) for unit in self.probes.clock_enables})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -267,12 +303,20 @@ class TileHarness(wiring.Component):
             i_wdata=record.as_value(), i_dump=self.finished, i_count=self.responses)
         with m.If(accepted):
             m.d.sync += self.responses.eq(self.responses + 1)
+
+        # Toggle counting, inside the simulation: no Python per cycle.
+        counting = Signal(name="counting")
+        m.d.comb += counting.eq(self.start & ~self.finished)
+        for unit, values in self.probes.data.items():
+            value = Cat(*values)
+            m.submodules[f"toggle_counter_{unit}"] = Instance(
+                "subtile_toggle_counter", p_WIDTH=len(value), i_clk=ClockSignal(), i_en=counting,
+                i_value=value, o_count=getattr(self, f"toggles_{unit}"))
+        for unit, enables in self.probes.clock_enables.items():
+            m.submodules[f"pulse_counter_{unit}"] = Instance(
+                "subtile_pulse_counter", p_WIDTH=len(enables), i_clk=ClockSignal(), i_en=counting,
+                i_value=enables, o_count=getattr(self, f"pulses_{unit}"))
         return m
-
-
-#: Ports of each harness, exposed at the top of :class:`HarnessArray` as ``h<i>_<name>``.
-HARNESS_PORTS = ("start", "pause_each_step", "resume", "idle_threshold", "stall_threshold", "seed",
-                 "step_done", "finished", "steps", "responses", "cycles")
 
 
 class HarnessArray(wiring.Component):
@@ -292,17 +336,17 @@ class HarnessArray(wiring.Component):
         self.harnesses = list(harnesses)
         members = {}
         for index, harness in enumerate(self.harnesses):
-            for name in HARNESS_PORTS:
-                members[f"h{index}_{name}"] = harness.signature.members[name]
+            for name, member in harness.signature.members.items():
+                members[f"h{index}_{name}"] = member
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         for index, harness in enumerate(self.harnesses):
             m.submodules[f"h{index}"] = harness
-            for name in HARNESS_PORTS:
+            for name, member in harness.signature.members.items():
                 outer, inner = getattr(self, f"h{index}_{name}"), getattr(harness, name)
-                if harness.signature.members[name].flow == In:
+                if member.flow == In:
                     m.d.comb += inner.eq(outer)
                 else:
                     m.d.comb += outer.eq(inner)
