@@ -166,6 +166,78 @@ def cmd_sim_tile(args):
     return EXIT_OK if run.passed else EXIT_FAIL
 
 
+def cmd_energy(args):
+    from .golden.tile import random_stimulus
+    from .sim.energy import estimate
+    from .sim.tech import TechModel
+    from .sim.tile import StepStimulus, TileBench, TileCase
+    config = _tile_config(args)
+    _check_range("steps", args.steps, 1, 100_000)
+    activities = _float_list("activity", args.activity)
+    for activity in activities:
+        _check_range("activity", activity, 0.0, 1.0)
+    tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
+    # The three gating modes side by side in one build, each run on the same stimulus.
+    configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
+    bench = TileBench(configs, name=f"{config.name}_energy")
+    rows = []
+    for activity in activities:
+        stimulus = [StepStimulus(e) for e in random_stimulus(config, args.steps, activity, args.seed)]
+        runs = bench.run({i: TileCase(stimulus, seed=args.seed, read_state=False) for i in range(len(configs))},
+                         work_dir=work_dir / f"activity_{activity:g}")
+        for index, run in runs.items():
+            if not run.passed:
+                print(f"FAIL {configs[index].gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
+                return EXIT_FAIL
+            rows.append({"activity": activity, **estimate(configs[index], run, tech).to_dict()})
+    report = {"config": config.to_dict(), "steps": args.steps, "seed": args.seed,
+              "technology": tech.to_dict(), "rows": rows, "proportionality": _proportionality(rows)}
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(format_energy_table(rows))
+        for mode, ratio in report["proportionality"].items():
+            print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
+    return EXIT_OK
+
+
+def _proportionality(rows) -> dict:
+    """Energy per step at activity 0.1 over that at 1.0, per gating mode (when both ran)."""
+    ratios = {}
+    for mode in ("icg", "enable", "none"):
+        per_step = {r["activity"]: r["energy_per_step_pj"] for r in rows if r["gating"] == mode}
+        if 0.1 in per_step and per_step.get(1.0):
+            ratios[mode] = per_step[0.1] / per_step[1.0]
+    return ratios
+
+
+def format_energy_table(rows) -> str:
+    headers = ["activity", "gating", "data toggles", "clock toggles", "pJ/step", "pJ/syn op", "data pJ",
+               "clock pJ", "min-energy Vdd", "pJ/step there"]
+    body = []
+    for r in rows:
+        breakdown = r["breakdown_pj"]
+        body.append([f"{r['activity']:g}", r["gating"], str(r["data_toggles"]), str(r["clock_toggles"]),
+                     f"{r['energy_per_step_pj']:.1f}",
+                     "-" if r["energy_per_synaptic_op_pj"] is None else f"{r['energy_per_synaptic_op_pj']:.2f}",
+                     f"{sum(v for k, v in breakdown.items() if k.startswith('data.')):.0f}",
+                     f"{sum(v for k, v in breakdown.items() if k.startswith('clock.')):.0f}",
+                     f"{r['minimum_energy_point']['vdd']:.3f} V",
+                     f"{r['minimum_energy_point']['energy_per_step_pj']:.2f}"])
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+def _float_list(name, text):
+    try:
+        return [float(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a comma-separated list of numbers") from None
+
+
 def _check_range(name, value, lo, hi):
     if not lo <= value <= hi:
         raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
@@ -248,6 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim_act.add_argument("--seed", type=_int_arg("seed"), default=None)
     sim_act.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON ('-' = stdout)")
     sim_act.set_defaults(handler=cmd_sim_activation)
+
+    energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
+    energy.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    energy.add_argument("--steps", type=_int_arg("steps"), default=100)
+    energy.add_argument("--activity", default="0.0,0.1,0.5,1.0",
+                        help="comma-separated fractions of input addresses sending an event per step")
+    energy.add_argument("--seed", type=_int_arg("seed"), default=1)
+    energy.add_argument("--lib", default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
+    energy.add_argument("--work-dir", default=None)
+    energy.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        help="print (or write to FILE) the report as JSON")
+    energy.set_defaults(handler=cmd_energy)
 
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
     _add_activation_options(accuracy)

@@ -65,3 +65,41 @@ def test_gating_modes_toggle_the_same_registers(runs):
     _, results = runs
     for unit in ("accumulators", "neuron_state", "output"):
         assert results[0].toggles[unit] == results[1].toggles[unit]
+
+
+def test_energy_estimate_shows_what_clock_gating_saves(runs):
+    from subtile.sim.energy import estimate
+    from subtile.sim.tech import TechModel
+    _, results = runs
+    tech = TechModel.from_liberty()
+    icg, enable = (estimate(CONFIGS[i], results[i], tech) for i in range(2))
+    # same stimulus, same registers toggling: the same data energy in those units ...
+    for unit in ("accumulators", "neuron_state"):
+        assert icg.data_pj[unit] == enable.data_pj[unit] > 0
+    # ... but gated flops only see their enabled cycles
+    assert icg.clock_pj["accumulators"] < enable.clock_pj["accumulators"]
+    assert icg.total_pj < enable.total_pj and icg.clock_toggles < enable.clock_toggles
+    report = icg.to_dict()
+    assert report["energy_per_step_pj"] == pytest.approx(icg.total_pj / 30)
+    assert 0.15 <= report["minimum_energy_point"]["vdd"] < 1.8
+
+
+def test_energy_command_json(tmp_path, capsys):
+    import json
+    from subtile.cli import main
+    config = tmp_path / "tiny.toml"
+    config.write_text('neurons = 2\nlanes = 1\nbranches = 1\nsynapses = 2\naddresses = 4\n'
+                      'branch_activation = "identity"\n')
+    out = tmp_path / "energy.json"
+    assert main(["energy", "--config", str(config), "--steps", "20", "--activity", "0,1",
+                 "--work-dir", str(tmp_path / "work"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = {(r["activity"], r["gating"]): r for r in report["rows"]}
+    assert len(rows) == 6
+    for mode in ("icg", "enable", "none"):
+        busy, idle = rows[(1.0, mode)], rows[(0.0, mode)]
+        assert busy["energy_per_step_pj"] > idle["energy_per_step_pj"] > 0
+        assert set(busy["breakdown_pj"]) >= {"data.accumulators", "clock.root", "leakage"}
+    # idle and clock-gated: after the first tick nothing but the root clock and the gates run
+    assert rows[(0.0, "icg")]["data_toggles"] < 50
+    assert rows[(0.0, "icg")]["energy_per_step_pj"] < rows[(0.0, "enable")]["energy_per_step_pj"]

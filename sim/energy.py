@@ -1,0 +1,119 @@
+"""Switching-energy estimate of a tile run from toggles counted inside the simulation.
+
+Inputs: the toggle and clock-pulse counters of a :class:`subtile.sim.tile.TileRun` (see
+:class:`subtile.hdl.tile.TileProbes`), the tile's flip-flop budget
+(:class:`subtile.hdl.tile.RegisterBudget`) and a :class:`subtile.sim.tech.TechModel`. What is
+modelled and what is not, with every constant's source: docs/energy-model.md.
+
+* Data: each counted bit flip of a register costs ``register_bit_toggle_energy_pj`` (flop
+  internal energy plus the fan-out load); of a unit-boundary net, ``net_toggle_energy_pj``.
+* Clock: flip-flops on the root clock see every cycle. Behind clock gates (``icg``) a flop
+  sees only the gate's enabled cycles, and each gate costs its enabled or disabled-cycle energy;
+  with ``enable`` and ``none`` every gated flop is clocked every cycle.
+* Leakage: flip-flops, clock gates and an estimated count of logic cells
+  (:data:`LOGIC_CELLS_PER_FLOP` per flip-flop until synthesis gives the real count), for the
+  run's duration at the voltage model's nominal clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import TileConfig
+from ..hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget, TileProbes
+from .tech import TechModel
+from .voltage import VoltageModel
+
+__all__ = ["EnergyReport", "estimate", "LOGIC_CELLS_PER_FLOP"]
+
+#: Assumed combinational cells per flip-flop for the leakage estimate (an estimate, reported as
+#: such; a datapath-heavy block synthesized to sky130 typically has a few cells per flop).
+LOGIC_CELLS_PER_FLOP = 4
+
+
+@dataclass
+class EnergyReport:
+    """Energy of one run, in pJ, split by unit and kind."""
+
+    gating: str
+    steps: int
+    cycles: int
+    synaptic_ops: int
+    events_in: int
+    data_toggles: int
+    clock_toggles: int                  # clock-pin toggles of flip-flops (two per clocked cycle)
+    data_pj: dict[str, float]
+    clock_pj: dict[str, float]
+    leakage_pj: float
+    minimum_energy: dict = field(default_factory=dict)
+
+    @property
+    def total_pj(self) -> float:
+        return sum(self.data_pj.values()) + sum(self.clock_pj.values()) + self.leakage_pj
+
+    @property
+    def dynamic_pj(self) -> float:
+        return sum(self.data_pj.values()) + sum(self.clock_pj.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "gating": self.gating, "steps": self.steps, "cycles": self.cycles,
+            "events_in": self.events_in, "synaptic_ops": self.synaptic_ops,
+            "data_toggles": self.data_toggles, "clock_toggles": self.clock_toggles,
+            "energy_pj": self.total_pj,
+            "energy_per_step_pj": self.total_pj / self.steps if self.steps else None,
+            "energy_per_synaptic_op_pj": self.total_pj / self.synaptic_ops if self.synaptic_ops else None,
+            "breakdown_pj": {**{f"data.{k}": v for k, v in self.data_pj.items()},
+                             **{f"clock.{k}": v for k, v in self.clock_pj.items()},
+                             "leakage": self.leakage_pj},
+            "minimum_energy_point": self.minimum_energy,
+        }
+
+
+def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None) -> EnergyReport:
+    """Energy of ``run`` (a TileRun of ``config`` with toggle counters) at the tech's Vdd, and
+    the minimum-energy point of the voltage model for one time step."""
+    budget = RegisterBudget(config)
+    missing = [u for u in PROBE_UNITS if u not in run.toggles] + [u for u in GATED_UNITS if u not in run.pulses]
+    if missing:
+        raise ValueError(f"run: no toggle counters for {', '.join(missing)} (run it through TileBench)")
+    cycles = run.cycles
+    data_pj = {unit: run.toggles[unit] * (tech.register_bit_toggle_energy_pj()
+                                          if unit in TileProbes.register_units else tech.net_toggle_energy_pj())
+               for unit in PROBE_UNITS}
+
+    clock_cycle = tech.flop_clock_cycle_energy_pj()
+    clock_pj = {"root": cycles * budget.root_flops * clock_cycle}
+    clocked_flop_cycles = cycles * budget.root_flops
+    gates = sum(count for count, _flops in budget.gated.values())
+    for unit, (count, flops) in budget.gated.items():
+        if config.gating == "icg":
+            enabled = run.pulses[unit]
+            clock_pj[unit] = (enabled * flops * clock_cycle
+                              + enabled * tech.icg_enabled_cycle_energy_pj()
+                              + (cycles * count - enabled) * tech.icg_disabled_cycle_energy_pj())
+            clocked_flop_cycles += enabled * flops
+        else:
+            clock_pj[unit] = cycles * count * flops * clock_cycle
+            clocked_flop_cycles += cycles * count * flops
+
+    voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
+    flops = budget.root_flops + budget.gated_flops
+    icgs = gates if config.gating == "icg" else 0
+    logic_cells = LOGIC_CELLS_PER_FLOP * flops
+    leakage_nw = tech.leakage_power_nw(flops=flops, icgs=icgs, logic_cells=logic_cells)
+    cycle_time = float(voltage.cycle_time_s(voltage.vdd_nominal))
+    leakage_pj = tech.leakage_energy_pj(cycle_time, cycles=cycles, flops=flops, icgs=icgs,
+                                        logic_cells=logic_cells)
+
+    report = EnergyReport(
+        gating=config.gating, steps=run.steps, cycles=cycles, synaptic_ops=run.synaptic_ops,
+        events_in=run.events_in, data_toggles=sum(run.toggles.values()),
+        clock_toggles=2 * clocked_flop_cycles, data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj)
+    if run.steps:
+        best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
+        report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,
+                                 "dynamic_pj": best.dynamic_pj, "leakage_pj": best.leakage_pj,
+                                 "step_time_s": best.delay_s, "frequency_hz": best.frequency_hz,
+                                 "at_bound": best.at_bound}
+    return report
