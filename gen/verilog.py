@@ -53,28 +53,40 @@ def lint_waiver_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-_ZERO_INIT = re.compile(
-    r"^  initial begin\n((?:    (\\?\S+) ?\[\d+\] = \d+'h0+;\n)+)  end\n", re.M)
+_ZERO_ROW = re.compile(r"^    (\\?\S+?) ?\[(\d+)\] = (\d+'h0+);$")
 
 
 def compact_zero_init(text: str) -> str:
     """Replace memory initialisers that only write zeros (one line per row, as Yosys emits
-    them) by a loop: same meaning, far smaller Verilog and C++ for deep memories."""
-    count = 0
+    them) by a loop: same meaning, far smaller Verilog and C++ for deep memories.
 
-    def replace(match):
-        nonlocal count
-        lines = match.group(1).splitlines()
-        name = match.group(2)
-        indices = [int(line.split("[", 1)[1].split("]", 1)[0]) for line in lines]
-        if any(line.split("[", 1)[0].strip() != name.strip() for line in lines) or \
-                sorted(indices) != list(range(len(indices))):
-            return match.group(0)
-        count += 1
-        value = lines[0].split("=", 1)[1].strip()
-        return (f"  initial begin : zero_init_{count}\n    integer i;\n"
-                f"    for (i = 0; i < {len(indices)}; i = i + 1) {name}[i] = {value}\n  end\n")
-    return _ZERO_INIT.sub(replace, text)
+    A single pass over the lines (a regular expression over whole blocks backtracks badly on
+    large initialisers with non-zero rows)."""
+    lines = text.split("\n")
+    out, i, count = [], 0, 0
+    while i < len(lines):
+        if lines[i] != "  initial begin":
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i + 1
+        rows = []
+        while j < len(lines) and lines[j] != "  end":
+            match = _ZERO_ROW.match(lines[j])
+            if not match or match[1] != (rows[0][0] if rows else match[1]) or int(match[2]) != len(rows):
+                break
+            rows.append((match[1], match[3]))   # the space before [ ends an escaped name
+            j += 1
+        if rows and j < len(lines) and lines[j] == "  end":
+            count += 1
+            name, value = rows[0]
+            out += [f"  initial begin : zero_init_{count}", "    integer i;",
+                    f"    for (i = 0; i < {len(rows)}; i = i + 1) {name} [i] = {value};", "  end"]
+            i = j + 1
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
 
 
 def verilog_sha256(text: str) -> str:

@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_activation_options(sim_act)
     sim_act.add_argument("--work-dir", default=None, help="folder for Verilog, samples and results")
     sim_act.add_argument("--seed", type=_int_arg("seed"), default=None)
-    sim_act.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON ('-' = stdout)")
+    sim_act.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                         help="print (or write to FILE) the report as JSON")
     sim_act.set_defaults(handler=cmd_sim_activation)
 
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")

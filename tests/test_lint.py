@@ -37,3 +37,12 @@ def test_waivers_are_needed_and_nothing_else_is_reported(tmp_path):
     messages = runner.lint([verilog], design.top)
     rules = {line.split(":")[0].removeprefix("%Warning-") for line in messages}
     assert rules and rules <= set(LINT_WAIVERS)
+
+
+@pytest.mark.parametrize("gating", ["icg", "enable", "none"])
+def test_tile_lints_clean(gating, tmp_path):
+    from subtile.config import TileConfig
+    from subtile.gen.tile import generate_tile
+    config = TileConfig(neurons=6, lanes=3, branches=3, synapses=5, addresses=20, gating=gating,
+                        soma_activation={"function": "gelu", "impl": "lut"})
+    assert lint_design(generate_tile(config), tmp_path) == []

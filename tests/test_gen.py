@@ -1,0 +1,24 @@
+"""Verilog post-processing and manifests of gen/."""
+
+from subtile.gen.verilog import compact_zero_init, verilog_sha256
+
+
+def test_zero_initialisers_become_loops_and_others_stay():
+    text = "\n".join([
+        "module m;", "  reg [3:0] mem [2:0];",
+        "  initial begin", "    mem[0] = 4'h0;", "    mem[1] = 4'h0;", "    mem[2] = 4'h0;", "  end",
+        "  initial begin", "    w[0] = 4'h0;", "    w[1] = 4'h3;", "  end",
+        "  initial begin", "    \\x.y [0] = 2'h0;", "    \\x.y [1] = 2'h0;", "  end",
+        "  initial begin", "    z[1] = 2'h0;", "  end",
+        "endmodule"])
+    out = compact_zero_init(text)
+    assert "for (i = 0; i < 3; i = i + 1) mem [i] = 4'h0;" in out
+    assert "for (i = 0; i < 2; i = i + 1) \\x.y [i] = 2'h0;" in out
+    assert "    w[1] = 4'h3;" in out and "    z[1] = 2'h0;" in out       # mixed, or not from row 0
+    assert out.count("initial begin : zero_init_") == 2
+
+
+def test_hash_ignores_source_attributes():
+    a = '(* src = "/home/a/x.py:1" *)\nmodule m; endmodule\n'
+    b = '(* src = "/tmp/b/x.py:9" *)\nmodule m; endmodule\n'
+    assert verilog_sha256(a) == verilog_sha256(b) != verilog_sha256("module n; endmodule\n")
