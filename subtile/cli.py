@@ -146,6 +146,8 @@ def cmd_sim_tile(args):
     start = time.perf_counter()
     run = simulate(config, stimulus, work_dir=work_dir, seed=args.seed, idle=args.idle, stall=args.stall)
     report = run.summary()
+    energy = _energy_estimate(config, run, args.lib)
+    report["energy"] = energy
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["simulation_seconds"] = round(run.seconds, 3)
     report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
@@ -160,10 +162,31 @@ def cmd_sim_tile(args):
         print(f"{run.cycles} cycles in {run.seconds:.2f} s of simulation ({report['cycles_per_second']} cycles/s, "
               f"{report['events_per_second']} events/s); build {'reused' if run.build.cached else 'compiled'} "
               f"in {run.build.seconds:.1f} s; total {report['seconds']:.1f} s")
+        if energy:
+            print(f"energy: {energy['energy_per_step_pj']:.1f} pJ per step, "
+                  f"{energy['energy_per_synaptic_op_pj'] or 0:.2f} pJ per synaptic op at {energy['vdd']:g} V "
+                  f"({energy['technology']}; breakdown: subtile energy)")
         if not run.passed:
             print(f"first mismatch: {run.mismatch}")
             print(f"reproduce: {report['reproduce']}")
     return EXIT_OK if run.passed else EXIT_FAIL
+
+
+def _energy_estimate(config, run, lib) -> dict:
+    """Energy of a tile run from its toggle counts: sky130 (or --lib), else Horowitz's 45 nm
+    figures when no Liberty file can be found."""
+    from .sim.energy import estimate
+    from .sim.tech import TechModel
+    try:
+        tech, name = TechModel.from_liberty(lib), Path(lib).name if lib else "sky130_fd_sc_hd tt"
+    except ConfigError:
+        if lib:
+            raise
+        tech, name = TechModel.fallback(), "Horowitz 45 nm fallback, no Liberty found"
+    result = estimate(config, run, tech).to_dict()
+    return {"energy_per_step_pj": result["energy_per_step_pj"],
+            "energy_per_synaptic_op_pj": result["energy_per_synaptic_op_pj"],
+            "vdd": tech.vdd, "technology": name, "breakdown_pj": result["breakdown_pj"]}
 
 
 def cmd_energy(args):
@@ -310,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="probability of an idle cycle before each input event")
     sim_tile.add_argument("--stall", type=_float_arg("stall"), default=0.0,
                           help="probability of output backpressure in each cycle")
+    sim_tile.add_argument("--lib", default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
     sim_tile.add_argument("--work-dir", default=None)
     sim_tile.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                           help="print (or write to FILE) the report as one JSON object")

@@ -67,3 +67,19 @@ def test_sim_activation_end_to_end(tmp_path, capsys):
     report = json.loads(report_path.read_text())
     assert report["pass"] and report["codes"] == 64 and report["mismatches"] == 0
     assert capsys.readouterr().out.startswith("PASS ")
+
+
+def test_sim_tile_json_and_energy(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text('[tile]\nneurons = 3\nlanes = 3\nbranches = 2\nsynapses = 2\naddresses = 5\n')
+    assert main(["sim", "--config", str(config), "--steps", "12", "--activity", "0.5", "--seed", "3",
+                 "--stall", "0.3", "--work-dir", str(tmp_path / "work"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pass"] and report["steps"] == 12 and report["events_in"] > 0
+    assert {"events_out", "synaptic_ops", "cycles", "seconds", "reproduce"} <= set(report)
+    assert report["energy"]["energy_per_step_pj"] > 0 and report["energy"]["vdd"] == pytest.approx(1.8)
+
+
+def test_sim_tile_refuses_bad_ranges(capsys):
+    assert main(["sim", "--steps", "0"]) == 2
+    assert capsys.readouterr().err.startswith("subtile: error: steps: 0 is outside the allowed range 1..100000")
