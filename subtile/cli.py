@@ -267,7 +267,7 @@ def _check_range(name, value, lo, hi):
 
 
 def cmd_accuracy(args):
-    from .golden.activation import ActivationSpec, standard_specs
+    from .golden.activation import standard_specs
     if args.input_format:
         specs = [_activation_spec(args)]
     else:

@@ -7,7 +7,7 @@ import pytest
 from amaranth.hdl import Mux
 
 from subtile.golden.activation import FUNCTIONS, ActivationSpec
-from subtile.golden.fixed import Overflow, Rounding, resize, wrap
+from subtile.golden.fixed import Overflow, Rounding, resize
 from subtile.hdl.activation import ActivationUnit
 from subtile.hdl.fixed import AMARANTH_OPS
 from subtile.sim.amaranth_sim import sweep

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-from amaranth.hdl import Const, signed
-from amaranth.sim import Simulator
 from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
 
 from subtile.golden.fixed import (FixedFormat, FormatError, Overflow, Rounding, requantize,
-                                  saturate, shift_right, signed_width, wrap)
+                                  shift_right, signed_width)
 from subtile.hdl.fixed import AMARANTH_OPS, shape_of
 
 

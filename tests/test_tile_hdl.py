@@ -231,7 +231,7 @@ def test_programming_port_rewrites_weights_and_table():
     bw = config.branch_index_width
     mask = (1 << config.weight_format.width) - 1
     address = int(np.flatnonzero(~model.table.valid)[0]) if (~model.table.valid).any() else 0
-    writes, expected = [], []
+    writes = []
     # map `address` to (b=1, s=2) and give that row new weights (one of them zero)
     writes.append((0, address, 0, 1 | (1 << 1) | (2 << (1 + bw))))
     row = 1 * config.synapses + 2
