@@ -25,7 +25,7 @@ from .activation import ActivationSpec
 from .fixed import FixedFormat, Overflow, Rounding, resize, saturate, shift_right, wrap
 
 __all__ = ["SynapseTable", "TileState", "StepResult", "TileModel", "FloatTileModel",
-           "initial_contents", "random_stimulus", "UNMAPPED_FORMAT"]
+           "initial_contents", "random_stimulus", "reset_dirty", "UNMAPPED_FORMAT"]
 
 #: The unmapped-event counter: 32 bits, wrapping.
 UNMAPPED_FORMAT = FixedFormat(32, 32, signed=False)
@@ -214,11 +214,11 @@ class TileState:
     unmapped: int = 0
 
     @classmethod
-    def reset(cls, config: TileConfig, dtype=np.int64) -> "TileState":
-        """The reset state: all zero, every neuron dirty (all are updated at the first tick)."""
+    def reset(cls, config: TileConfig, dtype=np.int64, *, dirty: bool = True) -> "TileState":
+        """The reset state: all zero, every neuron's dirty flag ``dirty`` (see :func:`reset_dirty`)."""
         n = config.neurons
         return cls(np.zeros((n, config.branches), dtype=dtype), np.zeros(n, dtype=dtype),
-                   np.zeros(n, dtype=dtype), np.ones(n, dtype=bool), 0)
+                   np.zeros(n, dtype=dtype), np.full(n, bool(dirty)), 0)
 
     def copy(self) -> "TileState":
         return TileState(self.acc.copy(), self.v.copy(), self.y_sent.copy(), self.dirty.copy(),
@@ -438,6 +438,16 @@ def _sum_by_row(rows: np.ndarray, payload: np.ndarray, count: int) -> np.ndarray
     return total
 
 
+@lru_cache(maxsize=256)
+def reset_dirty(config: TileConfig) -> bool:
+    """``dirty[n]`` at reset: ``False`` when the all-zero state is already settled (an update
+    at the first tick would change nothing and emit nothing, e.g. tanh with f(0) = 0), else
+    ``True`` (e.g. sigmoid: every neuron settles towards f(0) = 0.5 at the first ticks). So an
+    idle tile does no work from the first step on; the hardware takes its reset value from here.
+    """
+    return bool(TileModel(config).state.dirty[0])
+
+
 class TileModel(_TileBase):
     """The bit-exact tile (docs/architecture.md).
 
@@ -459,14 +469,25 @@ class TileModel(_TileBase):
     """
 
     def __init__(self, config: TileConfig, weights=None, table=None):
-        super().__init__(config, weights, table)
         cfg = config
+        # the tables first: the base class resets the state, which needs them
         self._branch_table = None if cfg.branch_spec is None else _activation_table(cfg.branch_spec)
         self._soma_table = _activation_table(cfg.soma_spec)
         self._acc_format = cfg.accumulator_format
+        super().__init__(config, weights, table)
 
     def reset(self) -> None:
-        self.state = TileState.reset(self.config)
+        self.state = TileState.reset(self.config, dirty=not self._resting_update_is_idle())
+
+    def _resting_update_is_idle(self) -> bool:
+        """Whether updating a neuron in the all-zero state changes nothing and emits nothing."""
+        saved, self.state = getattr(self, "state", None), TileState.reset(self.config)
+        try:
+            emitted = self._update(np.array([0]))
+            return (emitted.size == 0 and self.state.v[0] == 0 and self.state.y_sent[0] == 0
+                    and not self.state.dirty[0])
+        finally:
+            self.state = saved
 
     def step(self, events=None, payloads=None) -> StepResult:
         cfg, state = self.config, self.state

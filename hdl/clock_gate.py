@@ -57,8 +57,12 @@ def icg_verilog() -> str:
     return ICG_VERILOG
 
 
-def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync"):
+def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync", sources=None):
     """Add ``elaboratable`` to ``m`` as submodule ``name`` with each of its domains gated.
+
+    Gates may form a tree: a gate whose clock comes from another gated domain (``sources``)
+    sees clock edges only while its parent is enabled, so an idle parent silences every gate
+    below it (hierarchical clock gating). A child's enable must imply its parent's.
 
     Parameters
     ----------
@@ -75,12 +79,19 @@ def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync"):
         ``"icg"``, ``"enable"`` or ``"none"``.
     domain : str
         The root (ungated) domain whose clock and reset the gated domains derive from.
+    sources : dict of str to str, optional
+        Gated domain to the gated domain (a key of ``enables``) its clock gate is fed from;
+        default ``domain``. A parent domain may hold no registers at all.
     """
     if mode not in GATING_MODES:
         raise ConfigError(f"gating: {mode!r} is not one of {', '.join(GATING_MODES)}")
     if not enables:
         m.submodules[name] = elaboratable
         return
+    sources = dict(sources or {})
+    unknown = sorted(set(sources.values()) - set(enables))
+    if unknown:
+        raise ValueError(f"sources: {', '.join(unknown)} are not gated domains of {name}")
     reset = ResetSignal(domain)
     forced = {gated: Value.cast(enable) | reset for gated, enable in enables.items()}
     renames = {gated: domain for gated in enables}
@@ -93,7 +104,7 @@ def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync"):
             m.domains += ClockDomain(gated, local=True)
             gclk = Signal(name=f"{gated}_gclk")
             m.submodules[f"icg_{gated}"] = Instance(
-                ICG_MODULE, i_CLK=ClockSignal(domain), i_EN=enable, o_GCLK=gclk)
+                ICG_MODULE, i_CLK=ClockSignal(sources.get(gated, domain)), i_EN=enable, o_GCLK=gclk)
             m.d.comb += [
                 ClockSignal(gated).eq(gclk),
                 ResetSignal(gated).eq(reset),

@@ -168,6 +168,14 @@ class NeuronLane(wiring.Component):
         self.config = config
         self.branch_plan = branch_plan
         self.soma_plan = soma_plan
+        # Parts built here rather than in elaborate(), so that a simulation wrapper can observe
+        # their ports (toggle attribution per activation unit and encoder).
+        self.branch_units = [Branch(accumulator_format=config.accumulator_format,
+                                    dendrite_format=config.dendrite_format,
+                                    spec=config.branch_spec, plan=branch_plan)
+                             for _ in range(config.branches)]
+        self.soma = ActivationUnit(config.soma_spec, plan=soma_plan)
+        self.encoder = LevelCrossingEncoder(payload_format=config.payload_format, delta=config.delta)
         membrane = shape_of(config.membrane_format)
         payload = shape_of(config.payload_format)
         super().__init__({
@@ -189,9 +197,7 @@ class NeuronLane(wiring.Component):
         dendrite, membrane = config.dendrite_format, config.membrane_format
 
         branch_out = []
-        for b in range(config.branches):
-            branch = Branch(accumulator_format=config.accumulator_format, dendrite_format=dendrite,
-                            spec=config.branch_spec, plan=self.branch_plan)
+        for b, branch in enumerate(self.branch_units):
             m.submodules[f"branch_{b}"] = branch
             m.d.comb += branch.acc.eq(self.acc[b])
             branch_out.append(branch.d)
@@ -205,9 +211,8 @@ class NeuronLane(wiring.Component):
             v_new.eq(u if k == 0 else self.v + shift_right(u - self.v, k, Rounding.FLOOR, ops)),
         ]
 
-        m.submodules.soma = soma = ActivationUnit(config.soma_spec, plan=self.soma_plan)
-        m.submodules.encoder = encoder = LevelCrossingEncoder(payload_format=config.payload_format,
-                                                              delta=config.delta)
+        m.submodules.soma = soma = self.soma
+        m.submodules.encoder = encoder = self.encoder
         moving = Signal(name="moving")      # the next update would move v
         m.d.comb += [
             soma.x.eq(v_new),

@@ -86,6 +86,12 @@ class SynapsePipeline(wiring.Component):
     isolate : bool
         Operand isolation: memories are read and pipeline registers loaded only for an event
         (``True`` for the gated modes); otherwise every cycle (the dense ``none`` baseline).
+    domains : dict of str to str, optional
+        Clock domains of the three register groups, each ``"sync"`` by default: ``"pipeline"``
+        (stages 0 and 1, ``hit``, the memories' write ports), ``"weights"`` (the weight-memory
+        read data and the stage-2 branch and payload, loaded when ``weights_load`` is high) and
+        ``"unmapped"`` (the counter, which changes when ``unmapped_load`` is high). A tile clocks
+        each group through its own clock gate.
 
     Members
     -------
@@ -107,12 +113,25 @@ class SynapsePipeline(wiring.Component):
         Weight-memory row ``b*S + s``: the weight of each neuron.
     unmapped : Out(32)
         Count of dropped events (wraps).
+    weights_load : Out(1)
+        The ``weights`` registers load this cycle (a mapped event in stage 1).
+    unmapped_load : Out(1)
+        ``unmapped`` counts this cycle (a dropped event in stage 1).
     """
 
-    def __init__(self, config: TileConfig, *, weights, table, isolate: bool = True):
+    #: Register groups, each in the clock domain named by the ``domains`` argument.
+    DOMAINS = ("pipeline", "weights", "unmapped")
+
+    def __init__(self, config: TileConfig, *, weights, table, isolate: bool = True, domains=None):
         with refusing(self):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
+            domains = dict(domains or {})
+            unknown = sorted(set(domains) - set(self.DOMAINS))
+            if unknown:
+                raise ConfigError(f"domains: unknown register groups {', '.join(unknown)}; "
+                                  f"allowed: {', '.join(self.DOMAINS)}")
+            self.domains = {group: domains.get(group, "sync") for group in self.DOMAINS}
             self.config = config
             self.weight_words = pack_weight_rows(config, weights)
             self.table_words = table_words(config, table)
@@ -127,6 +146,8 @@ class SynapsePipeline(wiring.Component):
             "payload": Out(shape_of(config.payload_format)),
             "weights": Out(data.ArrayLayout(shape_of(config.weight_format), config.neurons)),
             "unmapped": Out(32),
+            "weights_load": Out(1),
+            "unmapped_load": Out(1),
         })
 
     def elaborate(self, platform):
@@ -144,10 +165,11 @@ class SynapsePipeline(wiring.Component):
         m.submodules.weight_memory = weight_memory = Memory(
             shape=unsigned(n_count * ww), depth=weight_depth,
             init=self.weight_words + [0] * (weight_depth - config.rows))
-        table_read = table.read_port()
-        table_write = table.write_port()
-        weight_read = weight_memory.read_port()
-        weight_write = weight_memory.write_port(granularity=ww)
+        pipeline, loaded, counter = (self.domains[group] for group in self.DOMAINS)
+        table_read = table.read_port(domain=pipeline)
+        table_write = table.write_port(domain=pipeline)
+        weight_read = weight_memory.read_port(domain=loaded)
+        weight_write = weight_memory.write_port(granularity=ww, domain=pipeline)
 
         # -- stage 0: accept, read the table ---------------------------------------------------
         events = self.events
@@ -163,13 +185,13 @@ class SynapsePipeline(wiring.Component):
         s1_in_range = Signal(name="s1_in_range")
         address_in_range = (events.payload.address < config.addresses
                             if config.addresses < (1 << config.address_width) else Const(1, 1))
-        m.d.sync += s1_valid.eq(accepted)
+        m.d[pipeline] += s1_valid.eq(accepted)
         load_s1 = [s1_payload.eq(events.payload.payload), s1_in_range.eq(address_in_range)]
         if self.isolate:
             with m.If(accepted):
-                m.d.sync += load_s1
+                m.d[pipeline] += load_s1
         else:
-            m.d.sync += load_s1
+            m.d[pipeline] += load_s1
 
         # -- stage 1: decode the entry, read the weights or count the drop ---------------------
         entry = table_read.data
@@ -189,15 +211,17 @@ class SynapsePipeline(wiring.Component):
         s2_branch = Signal(unsigned(bw), name="s2_branch")
         s2_payload = Signal(shape_of(config.payload_format), name="s2_payload")
         unmapped = Signal(32, name="unmapped_count")
-        m.d.sync += s2_valid.eq(mapped)
+        m.d[pipeline] += s2_valid.eq(mapped)
         load_s2 = [s2_branch.eq(branch), s2_payload.eq(s1_payload)]
+        m.d.comb += [self.weights_load.eq(mapped),
+                     self.unmapped_load.eq(s1_valid & ~mapped)]
         if self.isolate:
             with m.If(mapped):
-                m.d.sync += load_s2
+                m.d[loaded] += load_s2
         else:
-            m.d.sync += load_s2
-        with m.If(s1_valid & ~mapped):
-            m.d.sync += unmapped.eq(unmapped + 1)
+            m.d[loaded] += load_s2
+        with m.If(self.unmapped_load):
+            m.d[counter] += unmapped.eq(unmapped + 1)
 
         # -- stage 2 operands ------------------------------------------------------------------
         m.d.comb += [

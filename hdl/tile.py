@@ -1,7 +1,7 @@
 """The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, DomainRenamer, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,8 +18,12 @@ from .validation import refusing
 __all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS"]
 
 #: Units whose toggles are counted (TileProbes.data), and the clock-gated ones among them.
-PROBE_UNITS = ("synapse", "accumulators", "neuron_state", "neuron_update", "output")
-GATED_UNITS = ("accumulators", "neuron_state")
+PROBE_UNITS = ("synapse", "accumulators", "neuron_state", "neuron_update", "branch_activation",
+               "soma_activation", "encoder", "output")
+GATED_UNITS = ("synapse", "weights", "unmapped", "control", "emit", "branches", "accumulators", "neurons",
+               "neuron_state")
+#: The synapse pipeline's register groups (SynapsePipeline.DOMAINS) and their gated units.
+_PIPELINE_UNITS = {"pipeline": "synapse", "weights": "weights", "unmapped": "unmapped"}
 
 
 class TileRegisters:
@@ -34,7 +38,7 @@ class TileRegisters:
     y_sent : list of Signal
         ``y_sent[n]``, named ``y_sent_<n>``, payload format, reset 0.
     dirty : list of Signal
-        ``dirty[n]``, named ``dirty_<n>``, one bit, reset 1.
+        ``dirty[n]``, named ``dirty_<n>``, one bit, reset ``golden.tile.reset_dirty(config)``.
     """
 
     def __init__(self, config: TileConfig):
@@ -45,7 +49,9 @@ class TileRegisters:
                   for n in range(config.neurons)]
         self.y_sent = [Signal(shape_of(config.payload_format), name=f"y_sent_{n}")
                        for n in range(config.neurons)]
-        self.dirty = [Signal(init=1, name=f"dirty_{n}") for n in range(config.neurons)]
+        from ..golden.tile import reset_dirty       # lazy: golden/ may load after hdl/
+        dirty = int(reset_dirty(config))
+        self.dirty = [Signal(init=dirty, name=f"dirty_{n}") for n in range(config.neurons)]
 
 
 def _lowest_set(bits):
@@ -109,8 +115,8 @@ class Tile(wiring.Component):
     generated Verilog they are ``<top>.state.acc_<n>_<b>``, ``<top>.state.v_<n>``,
     ``<top>.state.y_sent_<n>`` and ``<top>.state.dirty_<n>`` (the top module has wires of the
     same names); :attr:`registers` gives the signals for Amaranth's simulator. Each
-    accumulator sits in gated domain ``g_acc_<n>_<b>`` and each neuron's (v, y_sent, dirty) in
-    ``g_neuron_<n>``; in ``icg`` mode their clock gates are instances ``icg_g_acc_<n>_<b>`` and
+    accumulator sits in gated domain ``g_acc_<n>_<b>``, each neuron's (v, y_sent) in
+    ``g_neuron_<n>`` and the dirty flags in ``g_neurons`` (docs/architecture.md, "Clock gating"); in ``icg`` mode their clock gates are instances ``icg_g_acc_<n>_<b>`` and
     ``icg_g_neuron_<n>`` of ``subtile_icg`` in the top module (see :mod:`subtile.hdl.clock_gate`).
 
     Parameters
@@ -159,12 +165,17 @@ class Tile(wiring.Component):
         isolate = config.gating != "none"
         # Parts built here rather than in elaborate(), so that a simulation wrapper can observe
         # their ports (see probes()).
-        self.synapses = SynapsePipeline(config, weights=self.weights, table=self.table_words, isolate=isolate)
+        self.synapses = SynapsePipeline(config, weights=self.weights, table=self.table_words, isolate=isolate,
+                                        domains={group: f"g_{unit}" for group, unit in _PIPELINE_UNITS.items()})
         self.lane_units = [NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
                            for _ in range(config.lanes)]
         self.acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(config.branches)]
                            for n in range(config.neurons)]
         self.neuron_enable = [Signal(name=f"neuron_en_{n}") for n in range(config.neurons)]
+        # One-bit enables of the single clock gates: the pipeline, the sequencer, and the
+        # parents of the accumulator and neuron gates.
+        self.unit_enable = {unit: Signal(name=f"{unit}_en")
+                            for unit in ("synapse", "weights", "unmapped", "control", "emit", "branches", "neurons")}
         super().__init__({
             "events_in": In(stream.Signature(event_in_layout(config))),
             "events_out": Out(stream.Signature(event_out_layout(config))),
@@ -186,7 +197,8 @@ class Tile(wiring.Component):
         isolate = config.gating != "none"
 
         # -- event pipeline, stages 0 and 1 ------------------------------------------------------
-        m.submodules.synapses = synapses = self.synapses
+        synapses = self.synapses
+        ctl = Module()                          # the phase sequencer, in gated domain g_control
         # The phase, one-hot: accept events (idle), update a group, emit its events, pulse done.
         idle = Signal(init=1, name="phase_accept")
         updating = Signal(name="phase_update")
@@ -200,6 +212,19 @@ class Tile(wiring.Component):
             self.unmapped.eq(synapses.unmapped),
             self.tick_ready.eq(idle & ~synapses.busy & ~self.events_in.valid),
         ]
+        # The pipeline's registers and memories change only for an accepted event, one in
+        # flight, or a programming write; the wide weight-read register only for a mapped
+        # event, the unmapped counter only for a dropped one: each is clocked only then.
+        enable = self.unit_enable
+        m.d.comb += [
+            enable["synapse"].eq((self.events_in.valid & idle) | synapses.busy
+                                 | (self.prog.valid & self.prog.ready)),
+            enable["weights"].eq(synapses.weights_load),
+            enable["unmapped"].eq(synapses.unmapped_load),
+        ]
+        add_gated_submodule(m, "synapses", synapses,
+                            {f"g_{unit}": enable[unit] for unit in _PIPELINE_UNITS.values()},
+                            mode=config.gating)
 
         # -- event pipeline, stage 2: multiply-accumulate ----------------------------------------
         acc_enable = self.acc_enable
@@ -281,45 +306,53 @@ class Tile(wiring.Component):
 
         # -- the phase sequencer -----------------------------------------------------------------------
         def goto(phase):
-            m.d.sync += [other.eq(other is phase) for other in phases]
+            ctl.d.g_control += [other.eq(other is phase) for other in phases]
 
         def advance():
             """Go to the next dirty group (from ``candidates``), or finish the step."""
-            with m.If(found):
-                m.d.sync += [
+            with ctl.If(found):
+                ctl.d.g_control += [
                     group.eq(next_group),
                     remaining.eq(candidates & (candidates - 1)[:groups]),   # clear the lowest bit
                 ]
                 goto(updating)
-            with m.Else():
+            with ctl.Else():
                 goto(finishing)
 
         m.d.comb += [
             self.events_out.valid.eq(emitting),
             self.done.eq(finishing),
         ]
-        with m.If(idle):
-            with m.If(self.tick & self.tick_ready):
+        with ctl.If(idle):
+            with ctl.If(self.tick & self.tick_ready):
                 advance()
-        with m.Elif(updating):
-            m.d.sync += pending.eq(emits)
+        with ctl.Elif(updating):
+            ctl.d.g_emit += pending.eq(emits)
             for lane, unit in enumerate(lane_units):
                 if isolate:
-                    with m.If(unit.emit):
-                        m.d.sync += out_payload[lane].eq(unit.payload)
+                    with ctl.If(unit.emit):
+                        ctl.d.g_emit += out_payload[lane].eq(unit.payload)
                 else:
-                    m.d.sync += out_payload[lane].eq(unit.payload)
-            with m.If(emits.any()):
+                    ctl.d.g_emit += out_payload[lane].eq(unit.payload)
+            with ctl.If(emits.any()):
                 goto(emitting)
-            with m.Else():
+            with ctl.Else():
                 advance()
-        with m.Elif(emitting):
-            with m.If(self.events_out.ready):
-                m.d.sync += pending.eq(pending & (pending - 1)[:lanes])
-                with m.If(last_event):
+        with ctl.Elif(emitting):
+            with ctl.If(self.events_out.ready):
+                ctl.d.g_emit += pending.eq(pending & (pending - 1)[:lanes])
+                with ctl.If(last_event):
                     advance()
-        with m.Elif(finishing):
+        with ctl.Elif(finishing):
             goto(idle)
+        # In the event phase only a tick can change the sequencer: its clock runs only then. The
+        # pending events and their payloads change only when a group emits or an event leaves.
+        m.d.comb += [
+            enable["control"].eq(~idle | self.tick),
+            enable["emit"].eq((updating & emits.any()) | (emitting & self.events_out.ready)),
+        ]
+        add_gated_submodule(m, "control", ctl, {"g_control": enable["control"], "g_emit": enable["emit"]},
+                            mode=config.gating)
 
         # -- the gated state registers ----------------------------------------------------------------
         state = Module()
@@ -337,48 +370,72 @@ class Tile(wiring.Component):
             in_group = _equals(group, g) if groups > 1 else Const(1, 1)
             m.d.comb += update.eq(updating & in_group & regs.dirty[n])
             domain = f"g_neuron_{n}"
-            m.d.comb += self.neuron_enable[n].eq(update | event_dirty[n])
+            m.d.comb += self.neuron_enable[n].eq(update)
             enables[domain] = self.neuron_enable[n]
             v, y_sent, dirty = regs.v[n], regs.y_sent[n], regs.dirty[n]
             state.d[domain] += [
                 v.eq(Mux(update, unit.v_next, v)),
                 y_sent.eq(Mux(update, unit.y_sent_next, y_sent)),
-                # A gated domain is clocked only by an update or an event marking it dirty.
-                dirty.eq(Mux(update, unit.dirty_next, 1 if gated else event_dirty[n] | dirty)),
             ]
-        add_gated_submodule(m, "state", state, enables, mode=config.gating)
+            # The dirty flags sit behind the parent gate g_neurons (an event or the update phase):
+            # an event marking a neuron dirty then clocks one flop, not the neuron's whole state.
+            state.d.g_neurons += dirty.eq(Mux(update, unit.dirty_next, event_dirty[n] | dirty))
+        # Parent gates: every accumulator gate is fed from g_branches (clocked only while
+        # stage 2 holds an event), every neuron gate from g_neurons (an event or an update).
+        m.d.comb += [self.unit_enable["branches"].eq(synapses.hit),
+                     self.unit_enable["neurons"].eq(synapses.hit | updating)]
+        sources = {domain: ("g_branches" if domain.startswith("g_acc_") else "g_neurons") for domain in enables}
+        enables = {"g_branches": self.unit_enable["branches"], "g_neurons": self.unit_enable["neurons"], **enables}
+        add_gated_submodule(m, "state", state, enables, mode=config.gating, sources=sources)
         return m
 
 
 class RegisterBudget:
-    """Flip-flops of a tile by clock: behind which gates, and on the root clock.
+    """Flip-flops of a tile by clock gate (the clock tree of docs/architecture.md).
+
+    Every flip-flop of the tile sits behind a gated clock: the event pipeline (``synapse``), its
+    weight-read register (``weights``) and drop counter (``unmapped``), the sequencer
+    (``control``) and its pending output events (``emit``), the accumulators (one gate each, fed
+    from the ``branches`` gate), the dirty flags (``neurons``) and each neuron's v and y_sent
+    (one gate each, fed from ``neurons``). With ``enable`` and ``none`` the same flops are
+    clocked every cycle.
 
     Members
     -------
     gated : dict of str to (int, int)
         Per gated unit (:data:`GATED_UNITS`): number of clock gates, flip-flops behind each.
+    parent : dict of str to str or None
+        Per gated unit, the unit whose gated clock feeds its gates (``None``: the root clock).
     root_flops : int
-        Flip-flops on the root clock (pipeline, sequencer, counters, memory read registers),
-        whose clock pin toggles every cycle in every gating mode.
+        Flip-flops on the root clock (none in the tile: the harness's are not counted).
     """
 
     def __init__(self, config: TileConfig):
-        wp = config.payload_format.width
-        self.neuron_bits = config.membrane_format.width + wp + 1      # v, y_sent, dirty
+        wp, wm = config.payload_format.width, config.membrane_format.width
         self.gated = {
+            # s1_valid, s1_payload, s1_in_range, s2_valid and the table read data
+            "synapse": (1, 1 + wp + 1 + 1 + config.table_entry_width),
+            "weights": (1, config.neurons * config.weight_format.width + config.branch_index_width + wp),
+            "unmapped": (1, 32),
+            "control": (1, 4 + (max(config.groups, 2) - 1).bit_length() + config.groups),  # phase, group, remaining
+            "emit": (1, config.lanes * (1 + wp)),                                # pending events, payloads
+            "branches": (1, 0),
             "accumulators": (config.neurons * config.branches, config.accumulator_width),
-            "neuron_state": (config.neurons, self.neuron_bits),
+            "neurons": (1, config.neurons),                                       # the dirty flags
+            "neuron_state": (config.neurons, wm + wp),                            # v, y_sent
         }
-        self.root_flops = (
-            (1 + wp + 1) + (1 + config.branch_index_width + wp)    # pipeline stages 1 and 2
-            + config.table_entry_width + config.neurons * config.weight_format.width  # memory reads
-            + 32                                                    # unmapped counter
-            + 4 + (max(config.groups, 2) - 1).bit_length() + config.groups  # phase, group, remaining
-            + config.lanes * (1 + wp))                              # pending events and payloads
+        self.parent = {unit: None for unit in self.gated}
+        self.parent.update(accumulators="branches", neuron_state="neurons")
+        assert tuple(self.gated) == GATED_UNITS
+        self.root_flops = 0
 
     @property
     def gated_flops(self) -> int:
         return sum(gates * flops for gates, flops in self.gated.values())
+
+    @property
+    def gates(self) -> int:
+        return sum(gates for gates, _flops in self.gated.values())
 
 
 class TileProbes:
@@ -390,12 +447,14 @@ class TileProbes:
         Per unit (:data:`PROBE_UNITS`), the registers and unit-boundary nets whose bit flips are
         counted: ``synapse`` (stage-2 registers and the weight-memory read data),
         ``accumulators``, ``neuron_state`` (v, y_sent, dirty), ``neuron_update`` (the lanes'
-        operands and results: branch and soma activations, leak and encoder), ``output`` (the
-        output stream).
+        operands and the leaky integration's result v'), ``branch_activation`` (each branch
+        activation unit's output), ``soma_activation`` (each soma activation's output y),
+        ``encoder`` (the level-crossing encoders' results), ``output`` (the output stream).
     register_units : tuple of str
         The units of ``data`` that are registers (flip-flop outputs); the rest are nets.
     clock_enables : dict of str to Value
-        Per gated unit (:data:`GATED_UNITS`), the vector of its clock-gate enables.
+        Per gated unit (:data:`GATED_UNITS`), the vector of its clock-gate enables (the
+        enables as computed, before the gates; the reset forces them on, which is not counted).
     """
 
     register_units = ("synapse", "accumulators", "neuron_state")
@@ -408,12 +467,13 @@ class TileProbes:
             "accumulators": flat(regs.acc),
             "neuron_state": [*regs.v, *regs.y_sent, *regs.dirty],
             "neuron_update": [value for lane in tile.lane_units for value in (
-                lane.acc.as_value(), lane.v, lane.y_sent, lane.dirty,
-                lane.v_next, lane.y_sent_next, lane.dirty_next, lane.emit, lane.payload)],
+                lane.acc.as_value(), lane.v, lane.y_sent, lane.dirty, lane.v_next)],
+            "branch_activation": [branch.d for lane in tile.lane_units for branch in lane.branch_units],
+            "soma_activation": [lane.soma.y for lane in tile.lane_units],
+            "encoder": [value for lane in tile.lane_units for value in (
+                lane.y_sent_next, lane.dirty_next, lane.emit, lane.payload)],
             "output": [tile.events_out.valid, tile.events_out.payload.as_value()],
         }
-        self.clock_enables = {
-            "accumulators": Cat(flat(tile.acc_enable)),
-            "neuron_state": Cat(tile.neuron_enable),
-        }
+        self.clock_enables = {unit: tile.unit_enable.get(unit) for unit in GATED_UNITS}
+        self.clock_enables.update(accumulators=Cat(flat(tile.acc_enable)), neuron_state=Cat(tile.neuron_enable))
         assert tuple(self.data) == PROBE_UNITS and tuple(self.clock_enables) == GATED_UNITS

@@ -8,8 +8,10 @@ modelled and what is not, with every constant's source: docs/energy-model.md.
 * Data: each counted bit flip of a register costs ``register_bit_toggle_energy_pj`` (flop
   internal energy plus the fan-out load); of a unit-boundary net, ``net_toggle_energy_pj``.
 * Clock: flip-flops on the root clock see every cycle. Behind clock gates (``icg``) a flop
-  sees only the gate's enabled cycles, and each gate costs its enabled or disabled-cycle energy;
-  with ``enable`` and ``none`` every gated flop is clocked every cycle.
+  sees only the gate's enabled cycles, and each gate costs its enabled or disabled-cycle energy
+  in every cycle its own clock input toggles: every cycle for a gate on the root clock, only
+  the parent's enabled cycles for a gate fed from another gate (hierarchical gating); with
+  ``enable`` and ``none`` every gated flop is clocked every cycle.
 * Leakage: flip-flops, clock gates and an estimated count of logic cells
   (:data:`LOGIC_CELLS_PER_FLOP` per flip-flop until synthesis gives the real count), for the
   run's duration at the voltage model's nominal clock.
@@ -19,10 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..config import TileConfig
 from ..hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget, TileProbes
 from .tech import TechModel
-from .voltage import VoltageModel
+from .voltage import VoltageModel, energy_delay_distance, energy_delay_product, energy_delay_sum
 
 __all__ = ["EnergyReport", "estimate", "LOGIC_CELLS_PER_FLOP"]
 
@@ -45,6 +49,9 @@ class EnergyReport:
     data_pj: dict[str, float]
     clock_pj: dict[str, float]
     leakage_pj: float
+    leakage_nw: float = 0.0             # leakage power at the tech's Vdd (for voltage scaling)
+    data_toggles_by_unit: dict[str, int] = field(default_factory=dict)
+    clock_toggles_by_unit: dict[str, int] = field(default_factory=dict)   # flop clock-pin toggles
     minimum_energy: dict = field(default_factory=dict)
 
     @property
@@ -60,6 +67,8 @@ class EnergyReport:
             "gating": self.gating, "steps": self.steps, "cycles": self.cycles,
             "events_in": self.events_in, "synaptic_ops": self.synaptic_ops,
             "data_toggles": self.data_toggles, "clock_toggles": self.clock_toggles,
+            "data_toggles_by_unit": self.data_toggles_by_unit,
+            "clock_toggles_by_unit": self.clock_toggles_by_unit,
             "energy_pj": self.total_pj,
             "energy_per_step_pj": self.total_pj / self.steps if self.steps else None,
             "energy_per_synaptic_op_pj": self.total_pj / self.synaptic_ops if self.synaptic_ops else None,
@@ -68,6 +77,30 @@ class EnergyReport:
                              "leakage": self.leakage_pj},
             "minimum_energy_point": self.minimum_energy,
         }
+
+    def voltage_sweep(self, vdd_values, voltage: VoltageModel, *, delay_weight: float = 0.0) -> list[dict]:
+        """Energy per time step and its delay at each supply of ``vdd_values`` (V).
+
+        Dynamic energy scales with V^2, the step's duration with the gate delay and leakage
+        with the EKV model (:class:`~subtile.sim.voltage.VoltageModel`). Each row also has the
+        energy-delay product (pJ*s), the energy-delay sum ``E + delay_weight * D`` (pJ, with
+        ``delay_weight`` in pJ/s) and the energy-delay distance normalised to the nominal supply.
+        """
+        if not self.steps:
+            raise ValueError("voltage_sweep: the run has no time step")
+        cycles = self.cycles / self.steps
+        sweep = voltage.sweep(vdd_values, self.dynamic_pj / self.steps, self.leakage_nw, cycles)
+        nominal = voltage.energy_per_operation(voltage.vdd_nominal, self.dynamic_pj / self.steps,
+                                               self.leakage_nw, cycles)
+        edp = energy_delay_product(sweep.total_pj, sweep.delay_s)
+        eds = energy_delay_sum(sweep.total_pj, sweep.delay_s, delay_weight)
+        edd = energy_delay_distance(sweep.total_pj, sweep.delay_s, nominal.total_pj, nominal.delay_s)
+        return [{"vdd": float(v), "energy_per_step_pj": float(e), "dynamic_pj": float(d),
+                 "leakage_pj": float(lk), "step_time_s": float(t), "max_frequency_hz": float(f),
+                 "edp_pj_s": float(p), "eds_pj": float(es), "edd": float(dd)}
+                for v, e, d, lk, t, f, p, es, dd in zip(
+                    sweep.vdd, sweep.total_pj, sweep.dynamic_pj, sweep.leakage_pj, sweep.delay_s,
+                    sweep.frequency_hz, np.atleast_1d(edp), np.atleast_1d(eds), np.atleast_1d(edd))]
 
 
 def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None) -> EnergyReport:
@@ -84,18 +117,21 @@ def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel 
 
     clock_cycle = tech.flop_clock_cycle_energy_pj()
     clock_pj = {"root": cycles * budget.root_flops * clock_cycle}
-    clocked_flop_cycles = cycles * budget.root_flops
-    gates = sum(count for count, _flops in budget.gated.values())
+    clocked = {"root": cycles * budget.root_flops}           # flop-cycles per clock unit
+    gates = budget.gates
     for unit, (count, flops) in budget.gated.items():
         if config.gating == "icg":
             enabled = run.pulses[unit]
+            # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
+            parent = budget.parent[unit]
+            fed = cycles if parent is None else run.pulses[parent]
             clock_pj[unit] = (enabled * flops * clock_cycle
                               + enabled * tech.icg_enabled_cycle_energy_pj()
-                              + (cycles * count - enabled) * tech.icg_disabled_cycle_energy_pj())
-            clocked_flop_cycles += enabled * flops
+                              + (fed * count - enabled) * tech.icg_disabled_cycle_energy_pj())
+            clocked[unit] = enabled * flops
         else:
             clock_pj[unit] = cycles * count * flops * clock_cycle
-            clocked_flop_cycles += cycles * count * flops
+            clocked[unit] = cycles * count * flops
 
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
     flops = budget.root_flops + budget.gated_flops
@@ -109,7 +145,9 @@ def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel 
     report = EnergyReport(
         gating=config.gating, steps=run.steps, cycles=cycles, synaptic_ops=run.synaptic_ops,
         events_in=run.events_in, data_toggles=sum(run.toggles.values()),
-        clock_toggles=2 * clocked_flop_cycles, data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj)
+        clock_toggles=2 * sum(clocked.values()), data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj,
+        leakage_nw=leakage_nw, data_toggles_by_unit=dict(run.toggles),
+        clock_toggles_by_unit={unit: 2 * count for unit, count in clocked.items()})
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

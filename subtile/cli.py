@@ -194,12 +194,16 @@ def cmd_energy(args):
     from .sim.energy import estimate
     from .sim.tech import TechModel
     from .sim.tile import StepStimulus, TileBench, TileCase
+    from .sim.voltage import VoltageModel
     config = _tile_config(args)
     _check_range("steps", args.steps, 1, 100_000)
     activities = _float_list("activity", args.activity)
     for activity in activities:
         _check_range("activity", activity, 0.0, 1.0)
+    vdd_values = _vdd_range(args.vdd) if args.vdd else None
+    _check_range("delay-weight", args.delay_weight, 0.0, 1e30)
     tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
+    voltage = VoltageModel(vdd_nominal=tech.vdd)
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
     # The three gating modes side by side in one build, each run on the same stimulus.
     configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
@@ -213,16 +217,69 @@ def cmd_energy(args):
             if not run.passed:
                 print(f"FAIL {configs[index].gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
                 return EXIT_FAIL
-            rows.append({"activity": activity, **estimate(configs[index], run, tech).to_dict()})
+            result = estimate(configs[index], run, tech, voltage=voltage)
+            row = {"activity": activity, **result.to_dict()}
+            if vdd_values is not None:
+                row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=args.delay_weight)
+            rows.append(row)
     report = {"config": config.to_dict(), "steps": args.steps, "seed": args.seed,
-              "technology": tech.to_dict(), "rows": rows, "proportionality": _proportionality(rows)}
+              "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
+              "rows": rows, "proportionality": _proportionality(rows)}
+    plots = _energy_plots(rows, Path(args.plot), config.name) if args.plot else []
     if args.json:
         _emit_json(report, args.json)
     if args.json != "-":
         print(format_energy_table(rows))
         for mode, ratio in report["proportionality"].items():
             print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
+        if vdd_values is not None:
+            row = _voltage_row(rows)
+            print(f"\nicg at activity {row['activity']:g} versus Vdd (delay weight {args.delay_weight:g} pJ/s):")
+            print(format_voltage_table(row["vdd_sweep"]))
+        for path in plots:
+            print(f"plot: {path}")
     return EXIT_OK
+
+
+def _vdd_range(text) -> list[float]:
+    """``START:STOP:STEP`` (inclusive) or one value, in V; 0.05 <= START < STOP <= 5."""
+    parts = _float_list("vdd", str(text).replace(":", ","))
+    if len(parts) == 1:
+        parts = [parts[0], parts[0], 1.0]
+    if len(parts) != 3 or not (0.05 <= parts[0] <= parts[1] <= 5.0) or not 0 < parts[2] <= 5.0:
+        raise ConfigError(f"vdd: {text!r} is not START:STOP:STEP with 0.05 <= START <= STOP <= 5 V "
+                          f"and 0 < STEP <= 5 V")
+    count = int(round((parts[1] - parts[0]) / parts[2])) + 1
+    if count > 10_000:
+        raise ConfigError(f"vdd: {text!r} gives {count} supplies; at most 10000")
+    return [round(parts[0] + i * parts[2], 9) for i in range(count) if parts[0] + i * parts[2] <= parts[1] + 1e-9]
+
+
+def _voltage_row(rows) -> dict:
+    """The icg row shown against Vdd: activity 0.1 when it ran, else the first activity."""
+    icg = [r for r in rows if r["gating"] == "icg"]
+    return next((r for r in icg if r["activity"] == 0.1), icg[0])
+
+
+def _energy_plots(rows, out_dir: Path, name: str) -> list[Path]:
+    from .sim.energy_plots import plot_activity, plot_voltage
+    paths = plot_activity(rows, out_dir, title=f"{name}: energy per step versus activity")
+    if any("vdd_sweep" in r for r in rows):
+        activity = _voltage_row(rows)["activity"]
+        sweeps = {r["gating"]: (r["vdd_sweep"], r["minimum_energy_point"])
+                  for r in rows if r["activity"] == activity}
+        paths += plot_voltage(sweeps, out_dir, title=f"{name} at activity {activity:g}: energy and delay versus Vdd")
+    return paths
+
+
+def format_voltage_table(sweep) -> str:
+    headers = ["Vdd", "pJ/step", "leakage pJ", "step time", "max clock", "EDP pJ*s", "EDS pJ", "EDD"]
+    body = [[f"{r['vdd']:.3f}", f"{r['energy_per_step_pj']:.2f}", f"{r['leakage_pj']:.3f}",
+             f"{r['step_time_s']:.3g} s", f"{r['max_frequency_hz'] / 1e6:.4g} MHz", f"{r['edp_pj_s']:.3g}",
+             f"{r['eds_pj']:.4g}", f"{r['edd']:.3f}"] for r in sweep]
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    return "\n".join(["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+                     + ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body])
 
 
 def _proportionality(rows) -> dict:
@@ -353,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated fractions of input addresses sending an event per step")
     energy.add_argument("--seed", type=_int_arg("seed"), default=1)
     energy.add_argument("--lib", default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
+    energy.add_argument("--vdd", default=None, metavar="START:STOP:STEP",
+                        help="also sweep the supply, e.g. 0.2:1.8:0.05 (V): energy, delay, EDP/EDS/EDD per Vdd")
+    energy.add_argument("--delay-weight", type=_float_arg("delay-weight"), default=0.0, metavar="PJ_PER_S",
+                        help="weight of delay in the energy-delay sum E + w*D (pJ per second of step time)")
+    energy.add_argument("--plot", default=None, metavar="DIR",
+                        help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
     energy.add_argument("--work-dir", default=None)
     energy.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="print (or write to FILE) the report as JSON")

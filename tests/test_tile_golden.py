@@ -11,7 +11,7 @@ import pytest
 from subtile.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.golden.fixed import wrap
-from subtile.golden.tile import (FloatTileModel, SynapseTable, TileModel, TileState,
+from subtile.golden.tile import (FloatTileModel, SynapseTable, TileModel, TileState, reset_dirty,
                                  initial_contents, random_stimulus)
 
 ONE = 64    # weight code of 1.0 in fixed<8,2>
@@ -231,10 +231,24 @@ def test_leak_stops_below_u_from_below_and_reaches_u_from_above():
     assert tile.state.v.tolist() == [-64] and not tile.state.dirty[0]
 
 
+@pytest.mark.parametrize("soma", ["tanh", "gelu", "relu"])
+def test_a_settled_reset_state_is_not_dirty(soma):
+    """f(0) = 0: the all-zero state is settled, so an idle tile does no work even at first."""
+    cfg = tiny(neurons=4, lanes=2, soma_activation=soma)
+    tile = model(cfg, [[0, 0, 0, 0]], {})
+    assert not reset_dirty(cfg) and not tile.state.dirty.any()
+    first = tile.step([])
+    assert (first.updated_neurons, first.visited_groups, first.events_out.size) == (0, 0, 0)
+    # updating anyway would change nothing: the flag only saves work
+    tile.state.dirty[:] = True
+    again = tile.step([])
+    assert again.events_out.size == 0 and not tile.state.v.any() and not tile.state.dirty.any()
+
+
 def test_first_tick_updates_every_neuron():
     cfg = tiny(neurons=4, lanes=2, soma_activation="sigmoid")
     tile = model(cfg, [[0, 0, 0, 0]], {})
-    assert TileState.reset(cfg).dirty.all()
+    assert tile.state.dirty.all() and reset_dirty(cfg)      # sigmoid(0) = 0.5: not settled
     first = tile.step([])
     assert (first.updated_neurons, first.visited_groups) == (4, 2)
     assert first.events_out.tolist() == [[n, 32] for n in range(4)]    # sigmoid(0) = 0.5

@@ -51,14 +51,36 @@ def test_accumulator_toggles_match_an_independent_count(runs, index):
 
 @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.gating for c in CONFIGS])
 def test_gated_clock_pulses_follow_synaptic_ops_and_updates(runs, index):
-    """One accumulator clock pulse per synaptic operation; one neuron clock pulse per
-    synaptic operation (it marks the neuron dirty) and per neuron update."""
+    """One accumulator clock pulse per synaptic operation; one pulse of a neuron's (v, y_sent)
+    per update of that neuron (an event marking it dirty clocks only the dirty flags)."""
     stimulus, results = runs
     run = results[index]
     golden = TileModel(CONFIGS[index]).run(stimulus[index])
     updates = sum(r.updated_neurons for r in golden)
     assert run.pulses["accumulators"] == run.synaptic_ops > 0
-    assert run.pulses["neuron_state"] == run.synaptic_ops + updates
+    assert run.pulses["neuron_state"] == updates > 0
+
+
+@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.gating for c in CONFIGS])
+def test_parent_gates_pass_only_event_and_update_cycles(runs, index):
+    """g_branches passes one cycle per mapped event (stage 2), g_neurons that plus one per
+    visited group, the pipeline's gate one to three cycles per event, the sequencer at least
+    one cycle per visited group; none of them every cycle."""
+    stimulus, results = runs
+    run = results[index]
+    golden = TileModel(CONFIGS[index]).run(stimulus[index])
+    mapped = sum(r.events_in - r.unmapped_in_step for r in golden)
+    visited = sum(r.visited_groups for r in golden)
+    assert run.pulses["branches"] == mapped > 0
+    assert run.pulses["neurons"] == mapped + visited
+    events = sum(r.events_in for r in golden)
+    # each event is clocked through three stages; back-to-back events share cycles
+    assert events + 2 <= run.pulses["synapse"] <= 3 * events < run.cycles
+    assert visited <= run.pulses["control"] < run.cycles
+    # the weight-read register loads once per mapped event, the drop counter once per drop
+    assert run.pulses["weights"] == mapped
+    assert run.pulses["unmapped"] == events - mapped
+    assert run.pulses["emit"] <= 2 * run.events_out
 
 
 def test_gating_modes_toggle_the_same_registers(runs):
