@@ -22,6 +22,9 @@ Semantics checked on Verilator 5.48 (``tests/test_toggle_capture.py``):
 * Transitions are counted when the model evaluates, so a combinational net that changes more than
   once between two clock edges (a glitch between evaluations, e.g. after a VPI write) counts every
   change; a register at most once per edge.
+* Verilator 5.48 miscounts bits 32 and up of signals wider than 64 bits (a loop bound in
+  ``VL_COV_TOGGLE_CHG_ST_W``): the count of bit k is the sum of the true counts of bits k, k-32,
+  k-64, ...; :func:`read_toggle_coverage` undoes it by default.
 * Signals wider than ``--coverage-max-width`` (default 256 bits) and signals whose names start
   with ``_`` (unless ``--coverage-underscore``) have no toggle points.
 * Names are Verilator-mangled: a character that is not legal in a C identifier is written
@@ -93,13 +96,38 @@ def read_points(path: Path | str) -> Iterable[CoveragePoint]:
             yield CoveragePoint(keys, int(count))
 
 
-def read_toggle_coverage(path: Path | str) -> dict[str, dict[int | None, BitToggles]]:
+def _unfold_wide(net: str, bits: dict[int | None, BitToggles]) -> dict[int | None, BitToggles]:
+    """Undo Verilator 5.48's miscount of signals wider than 64 bits.
+
+    ``VL_COV_TOGGLE_CHG_ST_W`` (``verilated_cov.h``) walks word ``i`` of a wide signal with
+    ``j < width - 32 * i`` instead of ``j < 32``, so ``word >> j`` for ``j >= 32`` (a shift that
+    x86 takes modulo 32) adds the changes of bit ``32 * i + k % 32`` to every bit ``k`` above it:
+    the count written for bit ``k`` is the sum of the true counts of bits ``k, k - 32, ...``.
+    The true count of bit ``k >= 32`` is thus its count minus that of bit ``k - 32``.
+    """
+    if len(bits) <= 64 or set(bits) != set(range(len(bits))):
+        return bits
+    fixed = dict(bits)
+    for k in range(32, len(bits)):
+        rises, falls = bits[k].rises - bits[k - 32].rises, bits[k].falls - bits[k - 32].falls
+        if rises < 0 or falls < 0:
+            raise ValueError(f"{net}[{k}]: wide-signal coverage counts do not follow the pattern "
+                             "of Verilator 5.48's miscount; read with unfold_wide=False")
+        fixed[k] = BitToggles(rises, falls)
+    return fixed
+
+
+def read_toggle_coverage(path: Path | str, *, unfold_wide: bool = True
+                         ) -> dict[str, dict[int | None, BitToggles]]:
     """Toggle counts per hierarchical signal and bit.
 
     Parameters
     ----------
     path : Path or str
         A ``coverage.dat`` written by a ``coverage="toggle"`` (or ``"all"``) build.
+    unfold_wide : bool
+        Correct the counts of signals wider than 64 bits, which Verilator 5.48 writes summed
+        over bits 32 apart (see :func:`_unfold_wide`; checked against SAIF in the tests).
 
     Returns
     -------
@@ -125,7 +153,8 @@ def read_toggle_coverage(path: Path | str) -> dict[str, dict[int | None, BitTogg
         result.setdefault(key[0], {})[key[1]] = BitToggles(rises.get(key, 0), falls.get(key, 0))
     # A one-bit net is keyed None, also a [0:0] vector (Verilator writes its bit index here but
     # not in SAIF).
-    return {net: {None: next(iter(bits.values()))} if len(bits) == 1 else bits
+    return {net: {None: next(iter(bits.values()))} if len(bits) == 1
+            else _unfold_wide(net, bits) if unfold_wide else bits
             for net, bits in result.items()}
 
 
