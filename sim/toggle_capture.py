@@ -35,7 +35,7 @@ from amaranth.hdl import ClockSignal, Instance, Value
 from .coverage import BitToggles, read_toggle_coverage
 from .saif import export_saif, read_saif
 
-__all__ = ["CAPTURE_MODES", "toggle_counter", "probe_nets", "resolve_net", "tile_scope", "reset_values",
+__all__ = ["CAPTURE_MODES", "toggle_counter", "probe_nets", "probe_layout", "resolve_net", "tile_scope", "reset_values",
            "coverage_toggles", "saif_toggles", "unit_toggles", "net_table", "export_run_saif",
            "capture_bench"]
 
@@ -149,6 +149,23 @@ def reset_values(tile) -> dict[str, int]:
         if init:
             values[f"state.{signal.name}"] = init
     return values
+
+
+def probe_layout(config, *, weights=None, table=None) -> tuple[dict[str, list[tuple[str, int]]], dict[str, int]]:
+    """:func:`probe_nets` and :func:`reset_values` of the tile of ``config`` (and contents).
+
+    Returns
+    -------
+    (dict, dict)
+        The nets per unit with their widths, and the non-zero reset values.
+    """
+    from ..hdl.tile import Tile
+    tile = Tile(config, weights=weights, table=table)
+    nets, reset = probe_nets(tile), reset_values(tile)
+    # Only inspected, never elaborated: keep Amaranth from warning that they went unused.
+    for part in (tile, tile.synapses, *tile.lane_units):
+        part._MustUse__used = True
+    return nets, reset
 
 
 def tile_scope(bench_name: str, index: int = 0) -> str:
