@@ -72,8 +72,8 @@ class BitToggles:
         return self.rises + self.falls
 
 
-def read_points(path: Path | str) -> Iterable[CoveragePoint]:
-    """Yield every coverage point of a ``coverage.dat`` file (any type).
+def read_points(path: Path | str, *, only_type: str | None = None) -> Iterable[CoveragePoint]:
+    """Yield the coverage points of a ``coverage.dat`` file: all, or those of one type (``t``).
 
     Raises
     ------
@@ -88,12 +88,16 @@ def read_points(path: Path | str) -> Iterable[CoveragePoint]:
             body, _, count = line.rpartition(" ")
             if not (line.startswith("C '") and body.endswith("'") and count.isdigit()):
                 raise ValueError(f"{path}:{number}: not a coverage point: {line[:80]!r}")
+            # A cheap test first: most lines of a big file are skipped without splitting them.
+            if only_type is not None and f"\x01t\x02{only_type}" not in body:
+                continue
             keys = {}
             for pair in body[3:-1].split("\x01"):
                 if pair:
                     key, _, value = pair.partition("\x02")
                     keys[key] = value
-            yield CoveragePoint(keys, int(count))
+            if only_type is None or keys.get("t") == only_type:
+                yield CoveragePoint(keys, int(count))
 
 
 def _unfold_wide(net: str, bits: dict[int | None, BitToggles]) -> dict[int | None, BitToggles]:
@@ -138,9 +142,7 @@ def read_toggle_coverage(path: Path | str, *, unfold_wide: bool = True
     """
     rises: dict[tuple[str, int | None], int] = {}
     falls: dict[tuple[str, int | None], int] = {}
-    for point in read_points(path):
-        if point.keys.get("t") != "toggle":
-            continue
+    for point in read_points(path, only_type="toggle"):
         match = _TOGGLE_COMMENT.match(point.keys["o"])
         if match is None:
             raise ValueError(f"{path}: toggle point with an unexpected comment {point.keys['o']!r}")

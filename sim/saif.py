@@ -29,6 +29,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
+
 __all__ = ["SaifInstance", "Saif", "read_saif", "parse_saif", "write_saif", "export_saif",
            "split_bit", "STATES"]
 
@@ -184,48 +186,48 @@ def _tokens(text: str) -> list[str]:
 def parse_saif(text: str) -> Saif:
     """Parse SAIF text (see :func:`read_saif`)."""
     tokens = _tokens(text)
+    count = len(tokens)
     position = 0
 
-    def take() -> str:
-        nonlocal position
-        if position >= len(tokens):
-            raise ValueError("SAIF: unexpected end of file")
-        token = tokens[position]
-        position += 1
-        return token
+    def fail(message: str):
+        raise ValueError(f"SAIF: {message} (token {position} of {count})")
 
     def expect(token: str) -> None:
-        got = take()
-        if got != token:
-            raise ValueError(f"SAIF: expected {token!r}, got {got!r} (token {position})")
-
-    def records() -> dict[str, int]:
-        values = {}
-        while tokens[position] == "(":
-            take()
-            state = take()
-            if state not in STATES:
-                raise ValueError(f"SAIF: unknown record {state!r} (token {position})")
-            values[state] = int(take())
-            expect(")")
-        return values
+        nonlocal position
+        if position >= count or tokens[position] != token:
+            fail(f"expected {token!r}, got {tokens[position] if position < count else 'end of file'!r}")
+        position += 1
 
     def entries(target: dict[str, dict[str, int]]) -> None:
+        # (name (T0 n) (T1 n) ...) ... up to the closing parenthesis; the hot loop of a big file.
+        nonlocal position
+        states = STATES
         while tokens[position] == "(":
-            take()
-            name = _unescape(take())
-            target[name] = records()
+            name = _unescape(tokens[position + 1]) if "\\" in tokens[position + 1] else tokens[position + 1]
+            position += 2
+            values = {}
+            while tokens[position] == "(":
+                state, number, close = tokens[position + 1:position + 4]
+                if state not in states or close != ")":
+                    fail(f"unknown record {state!r} of {name!r}" if state not in states
+                         else f"expected ')' after {state} {number}")
+                values[state] = int(number)
+                position += 4
             expect(")")
+            target[name] = values
 
     def instance() -> SaifInstance:
-        first = take()
+        nonlocal position
+        first = tokens[position]
+        position += 1
         module = None
         if first.startswith('"'):
-            module, first = _unescape(first[1:-1]), take()
+            module, first = _unescape(first[1:-1]), tokens[position]
+            position += 1
         scope = SaifInstance(_unescape(first), module)
         while tokens[position] == "(":
-            take()
-            kind = take()
+            kind = tokens[position + 1]
+            position += 2
             if kind == "NET":
                 entries(scope.nets)
             elif kind == "PORT":
@@ -235,33 +237,37 @@ def parse_saif(text: str) -> Saif:
                 scope.children[child.name] = child
                 continue
             else:
-                raise ValueError(f"SAIF: unexpected {kind!r} in instance {scope.name!r}")
+                fail(f"unexpected {kind!r} in instance {scope.name!r}")
             expect(")")
         expect(")")
         return scope
 
     saif = Saif()
-    expect("(")
-    expect("SAIFILE")
-    while tokens[position] == "(":
-        take()
-        keyword = take()
-        if keyword == "INSTANCE":
-            saif.instances.append(instance())
-            continue
-        values = []
-        while tokens[position] != ")":
-            values.append(take())
-        take()
-        if keyword == "DIVIDER":
-            saif.divider = values[0] if values else "/"
-        elif keyword == "TIMESCALE":
-            saif.timescale = _normal_timescale(" ".join(values))
-        elif keyword == "DURATION":
-            saif.duration = int(values[0])
-        else:
-            saif.header[keyword] = " ".join(value.strip('"') for value in values)
-    expect(")")
+    try:
+        expect("(")
+        expect("SAIFILE")
+        while tokens[position] == "(":
+            keyword = tokens[position + 1]
+            position += 2
+            if keyword == "INSTANCE":
+                saif.instances.append(instance())
+                continue
+            values = []
+            while tokens[position] != ")":
+                values.append(tokens[position])
+                position += 1
+            position += 1
+            if keyword == "DIVIDER":
+                saif.divider = values[0] if values else "/"
+            elif keyword == "TIMESCALE":
+                saif.timescale = _normal_timescale(" ".join(values))
+            elif keyword == "DURATION":
+                saif.duration = int(values[0])
+            else:
+                saif.header[keyword] = " ".join(value.strip('"') for value in values)
+        expect(")")
+    except IndexError:
+        raise ValueError("SAIF: unexpected end of file") from None
     return saif
 
 
@@ -315,17 +321,17 @@ def write_saif(saif: Saif, path: Path | str, *, instance: str | None = None,
 
     Raises
     ------
-    ValueError
-        If ``scope`` is empty or one of its parts is not a plain identifier.
+    ConfigError
+        If ``scope`` is empty or one of its parts is not a plain identifier (a ValueError).
     KeyError
         If ``instance`` does not exist.
     """
     parts = [part for part in (re.split(r"[/.]", scope) if isinstance(scope, str) else scope) if part]
     if not parts:
-        raise ValueError("scope: empty; name the design's instance path, e.g. tb/dut")
+        raise ConfigError("scope: empty; name the design's instance path, e.g. tb/dut")
     for part in parts:
         if not _IDENTIFIER.match(part):
-            raise ValueError(f"scope: {part!r} is not an identifier (allowed: a letter or _, then "
+            raise ConfigError(f"scope: {part!r} is not an identifier (allowed: a letter or _, then "
                              "letters, digits or _; parts separated by /)")
     root = saif.find(instance) if instance is not None else saif.design_root()
     lines = ["(SAIFILE", '(SAIFVERSION "2.0")', '(DIRECTION "backward")']

@@ -32,12 +32,13 @@ from pathlib import Path
 
 from amaranth.hdl import ClockSignal, Instance, Value
 
+from ..errors import ConfigError
 from .coverage import BitToggles, read_toggle_coverage
 from .saif import export_saif, read_saif
 
 __all__ = ["CAPTURE_MODES", "toggle_counter", "probe_nets", "probe_layout", "resolve_net", "tile_scope", "reset_values",
            "coverage_toggles", "saif_toggles", "unit_toggles", "net_table", "export_run_saif",
-           "capture_bench"]
+           "capture_bench", "coverage_report", "write_run_saifs"]
 
 #: The capture modes: what each records in a :class:`subtile.sim.tile.TileRun`.
 CAPTURE_MODES = ("fast", "coverage", "saif")
@@ -287,8 +288,11 @@ def export_run_saif(run, path: Path | str, *, scope: str = "tb/dut", bench_name:
                        scope=scope, internal_nets=internal_nets)
 
 
-def capture_bench(configs, *, capture: str = "fast", **bench_args):
+def capture_bench(configs, *, capture: str = "fast", saif: bool = False, **bench_args):
     """A :class:`~subtile.sim.tile.TileBench` recording the given capture mode.
+
+    For ``subtile energy --capture coverage`` (and ``--saif OUT``): build the bench with this,
+    run it as usual, then :func:`coverage_report` and :func:`write_run_saifs`.
 
     Parameters
     ----------
@@ -296,15 +300,78 @@ def capture_bench(configs, *, capture: str = "fast", **bench_args):
     capture : str
         One of :data:`CAPTURE_MODES`; ``coverage`` and ``saif`` keep the fast counters too, so
         the modes can be compared on one run.
+    saif : bool
+        Record a SAIF file as well (whatever ``capture`` is).
     **bench_args
         Passed to :class:`~subtile.sim.tile.TileBench`.
 
     Raises
     ------
-    ValueError
-        For an unknown mode.
+    ConfigError
+        For an unknown mode (one line naming the parameter and the allowed values).
     """
     from .tile import TileBench
     if capture not in CAPTURE_MODES:
-        raise ValueError(f"capture: {capture!r} is not one of {', '.join(CAPTURE_MODES)}")
-    return TileBench(configs, coverage=capture == "coverage", saif=capture == "saif", **bench_args)
+        raise ConfigError(f"capture: {capture!r} is not one of {', '.join(CAPTURE_MODES)}")
+    return TileBench(configs, coverage=capture == "coverage", saif=saif or capture == "saif", **bench_args)
+
+
+def coverage_report(bench, runs: Mapping[int, object], *, nets: bool = False) -> dict:
+    """Per tile of a coverage-mode bench run: the toggles of each unit from coverage next to the
+    fast counters' (equal on registers and on nets that do not idle at a non-zero value), and
+    optionally the per-net table.
+
+    Parameters
+    ----------
+    bench : subtile.sim.tile.TileBench
+        Built with ``coverage=True`` (:func:`capture_bench`).
+    runs : mapping of int to TileRun
+        What ``bench.run`` returned.
+    nets : bool
+        Include the per-net table (:func:`net_table` of the probed nets, without per-bit counts).
+
+    Returns
+    -------
+    dict
+        ``{config name: {"units": {unit: {"fast": int, "coverage": int}}, "nets": [...]}}``.
+
+    Raises
+    ------
+    ValueError
+        If the runs have no coverage file.
+    """
+    report = {}
+    for index, run in runs.items():
+        if run.coverage is None:
+            raise ValueError("capture: the bench recorded no coverage (build it with capture='coverage')")
+        config = bench.configs[index]
+        weights, table = bench.contents[index]
+        probes, reset = probe_layout(config, weights=weights, table=table)
+        toggles, scope = coverage_toggles(run.coverage), tile_scope(bench.name, index)
+        counts = unit_toggles(toggles, probes, scope=scope, reset=reset)
+        entry = {"units": {unit: {"fast": run.toggles.get(unit), "coverage": count}
+                           for unit, count in counts.items()}}
+        if nets:
+            entry["nets"] = [{key: row[key] for key in ("unit", "net", "bits", "toggles")}
+                             for row in net_table(toggles, scope=scope, nets=probes)]
+        report[config.name] = entry
+    return report
+
+
+def write_run_saifs(bench, runs: Mapping[int, object], path: Path | str, *, scope: str = "tb/dut") -> list[Path]:
+    """Write the SAIF of each tile of a bench run, the tile at ``scope``
+    (``subtile energy --saif OUT.saif --saif-scope tb/dut``).
+
+    One run writes ``path``; several write ``<stem>_<config name><suffix>`` beside it.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    path = Path(path)
+    written = []
+    for index, run in runs.items():
+        target = path if len(runs) == 1 else path.with_name(f"{path.stem}_{bench.configs[index].name}{path.suffix}")
+        written.append(export_run_saif(run, target, scope=scope, bench_name=bench.name, index=index))
+    return written

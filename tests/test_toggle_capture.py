@@ -16,6 +16,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from subtile.config import TileConfig
+from subtile.errors import ConfigError
 from subtile.gen.verilog import generate
 from subtile.golden.tile import random_stimulus
 from subtile.hdl.tile import PROBE_UNITS
@@ -24,9 +25,9 @@ from subtile.sim.coverage import BitToggles, demangle, read_points, read_toggle_
 from subtile.sim.saif import parse_saif, read_saif, write_saif
 from subtile.sim.tile import StepStimulus, TileBench, TileCase
 from subtile.sim.tile_harness import SIM_BUFFERS_VERILOG
-from subtile.sim.toggle_capture import (capture_bench, coverage_toggles, export_run_saif, net_table,
-                                        probe_layout, saif_toggles, tile_scope, toggle_counter,
-                                        unit_toggles)
+from subtile.sim.toggle_capture import (capture_bench, coverage_report, coverage_toggles, export_run_saif,
+                                        net_table, probe_layout, saif_toggles, tile_scope, toggle_counter,
+                                        unit_toggles, write_run_saifs)
 
 TESTS_DIR = Path(__file__).resolve().parent
 BITS, COPIES, CYCLES = 8, 9, 1000       # a 72-bit copy: wider than 64 bits, Verilator's wide path
@@ -91,6 +92,8 @@ def counter_run(tmp_path_factory):
                      extra_env={"PYTHONPATH": str(TESTS_DIR), "TOGGLE_CYCLES": str(CYCLES),
                                 "TOGGLE_BITS": str(BITS), "TOGGLE_OUTPUT": str(output)})
     run.raise_for_failures()
+    run.coverage_counts = read_toggle_coverage(run.coverage)     # parsed once for all tests
+    run.saif_data = read_saif(run.saif)
     return run, json.loads(output.read_text())
 
 
@@ -99,22 +102,23 @@ class TestCounterModes:
 
     def test_coverage_counts_rises_and_falls_of_each_bit(self, counter_run):
         run, _ = counter_run
-        value = read_toggle_coverage(run.coverage)[f"{TOP}.counter.value"]
+        value = run.coverage_counts[f"{TOP}.counter.value"]
         assert [(value[i].rises, value[i].falls) for i in range(BITS)] == counter_toggles(CYCLES, BITS)
 
     def test_saif_and_fast_counters_count_the_same(self, counter_run):
         run, fast = counter_run
         expected = [r + f for r, f in counter_toggles(CYCLES, BITS)]
-        saif = read_saif(run.saif).toggles()
+        saif = run.saif_data.toggles()
         assert [saif[f"{TOP}.counter.value"][i] for i in range(BITS)] == expected
         assert fast["bits"] == expected
 
     def test_wide_signals_after_undoing_verilators_miscount(self, counter_run):
         run, fast = counter_run
         expected = [r + f for r, f in counter_toggles(CYCLES, BITS)] * COPIES
-        coverage = read_toggle_coverage(run.coverage)[f"{TOP}.counter.wide"]
+        coverage = run.coverage_counts[f"{TOP}.counter.wide"]
         assert [coverage[k].toggles for k in range(BITS * COPIES)] == expected
-        assert [read_saif(run.saif).toggles()[f"{TOP}.counter.wide"][k] for k in range(BITS * COPIES)] == expected
+        saif = run.saif_data.toggles()[f"{TOP}.counter.wide"]
+        assert [saif[k] for k in range(BITS * COPIES)] == expected
         assert fast["wide"] == sum(expected)
         # Verilator 5.48 writes bit k as the sum of bits k, k-32, k-64, ... (see coverage.py).
         raw = read_toggle_coverage(run.coverage, unfold_wide=False)[f"{TOP}.counter.wide"]
@@ -124,19 +128,21 @@ class TestCounterModes:
     def test_power_up_to_a_nonzero_reset_value_counts_once(self, counter_run):
         run, _ = counter_run
         # Verilator is two-state and starts at 0: the register declared with value 1 rises once.
-        assert read_toggle_coverage(run.coverage)[f"{TOP}.counter.flag"] == {None: BitToggles(1, 0)}
-        assert read_saif(run.saif).toggles()[f"{TOP}.counter.flag"] == {None: 1}
+        assert run.coverage_counts[f"{TOP}.counter.flag"] == {None: BitToggles(1, 0)}
+        assert run.saif_data.toggles()[f"{TOP}.counter.flag"] == {None: 1}
 
     def test_coverage_and_saif_agree_on_every_net(self, counter_run):
         run, _ = counter_run
-        coverage, saif = coverage_toggles(run.coverage), saif_toggles(run.saif)
+        coverage = {net: {bit: counts.toggles for bit, counts in bits.items()}
+                    for net, bits in run.coverage_counts.items()}
+        saif = run.saif_data.toggles()
         # SAIF also lists parameters (WIDTH); coverage lists only variables.
         assert set(coverage) <= set(saif) and len(coverage) > 20
         assert {net: coverage[net] for net in coverage} == {net: saif[net] for net in coverage}
 
     def test_saif_export_under_a_user_scope(self, counter_run, tmp_path):
         run, _ = counter_run
-        source = read_saif(run.saif)
+        source = run.saif_data
         assert [root.name for root in source.instances] == ["$rootio", TOP]
         out = write_saif(source, tmp_path / "out.saif", scope="tb/dut")
         text = out.read_text()
@@ -214,7 +220,8 @@ def tile_run(tmp_path_factory):
     run = bench.run({0: TileCase(stimulus, seed=2, stall=0.3, idle=0.2, read_state=False)},
                     work_dir=tmp_path_factory.mktemp("tile_capture"))[0]
     assert run.passed, run.mismatch
-    return (run, *probe_layout(TILE))
+    run.coverage_counts = coverage_toggles(run.coverage)     # parsed once for all tests
+    return (run, *probe_layout(TILE), bench)
 
 
 class TestTileCapture:
@@ -223,8 +230,8 @@ class TestTileCapture:
     CONFIG = TILE
 
     def test_coverage_matches_the_fast_counters_on_every_unit(self, tile_run):
-        run, nets, reset = tile_run
-        coverage = unit_toggles(coverage_toggles(run.coverage), nets, scope=tile_scope("capture_bench"),
+        run, nets, reset, _ = tile_run
+        coverage = unit_toggles(run.coverage_counts, nets, scope=tile_scope("capture_bench"),
                                 reset=reset)
         assert set(coverage) == set(PROBE_UNITS) and min(run.toggles.values()) > 0
         for unit in ("synapse", "accumulators", "neuron_state", "neuron_update"):
@@ -236,14 +243,14 @@ class TestTileCapture:
         assert 0 <= coverage["output"] - run.toggles["output"] <= width
 
     def test_reset_values_are_the_only_window_difference_of_registers(self, tile_run):
-        run, nets, reset = tile_run
+        run, nets, reset, _ = tile_run
         assert reset == {f"state.dirty_{n}": 1 for n in range(self.CONFIG.neurons)}
-        raw = unit_toggles(coverage_toggles(run.coverage), nets, scope=tile_scope("capture_bench"))
+        raw = unit_toggles(run.coverage_counts, nets, scope=tile_scope("capture_bench"))
         assert raw["neuron_state"] == run.toggles["neuron_state"] + self.CONFIG.neurons
 
     def test_saif_matches_coverage_net_for_net(self, tile_run):
-        run, nets, _ = tile_run
-        coverage, saif = coverage_toggles(run.coverage), saif_toggles(run.saif)
+        run, nets, _, _ = tile_run
+        coverage, saif = run.coverage_counts, saif_toggles(run.saif)
         scope = tile_scope("capture_bench")
         table = net_table(coverage, scope=scope, nets=nets)
         assert [row["per_bit"] for row in table] == [row["per_bit"] for row in net_table(saif, scope=scope, nets=nets)]
@@ -256,13 +263,27 @@ class TestTileCapture:
         assert len(everything) > len(table)
 
     def test_exported_saif_puts_the_tile_under_the_scope(self, tile_run, tmp_path):
-        run, _, _ = tile_run
+        run, _, _, bench = tile_run
         out = export_run_saif(run, tmp_path / "tile.saif", scope="tb/dut")
         exported = read_saif(out).toggles("tb/dut")
-        coverage = coverage_toggles(run.coverage)
+        coverage = run.coverage_counts
         for n in range(self.CONFIG.neurons):
             assert exported[f"tb.dut.state.v_{n}"] == coverage[f"capture_bench.h0.tile.state.v_{n}"]
         assert not any(net.startswith("tb.dut.h0") for net in exported)
+        # the CLI's entry point writes the same file
+        [written] = write_run_saifs(bench, {0: run}, tmp_path / "cli.saif", scope="tb/dut")
+        assert written.read_text() == out.read_text()
+        with pytest.raises(ConfigError, match="scope"):
+            export_run_saif(run, tmp_path / "bad.saif", scope="tb/d-ut")
+
+    def test_coverage_report_for_the_cli(self, tile_run):
+        run, nets, _, bench = tile_run
+        report = coverage_report(bench, {0: run}, nets=True)[self.CONFIG.name]
+        assert {unit: row["fast"] for unit, row in report["units"].items()} == run.toggles
+        assert report["units"]["accumulators"]["coverage"] == run.toggles["accumulators"]
+        assert len(report["nets"]) == sum(len(n) for n in nets.values())
+        assert sum(row["toggles"] for row in report["nets"] if row["unit"] == "accumulators") == \
+            run.toggles["accumulators"]
 
 
 
