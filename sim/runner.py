@@ -182,8 +182,25 @@ def _key(manifest: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
+def _verilator_args(build_args: Sequence[str], waves: bool, coverage: str | None,
+                    saif: bool) -> tuple[list[str], bool]:
+    """The Verilator arguments and the waves setting of a build with these options."""
+    if coverage is not None and coverage not in COVERAGE_KINDS:
+        raise ValueError(f"coverage: {coverage!r} is not one of {', '.join(COVERAGE_KINDS)}")
+    args = [*DEFAULT_BUILD_ARGS, *build_args]
+    if coverage is not None:
+        args.append(COVERAGE_KINDS[coverage])
+    if saif:
+        # cocotb's runner turns tracing on with `--trace` when waves is set; `--trace-saif`
+        # after it picks the SAIF writer.
+        waves = True
+        args.append("--trace-saif")
+    return args, waves
+
+
 def build_key(
-    sources: Sequence[Path], toplevel: str, *, build_args: Sequence[str] = (), waves: bool = False
+    sources: Sequence[Path], toplevel: str, *, build_args: Sequence[str] = (), waves: bool = False,
+    coverage: str | None = None, saif: bool = False,
 ) -> str:
     """Return the cache key that :func:`build` would use.
 
@@ -197,6 +214,8 @@ def build_key(
         Extra Verilator arguments (after :data:`DEFAULT_BUILD_ARGS`).
     waves : bool
         Whether the build records waves.
+    coverage, saif
+        As for :func:`build`.
 
     Returns
     -------
@@ -211,7 +230,8 @@ def build_key(
         If Verilator is missing (its version is part of the key).
     """
     paths = [Path(source) for source in sources]
-    return _key(_manifest(paths, toplevel, [*DEFAULT_BUILD_ARGS, *build_args], waves))
+    args, waves = _verilator_args(build_args, waves, coverage, saif)
+    return _key(_manifest(paths, toplevel, args, waves))
 
 
 @contextlib.contextmanager
@@ -328,16 +348,7 @@ def build(
     paths = [Path(source).resolve() for source in sources]
     if not paths:
         raise ValueError("build() needs at least one Verilog source")
-    if coverage is not None and coverage not in COVERAGE_KINDS:
-        raise ValueError(f"coverage: {coverage!r} is not one of {', '.join(COVERAGE_KINDS)}")
-    args = [*DEFAULT_BUILD_ARGS, *build_args]
-    if coverage is not None:
-        args.append(COVERAGE_KINDS[coverage])
-    if saif:
-        # cocotb's runner turns tracing on with `--trace` when waves is set; `--trace-saif`
-        # after it picks the SAIF writer.
-        waves = True
-        args.append("--trace-saif")
+    args, waves = _verilator_args(build_args, waves, coverage, saif)
     manifest = _manifest(paths, toplevel, args, waves, public)
     key = _key(manifest)
     directory = cache_root() / "verilator" / f"{toplevel}-{key[:16]}"

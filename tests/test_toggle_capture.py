@@ -94,11 +94,23 @@ def counter_run(tmp_path_factory):
     run.raise_for_failures()
     run.coverage_counts = read_toggle_coverage(run.coverage)     # parsed once for all tests
     run.saif_data = read_saif(run.saif)
+    run.verilog, run.build = verilog, build
     return run, json.loads(output.read_text())
 
 
 class TestCounterModes:
     """One build: coverage and SAIF together, the fast counters inside the design."""
+
+    def test_build_options_are_part_of_the_key(self, counter_run, tmp_path):
+        run, _ = counter_run
+        assert (run.build.coverage, run.build.saif) == ("toggle", True)
+        assert runner.build_key([run.verilog], TOP, coverage="toggle", saif=True) == run.build.key
+        assert runner.build_key([run.verilog], TOP, coverage="toggle") != run.build.key
+        with pytest.raises(ValueError, match="coverage"):
+            runner.build([run.verilog], TOP, coverage="branch")
+        plain = runner.Build(run.build.directory, TOP, run.build.key, True, 0.0)
+        with pytest.raises(ValueError, match="saif"):
+            runner.run(plain, "cocotb_toggle_counter", test_dir=tmp_path, saif=tmp_path / "x.saif")
 
     def test_coverage_counts_rises_and_falls_of_each_bit(self, counter_run):
         run, _ = counter_run
