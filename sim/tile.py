@@ -226,7 +226,8 @@ class TileBench:
     coverage, saif : bool
         Also record Verilator toggle coverage of every net (``TileRun.coverage``, a
         ``coverage.dat``; see :mod:`subtile.sim.toggle_capture`) or a SAIF file of the whole
-        run (``TileRun.saif``). Both are 10 to 20 times slower: for calibration.
+        run (``TileRun.saif``). Both are several times slower (``bench/toggle_overhead.py``): for
+        calibration and power tools.
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
