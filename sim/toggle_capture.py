@@ -15,10 +15,11 @@ Three ways to count toggles, from cheapest to most complete:
     for the tile under a scope the user names).
 
 Where two modes see the same net their counts agree exactly (``tests/test_toggle_capture.py``),
-with one difference of window, handled here: coverage and SAIF start from Verilator's all-zero
-power-up state, so a register whose reset value is not zero (``dirty_<n>``, reset 1) counts one
-0->1 transition per set bit before the run that the fast counters, which start counting with the
-program, do not. :func:`unit_toggles` subtracts it (``reset_values``).
+up to their window: coverage and SAIF start from Verilator's all-zero power-up state, the fast
+counters with the program. A register whose reset value is not zero (``dirty_<n>``, reset 1)
+thus has one 0->1 transition per set bit in coverage and SAIF that the fast counters do not see;
+:func:`unit_toggles` subtracts it (``reset_values``). A net that idles at a non-zero value (the
+output payload's neuron field) keeps that difference; see ``docs/toggle-capture.md``.
 
 The fast counter module is :data:`subtile.sim.tile_harness.SIM_BUFFERS_VERILOG`'s
 ``subtile_toggle_counter``; :func:`toggle_counter` instantiates it for any design.
@@ -36,8 +37,8 @@ from ..errors import ConfigError
 from .coverage import BitToggles, read_toggle_coverage
 from .saif import export_saif, read_saif
 
-__all__ = ["CAPTURE_MODES", "toggle_counter", "probe_nets", "probe_layout", "resolve_net", "tile_scope", "reset_values",
-           "coverage_toggles", "saif_toggles", "unit_toggles", "net_table", "export_run_saif",
+__all__ = ["CAPTURE_MODES", "toggle_counter", "probe_nets", "probe_layout", "resolve_net", "tile_scope",
+           "reset_values", "coverage_toggles", "saif_toggles", "unit_toggles", "net_table", "export_run_saif",
            "capture_bench", "coverage_report", "write_run_saifs"]
 
 #: The capture modes: what each records in a :class:`subtile.sim.tile.TileRun`.
