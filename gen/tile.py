@@ -29,12 +29,14 @@ def generate_tile(config: TileConfig, *, weights=None, table=None) -> GeneratedD
                     payload_format=str(config.payload_format))
 
 
-def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int) -> GeneratedDesign:
+def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int,
+                   count_toggles: bool = True) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
-    tile with its (weights, table) from ``contents``."""
+    tile with its (weights, table) from ``contents``; ``count_toggles`` as in
+    :class:`~subtile.sim.tile_harness.TileHarness`."""
     from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, TileHarness
     harnesses = [TileHarness(_tile(config, weights, table), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth, index=index)
+                             response_depth=response_depth, index=index, count_toggles=count_toggles)
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({_extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",

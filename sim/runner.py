@@ -59,6 +59,11 @@ __all__ = [
 #: either (:func:`lint` is the place to see them).
 DEFAULT_BUILD_ARGS: tuple[str, ...] = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC")
 
+#: Coverage kinds of :func:`build` and the Verilator option of each. The simulator writes the
+#: counts to ``coverage.dat`` when it ends (read toggle points with :mod:`subtile.sim.coverage`).
+COVERAGE_KINDS: dict[str, str] = {"toggle": "--coverage-toggle", "line": "--coverage-line",
+                                  "user": "--coverage-user", "all": "--coverage"}
+
 _MARKER = ".subtile-complete.json"
 _LOG_TAIL_LINES = 40
 
@@ -133,6 +138,10 @@ class Build:
         True when an earlier build was reused.
     seconds : float
         Wall time spent in the :func:`build` call that returned this.
+    coverage : str or None
+        The Verilator coverage kind built in (see :data:`COVERAGE_KINDS`), or None.
+    saif : bool
+        Built with SAIF tracing (:func:`run` then writes a SAIF file when asked).
     """
 
     directory: Path
@@ -140,6 +149,8 @@ class Build:
     key: str
     cached: bool
     seconds: float
+    coverage: str | None = None
+    saif: bool = False
 
 
 def _read_source(path: Path) -> str:
@@ -171,8 +182,25 @@ def _key(manifest: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
+def _verilator_args(build_args: Sequence[str], waves: bool, coverage: str | None,
+                    saif: bool) -> tuple[list[str], bool]:
+    """The Verilator arguments and the waves setting of a build with these options."""
+    if coverage is not None and coverage not in COVERAGE_KINDS:
+        raise ValueError(f"coverage: {coverage!r} is not one of {', '.join(COVERAGE_KINDS)}")
+    args = [*DEFAULT_BUILD_ARGS, *build_args]
+    if coverage is not None:
+        args.append(COVERAGE_KINDS[coverage])
+    if saif:
+        # cocotb's runner turns tracing on with `--trace` when waves is set; `--trace-saif`
+        # after it picks the SAIF writer.
+        waves = True
+        args.append("--trace-saif")
+    return args, waves
+
+
 def build_key(
-    sources: Sequence[Path], toplevel: str, *, build_args: Sequence[str] = (), waves: bool = False
+    sources: Sequence[Path], toplevel: str, *, build_args: Sequence[str] = (), waves: bool = False,
+    coverage: str | None = None, saif: bool = False,
 ) -> str:
     """Return the cache key that :func:`build` would use.
 
@@ -186,6 +214,8 @@ def build_key(
         Extra Verilator arguments (after :data:`DEFAULT_BUILD_ARGS`).
     waves : bool
         Whether the build records waves.
+    coverage, saif
+        As for :func:`build`.
 
     Returns
     -------
@@ -200,7 +230,8 @@ def build_key(
         If Verilator is missing (its version is part of the key).
     """
     paths = [Path(source) for source in sources]
-    return _key(_manifest(paths, toplevel, [*DEFAULT_BUILD_ARGS, *build_args], waves))
+    args, waves = _verilator_args(build_args, waves, coverage, saif)
+    return _key(_manifest(paths, toplevel, args, waves))
 
 
 @contextlib.contextmanager
@@ -273,6 +304,8 @@ def build(
     build_args: Sequence[str] = (),
     waves: bool = False,
     public: Sequence[str] | None = None,
+    coverage: str | None = None,
+    saif: bool = False,
 ) -> Build:
     """Build a cocotb Verilator simulation, or reuse an identical earlier build.
 
@@ -289,6 +322,13 @@ def build(
     public : sequence of str or None
         Glob patterns of the signal names the testbench reads or writes; only those are made
         visible to VPI (several times faster). None keeps cocotb's default: every signal.
+    coverage : str or None
+        Build in Verilator coverage of this kind (a key of :data:`COVERAGE_KINDS`, e.g.
+        ``"toggle"``: per-bit 0->1 and 1->0 counts of every signal); :func:`run` then writes
+        ``coverage.dat``.
+    saif : bool
+        Build with SAIF tracing (``--trace-saif``, implies ``waves``); ``run(saif=PATH)`` writes
+        the SAIF file.
 
     Returns
     -------
@@ -298,7 +338,7 @@ def build(
     Raises
     ------
     ValueError
-        If ``sources`` is empty.
+        If ``sources`` is empty or ``coverage`` is not a known kind.
     ToolchainError
         If Verilator, make or a C++ compiler is missing.
     BuildError
@@ -308,14 +348,15 @@ def build(
     paths = [Path(source).resolve() for source in sources]
     if not paths:
         raise ValueError("build() needs at least one Verilog source")
-    args = [*DEFAULT_BUILD_ARGS, *build_args]
+    args, waves = _verilator_args(build_args, waves, coverage, saif)
     manifest = _manifest(paths, toplevel, args, waves, public)
     key = _key(manifest)
     directory = cache_root() / "verilator" / f"{toplevel}-{key[:16]}"
     marker = directory / _MARKER
 
     def result(cached: bool) -> Build:
-        return Build(directory, toplevel, key, cached, time.monotonic() - start)
+        return Build(directory, toplevel, key, cached, time.monotonic() - start, coverage=coverage,
+                     saif=saif)
 
     # The marker is only ever written, atomically, after a successful build, so it can be checked
     # without the lock.
@@ -381,6 +422,10 @@ class TestRun:
         Wall time of the run, simulator start-up included.
     log : Path or None
         The simulator's output, when it was captured (``quiet=True``).
+    coverage : Path or None
+        The coverage file written, for a build with coverage.
+    saif : Path or None
+        The SAIF file written, when one was asked for.
     """
 
     # The class name starts with "Test": keep pytest from trying to collect it.
@@ -391,6 +436,8 @@ class TestRun:
     failed: int
     seconds: float
     log: Path | None = None
+    coverage: Path | None = None
+    saif: Path | None = None
 
     def failure_messages(self) -> list[str]:
         """Return one ``"<module>.<test>: <type>: <message>"`` line per failed test.
@@ -455,6 +502,8 @@ def run(
     waves: bool = False,
     quiet: bool = True,
     plusargs: Sequence[str] = (),
+    coverage_file: Path | None = None,
+    saif: Path | None = None,
 ) -> TestRun:
     """Run cocotb tests against a build.
 
@@ -483,6 +532,11 @@ def run(
         (errors name the log).
     plusargs : sequence of str
         Simulator plusargs (``+name=value``), e.g. the files of simulation-only buffers.
+    coverage_file : Path or None
+        Where a build with coverage writes its counts, per instance (not merged over the
+        instances of a module); default ``<test_dir>/coverage.dat``.
+    saif : Path or None
+        Write a SAIF file of the whole run there (the build must have ``saif=True``).
 
     Returns
     -------
@@ -491,6 +545,8 @@ def run(
 
     Raises
     ------
+    ValueError
+        If ``saif`` or ``coverage_file`` is given for a build without SAIF tracing or coverage.
     ToolchainError
         If Verilator is missing.
     SimulationError
@@ -499,6 +555,23 @@ def run(
     start = time.monotonic()
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
+    test_args: list[str] = []
+    if saif is not None:
+        if not build.saif:
+            raise ValueError("saif: the build has no SAIF tracing (build it with saif=True)")
+        saif = Path(saif).resolve()
+        saif.unlink(missing_ok=True)
+        waves = True
+        test_args += ["--trace-file", str(saif)]
+    if coverage_file is not None and build.coverage is None:
+        raise ValueError("coverage_file: the build has no coverage (build it with coverage=...)")
+    if build.coverage is not None:
+        coverage_file = Path(coverage_file or test_dir / "coverage.dat").resolve()
+        coverage_file.unlink(missing_ok=True)
+        plusargs = [*plusargs, f"+verilator+coverage+file+{coverage_file}"]
+        # Without it Verilator merges the points of all instances of one module (hierarchy
+        # "top.tc_*"); the counts are wanted per instance.
+        test_args.append("--coverage-per-instance")
     name = _file_name_part(test_module) + (f"-{_file_name_part(testcase)}" if testcase else "")
     results_xml = test_dir / f"{name}.results.xml"
     log_file = test_dir / f"{name}.log" if quiet else None
@@ -533,6 +606,7 @@ def run(
                 results_xml=str(results_xml),
                 log_file=log_file,
                 plusargs=list(plusargs),
+                test_args=test_args,
             )
         except SystemExit as stop:
             # cocotb's runner calls sys.exit() when the simulator fails and, under pytest, when a
@@ -553,8 +627,12 @@ def run(
             f"although no test failed (results in {results_xml}); see the simulator output"
             + (f" in {log_file}" if log_file else "")
         )
+    for path, what in ((coverage_file, "coverage"), (saif, "SAIF")):
+        if path is not None and not path.is_file():
+            raise SimulationError(f"simulation of {build.toplevel} wrote no {what} file {path}"
+                                  + (f"; log: {log_file}" if log_file else ""))
     return TestRun(results_xml=results_xml, tests=tests, failed=failed, seconds=seconds,
-                   log=log_file)
+                   log=log_file, coverage=coverage_file, saif=saif)
 
 
 def lint(

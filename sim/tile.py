@@ -132,6 +132,8 @@ class TileRun:
     run_seconds: float = 0.0        # from start to the end of the program, inside the simulator
     toggles: dict[str, int] = field(default_factory=dict)   # bit flips per unit (TileProbes.data)
     pulses: dict[str, int] = field(default_factory=dict)    # gated clock pulses per gated unit
+    coverage: Path | None = None    # Verilator toggle coverage of the run (TileBench(coverage=True))
+    saif: Path | None = None        # SAIF of the run (TileBench(saif=True))
 
     def summary(self) -> dict:
         return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
@@ -218,23 +220,35 @@ class TileBench:
         Initial memory contents per tile; None draws them from each config's seed.
     stimulus_depth, response_depth : int
         Words of each harness's stimulus and response memories.
+    count_toggles : bool
+        Count toggles inside the simulation (``TileRun.toggles``, ``TileRun.pulses``); False
+        builds the plain simulation without counters.
+    coverage, saif : bool
+        Also record Verilator toggle coverage of every net (``TileRun.coverage``, a
+        ``coverage.dat``; see :mod:`subtile.sim.toggle_capture`) or a SAIF file of the whole
+        run (``TileRun.saif``). Both are several times slower (``bench/toggle_overhead.py``): for
+        calibration and power tools.
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14):
+                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14,
+                 count_toggles: bool = True, coverage: bool = False, saif: bool = False):
         from ..golden.tile import initial_contents
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [initial_contents(c) for c in self.configs]
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
+        self.count_toggles, self.coverage, self.saif = count_toggles, coverage, saif
         self._build = None
 
     def build(self, work_dir: Path) -> runner.Build:
         """Generate the Verilog into ``work_dir`` and build it (reused when unchanged)."""
         if self._build is None:
             design = generate_bench(self.configs, self.contents, top=self.name,
-                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth,
+                                    count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
-            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
+            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
+                                       coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
 
     @staticmethod
@@ -267,18 +281,21 @@ class TileBench:
                 "idle_threshold": round(case.idle * 256) if case else 0,
                 "stall_threshold": round(case.stall * 256) if case else 0,
                 "seed": (case.seed & 0xFFFF) if case else 0,
-                "output": str(output), "counters": self.counters(),
+                "output": str(output), "counters": self.counters() if self.count_toggles else [],
             })
         plan_path = work_dir / "tile_plan.json"
         plan_path.write_text(json.dumps({"cases": plan_cases}))
         start = time.perf_counter()
         test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_TILE_PLAN": str(plan_path)},
                               seed=min(case.seed for case in cases.values()) if cases else None,
-                              plusargs=plusargs)
+                              plusargs=plusargs, saif=work_dir / "run.saif" if self.saif else None)
         test_run.raise_for_failures()
         sim_seconds = time.perf_counter() - start
-        return {index: self.score(index, case, work_dir, sim_seconds=sim_seconds)
+        runs = {index: self.score(index, case, work_dir, sim_seconds=sim_seconds)
                 for index, case in cases.items()}
+        for tile_run in runs.values():
+            tile_run.coverage, tile_run.saif = test_run.coverage, test_run.saif
+        return runs
 
     def score(self, index: int, case: TileCase, work_dir: Path, *, sim_seconds: float = 0.0) -> "TileRun":
         """Compare the run of ``case`` on tile ``index`` recorded in ``work_dir`` with the golden

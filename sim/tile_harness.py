@@ -173,6 +173,9 @@ class TileHarness(wiring.Component):
         Buffer depths (words), powers of two.
     index : int
         Names the plusargs of the buffer files: ``+stim_h<index>=FILE``, ``+resp_h<index>=FILE``.
+    count_toggles : bool
+        Count toggles and clock pulses in the simulation (the ``toggles_*`` and ``pulses_*``
+        members); False leaves the counters out (the plain simulation, for speed comparisons).
 
     Members
     -------
@@ -193,22 +196,25 @@ class TileHarness(wiring.Component):
         Completed steps, recorded output events, cycles since ``start``.
     """
 
-    def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int, index: int = 0):
+    def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int, index: int = 0,
+                 count_toggles: bool = True):
         for name, depth in (("stimulus_depth", stimulus_depth), ("response_depth", response_depth)):
             if depth < 2 or depth & (depth - 1):
                 raise ValueError(f"{name}: {depth} is not a power of two >= 2")
         self.tile, self.config, self.index = tile, config, index
         self.stimulus_depth, self.response_depth = stimulus_depth, response_depth
         self.probes = tile.probes()
+        self.count_toggles = count_toggles
         members = {
             "start": In(1), "pause_each_step": In(1), "resume": In(1),
             "idle_threshold": In(8), "stall_threshold": In(8), "seed": In(16),
             "step_done": Out(1), "finished": Out(1),
             "steps": Out(STEP_BITS), "responses": Out(32), "cycles": Out(32),
         }
-        # Toggle counts per unit, and gated-clock pulses per gated unit, over the program.
-        members.update({f"toggles_{unit}": Out(64) for unit in self.probes.data})
-        members.update({f"pulses_{unit}": Out(64) for unit in self.probes.clock_enables})
+        if count_toggles:
+            # Toggle counts per unit, and gated-clock pulses per gated unit, over the program.
+            members.update({f"toggles_{unit}": Out(64) for unit in self.probes.data})
+            members.update({f"pulses_{unit}": Out(64) for unit in self.probes.clock_enables})
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -304,6 +310,8 @@ class TileHarness(wiring.Component):
         with m.If(accepted):
             m.d.sync += self.responses.eq(self.responses + 1)
 
+        if not self.count_toggles:
+            return m
         # Toggle counting, inside the simulation: no Python per cycle.
         counting = Signal(name="counting")
         m.d.comb += counting.eq(self.start & ~self.finished)
