@@ -479,20 +479,20 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
 # Comparison with the RTL estimate
 # --------------------------------------------------------------------------------------------
 
-#: Which gate-level units make up each RTL unit (for the per-unit table). The RTL model's
-#: register units count flop energy and their fan-out; its clock terms count flop clock pins and
+#: Rows of the per-unit comparison: (label, RTL terms, gate-level units). The RTL model's
+#: register units count flop energy and a fan-out-3 load; its clock terms count flop clock pins and
 #: clock gates. Logic inside units (MAC, activation functions, muxes) has no RTL counterpart
 #: except the unit-boundary nets of ``neuron_update`` and ``output``.
-UNIT_MAP = {
-    "synapse": ("synapse",),
-    "accumulators": ("accumulators",),
-    "neuron_state": ("neuron_state",),
-    "neuron_update": ("neuron_update",),
-    "output": ("tile_logic", "inputs", "clock_gates"),
-    "clock.root": ("clock.root",),
-    "clock.accumulators": ("clock.accumulators",),
-    "clock.neuron_state": ("clock.neuron_state",),
-}
+UNIT_MAP = (
+    ("synapse", ("synapse",), ("synapse",)),
+    ("accumulators", ("accumulators",), ("accumulators",)),
+    ("neuron_state", ("neuron_state",), ("neuron_state",)),
+    ("neuron_update (lanes)", ("neuron_update",), ("neuron_update",)),
+    ("output / tile logic", ("output",), ("tile_logic", "inputs", "clock_gates")),
+    ("clock.root", ("clock.root",), ("clock.root",)),
+    ("clock.accumulators", ("clock.accumulators",), ("clock.accumulators",)),
+    ("clock.neuron_state", ("clock.neuron_state",), ("clock.neuron_state",)),
+)
 
 
 def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_dir: Path,
@@ -541,7 +541,6 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
                              cycle_time_s=cycle_time)
         report = estimate(config, rtl, tech, voltage=voltage)
         rtl_units = {**report.data_pj, **{f"clock.{k}": v for k, v in report.clock_pj.items()}}
-        gate_units = {unit: sum(energy.dynamic_pj.get(g, 0.0) for g in parts) for unit, parts in UNIT_MAP.items()}
         rows.append({
             "activity": activity, "steps": steps, "cycles": gate.cycles, "events_in": gate.events_in,
             "synaptic_ops": gate.synaptic_ops, "golden_match": gate.passed and (checked.passed if check_state else True),
@@ -551,8 +550,9 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             "ratio_rtl_to_gate": report.dynamic_pj / energy.total_dynamic_pj if energy.total_dynamic_pj else None,
             "rtl_leakage_pj_per_step": report.leakage_pj / steps,
             "gate_leakage_pj_per_step": energy.leakage_pj / steps,
-            "per_unit_pj_per_step": {unit: {"rtl": rtl_units.get(unit, 0.0) / steps,
-                                            "gate": gate_units[unit] / steps} for unit in UNIT_MAP},
+            "per_unit_pj_per_step": {label: {"rtl": sum(rtl_units.get(k, 0.0) for k in rtl_keys) / steps,
+                                             "gate": sum(energy.dynamic_pj.get(k, 0.0) for k in gate_keys) / steps}
+                                     for label, rtl_keys, gate_keys in UNIT_MAP},
             "gate_units_pj_per_step": {k: v / steps for k, v in sorted(energy.dynamic_pj.items())},
             "gate_toggles": energy.toggles, "rtl_toggles": rtl.toggles,
             "nets": energy.nets, "nets_toggled": energy.nets_toggled, "nets_without_coverage": energy.unmatched,
@@ -579,10 +579,10 @@ def format_report(result: dict) -> str:
                      f"{'match' if row['golden_match'] else 'FAIL':>7}")
     for row in result["rows"]:
         lines.append(f"per unit at activity {row['activity']:g} (pJ per step, dynamic):")
-        lines.append(f"  {'unit':<20} {'RTL':>10} {'gate':>10} {'RTL/gate':>9}")
+        lines.append(f"  {'unit':<22} {'RTL':>10} {'gate':>10} {'RTL/gate':>9}")
         for unit, values in row["per_unit_pj_per_step"].items():
             ratio = values["rtl"] / values["gate"] if values["gate"] else float("nan")
-            lines.append(f"  {unit:<20} {values['rtl']:>10.1f} {values['gate']:>10.1f} {ratio:>9.3f}")
+            lines.append(f"  {unit:<22} {values['rtl']:>10.1f} {values['gate']:>10.1f} {ratio:>9.3f}")
         lines.append("  gate-level detail: " + ", ".join(f"{k} {v:.1f}" for k, v in row["gate_units_pj_per_step"].items()))
     return "\n".join(lines)
 
