@@ -51,7 +51,7 @@ from .tech import DEFAULT_ICG, Library, TechModel, _output_energy, _pin_self_ene
 from .tile import PUBLIC_SIGNALS, TileBench, TileCase
 
 __all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "GateLevelBench", "read_toggle_coverage",
-           "GateEnergy", "gate_energy", "compare", "main"]
+           "subtract_coverage", "GateEnergy", "gate_energy", "compare", "main"]
 
 #: Yosys script; ``{top}`` is the tile module, ``{lib}`` the unpacked Liberty file.
 SYNTH_SCRIPT = """\
@@ -330,6 +330,11 @@ def read_toggle_coverage(path: Path, scope_suffix: str = "") -> dict[tuple[str, 
     return dict(counts)
 
 
+def subtract_coverage(counts: dict, baseline: dict) -> dict:
+    """``counts - baseline`` per (signal, bit), clamped at 0 (the baseline: an empty program)."""
+    return {key: max(0, value - baseline.get(key, 0)) for key, value in counts.items()}
+
+
 # --------------------------------------------------------------------------------------------
 # Gate-level energy
 # --------------------------------------------------------------------------------------------
@@ -388,13 +393,13 @@ def _pin_direction(cell: dict, pin: str) -> str:
 
 
 def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech: TechModel,
-                library: Library, cycles: int, cycle_time_s: float) -> GateEnergy:
+                library: Library, cycles: int, cycle_time_s: float, icg: str = DEFAULT_ICG) -> GateEnergy:
     """Switching energy of the netlist's nets from their toggle counts (see the module doc)."""
     graph = netlist.graph()
     vdd = tech.vdd
     wire = tech.wire_cap_per_fanout_pf
     drivers: dict[int, tuple[str, str, str]] = {}        # bit -> (cell name, type, pin)
-    loads: dict[int, list[tuple[str, str]]] = defaultdict(list)   # bit -> [(type, pin)]
+    loads: dict[int, list[tuple[str, str, str]]] = defaultdict(list)   # bit -> [(type, pin, cell)]
     leakage_nw = 0.0
     output_energy: dict[tuple[str, str], float] = {}
     pin_energy: dict[tuple[str, str], float] = {}
@@ -414,7 +419,7 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
                     if lib_cell is not None and (kind, pin) not in output_energy:
                         output_energy[(kind, pin)] = _output_energy(lib_cell, lib_cell.pins[pin])
                 else:
-                    loads[bit].append((kind, pin))
+                    loads[bit].append((kind, pin, name))
                     if (kind, pin) not in pin_cap:
                         lib_pin = lib_cell.pins.get(pin) if lib_cell is not None else None
                         pin_cap[(kind, pin)] = (lib_pin.capacitance_pf or 0.0) if lib_pin else 0.0
@@ -438,7 +443,6 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
     dynamic: dict[str, float] = defaultdict(float)
     toggles: dict[str, int] = defaultdict(int)
     nets = toggled = unmatched = 0
-    gated_unit: dict[str, str] = {}
     for bit in set(drivers) | set(loads):
         driven = loads.get(bit, [])
         if not driven:
@@ -450,18 +454,27 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
             continue
         if count:
             toggled += 1
-        cap = sum(pin_cap[load] for load in driven) + wire * len(driven)
-        energy = 0.5 * cap * vdd ** 2 + sum(pin_energy[load] for load in driven)
         driver = drivers.get(bit)
-        if driver is not None:
-            energy += output_energy.get((driver[1], driver[2]), 0.0)
-        if any(load in clock_pins for load in driven):
+        driver_pj = output_energy.get((driver[1], driver[2]), 0.0) if driver else 0.0
+        if any(load[:2] in clock_pins for load in driven):
+            # A clock net: each pin's share goes to the unit it clocks (a clock gate's CLK pin
+            # to its gated unit, as in the RTL model), the driver's to the net's unit.
             if bit in inputs:
                 unit = "clock.root"
             else:
-                cell = driver[0] if driver else ""
-                unit = "clock.accumulators" if cell.startswith("icg_g_acc_") else "clock.neuron_state"
-        elif bit in inputs:
+                unit = "clock.accumulators" if driver[0].startswith("icg_g_acc_") else "clock.neuron_state"
+            dynamic[unit] += count * driver_pj
+            for kind, pin, cell in driven:
+                share = 0.5 * (pin_cap[(kind, pin)] + wire) * vdd ** 2 + pin_energy[(kind, pin)]
+                target = unit
+                if kind == icg:
+                    target = "clock.accumulators" if cell.startswith("icg_g_acc_") else "clock.neuron_state"
+                dynamic[target] += count * share
+            toggles[unit] += count
+            continue
+        cap = sum(pin_cap[load[:2]] for load in driven) + wire * len(driven)
+        energy = 0.5 * cap * vdd ** 2 + sum(pin_energy[load[:2]] for load in driven) + driver_pj
+        if bit in inputs:
             unit = "inputs"
         else:
             cell = driver[0] if driver else ""
@@ -518,6 +531,10 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
     netlist = gate_bench.netlist
     timings = {"synthesis_s": round(netlist.seconds, 1),
                "gate_build_s": round(gate_bench._build.seconds, 1)}
+    # The coverage also counts the reset cycles and the cycles around the program, which the
+    # RTL counters leave out: an empty program's toggles are subtracted net by net.
+    empty = gate_bench.run({0: TileCase([], seed=seed, read_state=False)}, work_dir=work_dir / "empty")[0]
+    baseline = read_toggle_coverage(work_dir / "empty" / "coverage.dat", scope_suffix=".h0.tile")
     rows = []
     for activity in activities:
         stimulus = [StepStimulus(e) for e in random_stimulus(config, steps, activity, seed)]
@@ -536,7 +553,8 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
         if not gate.passed:
             raise RuntimeError(f"gate-level netlist at activity {activity} does not match the golden model: "
                                f"{gate.mismatch}")
-        coverage = read_toggle_coverage(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile")
+        coverage = subtract_coverage(read_toggle_coverage(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
+                                     baseline)
         energy = gate_energy(netlist, coverage, tech=tech, library=library, cycles=gate.cycles,
                              cycle_time_s=cycle_time)
         report = estimate(config, rtl, tech, voltage=voltage)
@@ -558,12 +576,36 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             "nets": energy.nets, "nets_toggled": energy.nets_toggled, "nets_without_coverage": energy.unmatched,
             "gate_sim_s": round(gate_seconds, 1),
         })
+    if len(rows) > 1:
+        # Calibrate on the busiest run, check on the others.
+        reference = max(rows, key=lambda r: r["activity"])
+        factors = calibration_factors(reference)
+        for row in rows:
+            row["calibrated_ratio_rtl_to_gate"] = calibrated_ratio(row, factors)
+            row["calibrated_on_activity"] = reference["activity"]
     timings["total_s"] = round(time.monotonic() - started, 1)
+    timings["empty_program_cycles"] = empty.cycles
     return {"config": config.to_dict(), "seed": seed, "vdd": tech.vdd,
             "wire_cap_per_fanout_pf": tech.wire_cap_per_fanout_pf,
             "synthesis": {"cells": netlist.cell_count, "flops": netlist.flops, "area_um2": netlist.area_um2,
                           "cell_types": netlist.cells, "directory": str(netlist.directory)},
             "timings": timings, "rows": rows}
+
+
+def calibration_factors(row: dict) -> dict[str, float]:
+    """Per comparison unit, gate-level over RTL dynamic energy of one row of :func:`compare`:
+    the factors by which the RTL model's terms of that unit would have to be multiplied."""
+    return {unit: values["gate"] / values["rtl"] for unit, values in row["per_unit_pj_per_step"].items()
+            if values["rtl"] > 0}
+
+
+def calibrated_ratio(row: dict, factors: dict[str, float]) -> float:
+    """RTL/gate dynamic-energy ratio of ``row`` once the RTL terms are scaled by ``factors``
+    (taken from another run: a check out of sample)."""
+    units = row["per_unit_pj_per_step"]
+    rtl = sum(values["rtl"] * factors.get(unit, 1.0) for unit, values in units.items())
+    gate = sum(values["gate"] for values in units.values())
+    return rtl / gate
 
 
 def format_report(result: dict) -> str:
@@ -583,6 +625,9 @@ def format_report(result: dict) -> str:
         for unit, values in row["per_unit_pj_per_step"].items():
             ratio = values["rtl"] / values["gate"] if values["gate"] else float("nan")
             lines.append(f"  {unit:<22} {values['rtl']:>10.1f} {values['gate']:>10.1f} {ratio:>9.3f}")
+        if "calibrated_ratio_rtl_to_gate" in row:
+            lines.append(f"  RTL/gate with the per-unit factors of activity {row['calibrated_on_activity']:g}: "
+                         f"{row['calibrated_ratio_rtl_to_gate']:.3f}")
         lines.append("  gate-level detail: " + ", ".join(f"{k} {v:.1f}" for k, v in row["gate_units_pj_per_step"].items()))
     return "\n".join(lines)
 
