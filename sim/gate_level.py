@@ -509,12 +509,16 @@ UNIT_MAP = (
 
 
 def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_dir: Path,
-            lib: Path | None = None, check_state: bool = True) -> dict:
+            lib: Path | None = None, check_state: bool = True, separate_rtl_run: bool = True) -> dict:
     """Run the same stimulus through the RTL (toggle counters) and the gate-level netlist
     (toggle coverage) for each activity; return the energies and their ratio per step.
 
     ``check_state`` also compares the architectural state after every step in the gate-level
-    run (a separate run without per-step pauses measures the energy)."""
+    run (a separate run without per-step pauses measures the energy). The RTL estimate comes
+    from the harness's toggle counters: of a separate run of the RTL tile
+    (``separate_rtl_run``, one more Verilator build) or of the gate-level run itself (the
+    same counters on the same tile ports, equal for an equivalent netlist; the separate run
+    checks that, ``counters_agree``)."""
     from ..golden.tile import random_stimulus
     from .energy import estimate
     from .tile import StepStimulus
@@ -539,8 +543,9 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
     for activity in activities:
         stimulus = [StepStimulus(e) for e in random_stimulus(config, steps, activity, seed)]
         folder = work_dir / f"activity_{activity:g}"
-        rtl = rtl_bench.run({0: TileCase(stimulus, seed=seed, read_state=False)}, work_dir=folder / "rtl")[0]
-        if not rtl.passed:
+        rtl = (rtl_bench.run({0: TileCase(stimulus, seed=seed, read_state=False)}, work_dir=folder / "rtl")[0]
+               if separate_rtl_run else None)
+        if rtl is not None and not rtl.passed:
             raise RuntimeError(f"RTL run at activity {activity} does not match the golden model: {rtl.mismatch}")
         if check_state:
             checked = gate_bench.run({0: TileCase(stimulus, seed=seed, read_state=True)}, work_dir=folder / "gate_check")[0]
@@ -553,6 +558,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
         if not gate.passed:
             raise RuntimeError(f"gate-level netlist at activity {activity} does not match the golden model: "
                                f"{gate.mismatch}")
+        rtl = rtl or gate
         coverage = subtract_coverage(read_toggle_coverage(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
                                      baseline)
         energy = gate_energy(netlist, coverage, tech=tech, library=library, cycles=gate.cycles,
@@ -562,7 +568,8 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
         rows.append({
             "activity": activity, "steps": steps, "cycles": gate.cycles, "events_in": gate.events_in,
             "synaptic_ops": gate.synaptic_ops, "golden_match": gate.passed and (checked.passed if check_state else True),
-            "counters_agree": rtl.toggles == gate.toggles and rtl.pulses == gate.pulses,
+            "counters_agree": (rtl.toggles == gate.toggles and rtl.pulses == gate.pulses) if separate_rtl_run else None,
+            "rtl_counters": "separate RTL run" if separate_rtl_run else "gate-level run",
             "rtl_dynamic_pj_per_step": report.dynamic_pj / steps,
             "gate_dynamic_pj_per_step": energy.total_dynamic_pj / steps,
             "ratio_rtl_to_gate": report.dynamic_pj / energy.total_dynamic_pj if energy.total_dynamic_pj else None,
@@ -643,6 +650,9 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--no-state-check", action="store_true",
                         help="skip the per-step state comparison run of the netlist")
+    parser.add_argument("--shared-counters", action="store_true",
+                        help="take the RTL estimate's toggle counts from the gate-level run's harness counters "
+                             "instead of a separate RTL run (saves one Verilator build)")
     parser.add_argument("--json", default=None, help="write the result as JSON to this file")
     args = parser.parse_args(argv)
     try:
@@ -660,7 +670,8 @@ def main(argv=None) -> int:
         import tempfile
         work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-gates-"))
         result = compare(config, steps=args.steps, activities=activities, seed=args.seed, work_dir=work_dir,
-                         lib=Path(args.lib) if args.lib else None, check_state=not args.no_state_check)
+                         lib=Path(args.lib) if args.lib else None, check_state=not args.no_state_check,
+                         separate_rtl_run=not args.shared_counters)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

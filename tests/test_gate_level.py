@@ -40,9 +40,10 @@ def runs(bench, tmp_path_factory):
                      work_dir=root / "busy")[0]
     quiet = bench.run({0: TileCase(_stimulus(TINY, 6, 0.0, 3), seed=4, read_state=False)},
                       work_dir=root / "quiet")[0]
+    empty = bench.run({0: TileCase([], seed=4, read_state=False)}, work_dir=root / "empty")[0]
     coverage = {name: gate_level.read_toggle_coverage(root / name / "coverage.dat", ".h0.tile")
-                for name in ("busy", "quiet")}
-    return {"busy": busy, "quiet": quiet}, coverage
+                for name in ("busy", "quiet", "empty")}
+    return {"busy": busy, "quiet": quiet, "empty": empty}, coverage
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,21 @@ class TestTinyNetlist:
                         if re.fullmatch(r"acc_\d+_\d+", net))
             assert flips == run.toggles["accumulators"], name
         assert results["busy"].toggles["accumulators"] > 0
+
+    def test_clock_net_toggles_match_cycles_and_gate_pulses(self, bench, runs):
+        """Without the empty program's toggles (reset, start, end), the root clock toggles twice
+        per counted cycle and each gated clock twice per pulse its enable counter saw."""
+        results, coverage = runs
+        run = results["quiet"]     # no per-step pauses: every clock edge is a counted cycle
+        toggles = gate_level.subtract_coverage(coverage["quiet"], coverage["empty"])
+        assert abs(toggles[("clk", 0)] - 2 * run.cycles) <= 2
+        gclk = {"accumulators": 0, "neuron_state": 0}
+        for (net, _bit), count in toggles.items():
+            match = re.fullmatch(r"icg_g_(acc|neuron)_[\d_]+\.GCLK", net)
+            if match:
+                gclk["accumulators" if match[1] == "acc" else "neuron_state"] += count
+        assert gclk == {unit: 2 * run.pulses[unit] for unit in gclk}
+        assert gclk["neuron_state"] > 0
 
     def test_gate_energy_of_a_busy_and_a_quiet_run(self, bench, runs, tech):
         results, coverage = runs
