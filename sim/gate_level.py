@@ -221,7 +221,9 @@ def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: st
 def _write_models(directory: Path, liberty: str, icg: str) -> None:
     """Verilog models of the cells the netlist uses, built by Yosys from the Liberty functions
     (``read_liberty`` without ``-lib``), plus the clock gate by hand; coverage off inside."""
-    used = set(re.findall(r"^\s*(sky130\w+|[A-Za-z]\w*__\w+)\s+\S+\s*\(", (directory / "netlist.v").read_text(), re.M))
+    modules = json.loads((directory / "netlist.json").read_text())["modules"]
+    used = {cell["type"] for module in modules.values() for cell in module["cells"].values()
+            if not cell["type"].startswith("$")}
     _yosys(["-q", "-p", f"read_liberty -ignore_miss_func {liberty}; write_verilog -noattr all_models.v"],
            directory, directory / "models.out")
     models = [text for name, text in _modules((directory / "all_models.v").read_text()) if name in used and name != icg]
@@ -440,6 +442,10 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
                 toggles_of[bit] = max(toggles_of.get(bit, 0), count)
     clock_pins = {(kind, pin) for kind, lib_cell in ((k, library.cells.get(k)) for k in {k for k, _ in pin_cap})
                   if lib_cell is not None for pin, p in lib_cell.pins.items() if p.clock}
+    # Flip-flops holding an accumulator: the logic in front of their D pins (the synchronous
+    # reset) belongs to the accumulators, although it sits in `state` with the neuron state.
+    acc_flops = {drivers[bit][0] for bit, names in names_of.items() if bit in drivers
+                 and any(re.search(r"(^|\.)acc_\d", n) for n in names)}
     dynamic: dict[str, float] = defaultdict(float)
     toggles: dict[str, int] = defaultdict(int)
     nets = toggled = unmatched = 0
@@ -479,8 +485,8 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
         else:
             cell = driver[0] if driver else ""
             unit = _unit(cell)
-            if unit == "neuron_state" and any(re.search(r"(^|\.)acc_\d", n) for n in names_of[bit]):
-                unit = "accumulators"       # the accumulator flops sit in `state` too
+            if unit == "neuron_state" and (cell in acc_flops or any(load[2] in acc_flops for load in driven)):
+                unit = "accumulators"
         dynamic[unit] += count * energy
         toggles[unit] += count
     leakage_pj = leakage_nw * 1e-9 * cycles * cycle_time_s * 1e12
@@ -495,13 +501,15 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
 #: Rows of the per-unit comparison: (label, RTL terms, gate-level units). The RTL model's
 #: register units count flop energy and a fan-out-3 load; its clock terms count flop clock pins and
 #: clock gates. Logic inside units (MAC, activation functions, muxes) has no RTL counterpart
-#: except the unit-boundary nets of ``neuron_update`` and ``output``.
+#: except the unit-boundary nets of ``neuron_update`` and ``output``. The tile's own logic
+#: (``tile_logic``: mostly the N multiply-accumulate units, also the sequencer, the lanes'
+#: operand selection and the output multiplexer) is set beside the accumulators it feeds.
 UNIT_MAP = (
     ("synapse", ("synapse",), ("synapse",)),
-    ("accumulators", ("accumulators",), ("accumulators",)),
+    ("accumulators + MAC", ("accumulators",), ("accumulators", "tile_logic")),
     ("neuron_state", ("neuron_state",), ("neuron_state",)),
     ("neuron_update (lanes)", ("neuron_update",), ("neuron_update",)),
-    ("output / tile logic", ("output",), ("tile_logic", "inputs", "clock_gates")),
+    ("output, inputs, enables", ("output",), ("inputs", "clock_gates")),
     ("clock.root", ("clock.root",), ("clock.root",)),
     ("clock.accumulators", ("clock.accumulators",), ("clock.accumulators",)),
     ("clock.neuron_state", ("clock.neuron_state",), ("clock.neuron_state",)),
