@@ -51,7 +51,8 @@ from .tech import DEFAULT_ICG, Library, TechModel, _output_energy, _pin_self_ene
 from .tile import PUBLIC_SIGNALS, TileBench, TileCase
 
 __all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "GateLevelBench", "read_toggle_coverage",
-           "subtract_coverage", "GateEnergy", "gate_energy", "compare", "main"]
+           "subtract_coverage", "GateEnergy", "gate_energy", "compare", "unit_table", "calibration_factors",
+           "calibrated_dynamic_pj", "calibrated_ratio", "suggested_corrections", "format_report", "main"]
 
 #: Yosys script; ``{top}`` is the tile module, ``{lib}`` the unpacked Liberty file.
 SYNTH_SCRIPT = """\
@@ -572,7 +573,6 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
         energy = gate_energy(netlist, coverage, tech=tech, library=library, cycles=gate.cycles,
                              cycle_time_s=cycle_time)
         report = estimate(config, rtl, tech, voltage=voltage)
-        rtl_units = {**report.data_pj, **{f"clock.{k}": v for k, v in report.clock_pj.items()}}
         rows.append({
             "activity": activity, "steps": steps, "cycles": gate.cycles, "events_in": gate.events_in,
             "synaptic_ops": gate.synaptic_ops, "golden_match": gate.passed and (checked.passed if check_state else True),
@@ -583,9 +583,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             "ratio_rtl_to_gate": report.dynamic_pj / energy.total_dynamic_pj if energy.total_dynamic_pj else None,
             "rtl_leakage_pj_per_step": report.leakage_pj / steps,
             "gate_leakage_pj_per_step": energy.leakage_pj / steps,
-            "per_unit_pj_per_step": {label: {"rtl": sum(rtl_units.get(k, 0.0) for k in rtl_keys) / steps,
-                                             "gate": sum(energy.dynamic_pj.get(k, 0.0) for k in gate_keys) / steps}
-                                     for label, rtl_keys, gate_keys in UNIT_MAP},
+            "per_unit_pj_per_step": unit_table(report, energy, steps),
             "gate_units_pj_per_step": {k: v / steps for k, v in sorted(energy.dynamic_pj.items())},
             "gate_toggles": energy.toggles, "rtl_toggles": rtl.toggles,
             "nets": energy.nets, "nets_toggled": energy.nets_toggled, "nets_without_coverage": energy.unmatched,
@@ -600,11 +598,22 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             row["calibrated_on_activity"] = reference["activity"]
     timings["total_s"] = round(time.monotonic() - started, 1)
     timings["empty_program_cycles"] = empty.cycles
-    return {"config": config.to_dict(), "seed": seed, "vdd": tech.vdd,
-            "wire_cap_per_fanout_pf": tech.wire_cap_per_fanout_pf,
-            "synthesis": {"cells": netlist.cell_count, "flops": netlist.flops, "area_um2": netlist.area_um2,
-                          "cell_types": netlist.cells, "directory": str(netlist.directory)},
-            "timings": timings, "rows": rows}
+    result = {"config": config.to_dict(), "seed": seed, "vdd": tech.vdd,
+              "wire_cap_per_fanout_pf": tech.wire_cap_per_fanout_pf,
+              "synthesis": {"cells": netlist.cell_count, "flops": netlist.flops, "area_um2": netlist.area_um2,
+                            "cell_types": netlist.cells, "directory": str(netlist.directory)},
+              "timings": timings, "rows": rows}
+    result["corrections"] = suggested_corrections(result)
+    return result
+
+
+def unit_table(report, energy: GateEnergy, steps: int = 1) -> dict[str, dict[str, float]]:
+    """Per row of :data:`UNIT_MAP`, the RTL (an :class:`~subtile.sim.energy.EnergyReport`) and
+    gate-level dynamic energies of one run, divided by ``steps``."""
+    rtl_units = {**report.data_pj, **{f"clock.{k}": v for k, v in report.clock_pj.items()}}
+    return {label: {"rtl": sum(rtl_units.get(k, 0.0) for k in rtl_keys) / steps,
+                    "gate": sum(energy.dynamic_pj.get(k, 0.0) for k in gate_keys) / steps}
+            for label, rtl_keys, gate_keys in UNIT_MAP}
 
 
 def calibration_factors(row: dict) -> dict[str, float]:
@@ -614,6 +623,17 @@ def calibration_factors(row: dict) -> dict[str, float]:
             if values["rtl"] > 0}
 
 
+def calibrated_dynamic_pj(report, factors: dict[str, float]) -> float:
+    """Dynamic energy of an RTL :class:`~subtile.sim.energy.EnergyReport` with each unit's
+    terms multiplied by ``factors`` (from :func:`calibration_factors` of a gate-level run of
+    the same configuration)."""
+    terms = {**report.data_pj, **{f"clock.{k}": v for k, v in report.clock_pj.items()}}
+    total = 0.0
+    for label, rtl_keys, _gate_keys in UNIT_MAP:
+        total += factors.get(label, 1.0) * sum(terms.pop(k, 0.0) for k in rtl_keys)
+    return total + sum(terms.values())
+
+
 def calibrated_ratio(row: dict, factors: dict[str, float]) -> float:
     """RTL/gate dynamic-energy ratio of ``row`` once the RTL terms are scaled by ``factors``
     (taken from another run: a check out of sample)."""
@@ -621,6 +641,30 @@ def calibrated_ratio(row: dict, factors: dict[str, float]) -> float:
     rtl = sum(values["rtl"] * factors.get(unit, 1.0) for unit, values in units.items())
     gate = sum(values["gate"] for values in units.values())
     return rtl / gate
+
+
+#: RTL counter (TileProbes unit) whose toggles drive each data row of :data:`UNIT_MAP`.
+_DRIVING_COUNTER = {"synapse": "synapse", "accumulators + MAC": "accumulators", "neuron_state": "neuron_state",
+                    "neuron_update (lanes)": "neuron_update", "output, inputs, enables": "output"}
+
+
+def suggested_corrections(result: dict) -> dict:
+    """What the RTL model would need to match the gate level, from the busiest row of
+    :func:`compare`: per data unit, the gate-level energy per toggle the RTL counters see in that
+    unit (``pj_per_rtl_toggle``, against the RTL model's own per-toggle figure), and the ratio of
+    the clock terms (the RTL clock-pin term has no wire capacitance)."""
+    row = max(result["rows"], key=lambda r: r["activity"])
+    steps, toggles = row["steps"], row["rtl_toggles"]
+    data = {}
+    for label, counter in _DRIVING_COUNTER.items():
+        values = row["per_unit_pj_per_step"][label]
+        if toggles.get(counter):
+            data[label] = {"rtl_counter": counter, "rtl_toggles": toggles[counter],
+                           "rtl_pj_per_toggle": values["rtl"] * steps / toggles[counter],
+                           "gate_pj_per_rtl_toggle": values["gate"] * steps / toggles[counter]}
+    clocks = {label: values["gate"] / values["rtl"] for label, values in row["per_unit_pj_per_step"].items()
+              if label.startswith("clock.") and values["rtl"]}
+    return {"from_activity": row["activity"], "data": data, "clock_gate_over_rtl": clocks}
 
 
 def format_report(result: dict) -> str:
@@ -644,6 +688,13 @@ def format_report(result: dict) -> str:
             lines.append(f"  RTL/gate with the per-unit factors of activity {row['calibrated_on_activity']:g}: "
                          f"{row['calibrated_ratio_rtl_to_gate']:.3f}")
         lines.append("  gate-level detail: " + ", ".join(f"{k} {v:.1f}" for k, v in row["gate_units_pj_per_step"].items()))
+    corrections = result.get("corrections")
+    if corrections:
+        lines.append(f"gate-level energy per toggle counted by the RTL probes (activity {corrections['from_activity']:g}):")
+        for label, values in corrections["data"].items():
+            lines.append(f"  {label:<24} {values['gate_pj_per_rtl_toggle']:.4f} pJ (RTL model: "
+                         f"{values['rtl_pj_per_toggle']:.4f} pJ) per {values['rtl_counter']} toggle")
+        lines.append("  clock terms, gate/RTL: " + ", ".join(f"{k} {v:.3f}" for k, v in corrections["clock_gate_over_rtl"].items()))
     return "\n".join(lines)
 
 

@@ -114,9 +114,15 @@ class TestTinyNetlist:
         data = {name: sum(v for k, v in e.dynamic_pj.items() if not k.startswith("clock.")) / results[name].cycles
                 for name, e in (("busy", busy), ("quiet", quiet))}
         assert data["busy"] > 1.5 * data["quiet"], data
-        # The RTL estimate of the same run (same counters) is of the same order.
-        rtl = estimate(TINY, results["busy"], model).dynamic_pj
-        assert 0.2 < rtl / busy.total_dynamic_pj < 5
+        # The RTL estimate of the same run (same counters) is of the same order, every gate-level
+        # unit lands in a row of the comparison, and factors calibrated on this run reproduce it.
+        report = estimate(TINY, results["busy"], model)
+        assert 0.2 < report.dynamic_pj / busy.total_dynamic_pj < 5
+        table = gate_level.unit_table(report, busy)
+        assert sum(v["gate"] for v in table.values()) == pytest.approx(busy.total_dynamic_pj)
+        assert sum(v["rtl"] for v in table.values()) == pytest.approx(report.dynamic_pj)
+        factors = gate_level.calibration_factors({"per_unit_pj_per_step": table})
+        assert gate_level.calibrated_dynamic_pj(report, factors) == pytest.approx(busy.total_dynamic_pj)
 
     def test_coverage_parser_reads_escaped_names(self, runs):
         _, coverage = runs
