@@ -710,6 +710,9 @@ def main(argv=None) -> int:
     parser.add_argument("--shared-counters", action="store_true",
                         help="take the RTL estimate's toggle counts from the gate-level run's harness counters "
                              "instead of a separate RTL run (saves one Verilator build)")
+    parser.add_argument("--factors-from", default=None,
+                        help="JSON of an earlier run (e.g. of another tile): apply its per-unit factors "
+                             "(calibrated on its busiest activity) to this run's RTL estimates")
     parser.add_argument("--json", default=None, help="write the result as JSON to this file")
     args = parser.parse_args(argv)
     try:
@@ -729,10 +732,22 @@ def main(argv=None) -> int:
         result = compare(config, steps=args.steps, activities=activities, seed=args.seed, work_dir=work_dir,
                          lib=Path(args.lib) if args.lib else None, check_state=not args.no_state_check,
                          separate_rtl_run=not args.shared_counters)
+        if args.factors_from:
+            try:
+                other = json.loads(Path(args.factors_from).read_text())
+                factors = calibration_factors(max(other["rows"], key=lambda r: r["activity"]))
+            except (OSError, ValueError, KeyError) as error:
+                raise ConfigError(f"factors-from: {args.factors_from} is not a result of this command ({error})") from None
+            result["factors_from"] = {"file": str(args.factors_from), "config": other.get("config"), "factors": factors}
+            for row in result["rows"]:
+                row["ratio_with_given_factors"] = calibrated_ratio(row, factors)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(result))
+    if "factors_from" in result:
+        print(f"RTL/gate with the per-unit factors of {args.factors_from}: "
+              + ", ".join(f"{row['ratio_with_given_factors']:.3f} at activity {row['activity']:g}" for row in result["rows"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
