@@ -243,11 +243,18 @@ class TileBench:
         from ..hdl.tile import GATED_UNITS, PROBE_UNITS
         return [f"toggles_{unit}" for unit in PROBE_UNITS] + [f"pulses_{unit}" for unit in GATED_UNITS]
 
-    def run(self, cases: dict[int, TileCase], *, work_dir: Path) -> dict[int, "TileRun"]:
-        """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model."""
+    def run(self, cases: dict[int, TileCase], *, work_dir: Path, plusargs: Sequence[str] = (),
+            timeout_cycles: int | None = None) -> dict[int, "TileRun"]:
+        """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model.
+
+        ``plusargs`` are passed to the simulator (e.g. the mutant selector of
+        :mod:`subtile.sim.mutate`); with ``timeout_cycles`` the run fails (AssertionError naming
+        the timeout) when the programs have not finished after that many clock cycles.
+        """
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
+        extra_plusargs = list(plusargs)
         plan_cases, plusargs = [], []
         for index, config in enumerate(self.configs):
             case = cases.get(index)
@@ -270,11 +277,11 @@ class TileBench:
                 "output": str(output), "counters": self.counters(),
             })
         plan_path = work_dir / "tile_plan.json"
-        plan_path.write_text(json.dumps({"cases": plan_cases}))
+        plan_path.write_text(json.dumps({"cases": plan_cases, "timeout_cycles": timeout_cycles}))
         start = time.perf_counter()
         test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_TILE_PLAN": str(plan_path)},
                               seed=min(case.seed for case in cases.values()) if cases else None,
-                              plusargs=plusargs)
+                              plusargs=[*plusargs, *extra_plusargs])
         test_run.raise_for_failures()
         sim_seconds = time.perf_counter() - start
         return {index: self.score(index, case, work_dir, sim_seconds=sim_seconds)

@@ -266,6 +266,32 @@ def _check_range(name, value, lo, hi):
         raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
 
 
+def cmd_mutate(args):
+    from .sim.mutate import check_count, format_report, run_mutation_testing
+    config = _tile_config(args)
+    check_count(args.n)
+    _check_range("steps", args.steps, 2, 10_000)
+    _check_range("harnesses", args.harnesses, 1, 4)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-mutate-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))
+    report = run_mutation_testing(config, count=args.n, seed=args.seed, steps=args.steps, work_dir=work_dir,
+                                  db=Path(args.db) if args.db else None, harnesses=args.harnesses, log=log)
+    text = format_report(report)
+    report["reproduce"] = (f"subtile mutate --config {args.config or '(default tile)'} -n {args.n} "
+                           f"--seed {args.seed} --steps {args.steps}")
+    (work_dir / "mutation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (work_dir / "mutation.txt").write_text(text + "\n")
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(text)
+        print(f"report: {work_dir / 'mutation.txt'} and {work_dir / 'mutation.json'}")
+    if args.min_score is not None and (report["score"] or 0) < args.min_score:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
 def cmd_accuracy(args):
     from .golden.activation import standard_specs
     if args.input_format:
@@ -357,6 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
     energy.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="print (or write to FILE) the report as JSON")
     energy.set_defaults(handler=cmd_energy)
+
+    mutate = commands.add_parser("mutate", help="mutation testing: inject single faults into the tile RTL, "
+                                 "report how many the regression catches")
+    mutate.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    mutate.add_argument("-n", type=_int_arg("n"), default=50, help="number of mutants (default %(default)s)")
+    mutate.add_argument("--seed", type=_int_arg("seed"), default=1, help="picks the mutants and the stimulus")
+    mutate.add_argument("--steps", type=_int_arg("steps"), default=24, help="time steps per regression case")
+    mutate.add_argument("--harnesses", type=_int_arg("harnesses"), default=4,
+                        help="regression cases run side by side per mutant (1..4)")
+    mutate.add_argument("--db", default=None, help="results database (default WORK_DIR/mutants.db); "
+                        "a killed run started again resumes from it")
+    mutate.add_argument("--work-dir", default=None, help="folder for the build, runs and mutation.txt/.json")
+    mutate.add_argument("--min-score", type=_float_arg("min-score"), default=None,
+                        help="exit 1 when the fraction of mutants killed is below this")
+    mutate.add_argument("--quiet", action="store_true", help="no line per mutant")
+    mutate.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        help="print (or write to FILE) the report as JSON")
+    mutate.set_defaults(handler=cmd_mutate)
 
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
     _add_activation_options(accuracy)
