@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from .errors import ConfigError
+from .sim.toolchain import ToolchainError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
 
 
 # -- shared option groups -------------------------------------------------------------------------
@@ -154,6 +155,13 @@ def cmd_sim_tile(args):
     report["work_dir"] = str(work_dir)
     report["reproduce"] = (f"subtile sim --config {work_dir / 'tile.toml'} --steps {args.steps} "
                            f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+    report["seed"] = args.seed
+    report["waves"] = None
+    if not run.passed and args.waves:
+        # Waves only for a failing run: the tracing build is separate and much slower.
+        rerun = simulate(config, stimulus, work_dir=work_dir / "waves", seed=args.seed, idle=args.idle,
+                         stall=args.stall, waves=Path(args.waves))
+        report["waves"] = rerun.waves
     if args.json:
         _emit_json(report, args.json)
     if args.json != "-":
@@ -168,7 +176,10 @@ def cmd_sim_tile(args):
                   f"({energy['technology']}; breakdown: subtile energy)")
         if not run.passed:
             print(f"first mismatch: {run.mismatch}")
+            print(f"seed: {args.seed}")
             print(f"reproduce: {report['reproduce']}")
+            if report.get("waves"):
+                print(f"waves: {report['waves']}")
     return EXIT_OK if run.passed else EXIT_FAIL
 
 
@@ -361,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="probability of output backpressure in each cycle")
     sim_tile.add_argument("--lib", default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
     sim_tile.add_argument("--work-dir", default=None)
+    sim_tile.add_argument("--waves", default=None, metavar="PATH",
+                          help="when the run fails, rerun it with tracing and write its waves to PATH "
+                               "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
     sim_tile.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                           help="print (or write to FILE) the report as one JSON object")
     sim_tile.set_defaults(handler=cmd_sim_tile)
@@ -424,6 +438,10 @@ def main(argv=None) -> int:
     except ConfigError as error:
         print(f"subtile: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ToolchainError as error:
+        # A missing or broken tool: one line saying what to install, no traceback.
+        print(f"subtile: error: {error}", file=sys.stderr)
+        return EXIT_TOOL
     except KeyboardInterrupt:
         print("subtile: interrupted", file=sys.stderr)
         return 130
