@@ -381,7 +381,7 @@ class MutationBench:
 
 
 def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: int, work_dir: Path,
-                         db: Path | None = None, log=print, harnesses: int = 4) -> dict:
+                         db: Path | None = None, log=print, harnesses: int = 4, equivalents=()) -> dict:
     """Build all mutants once, run the regression on each, return the report (see module doc).
 
     With ``db``, each mutant's outcome is stored as it finishes and mutants already stored for
@@ -420,11 +420,30 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
         results = store.results()
     finally:
         store.close()
-    return _report(config, mbench, results, count=count, seed=seed, steps=steps, baseline=baseline,
+    return _report(config, mbench, results, equivalents=equivalents, count=count, seed=seed, steps=steps,
+                   baseline=baseline,
                    work_dir=work_dir, db=store.path, run_name=run_name)
 
 
-def _report(config, mbench, results, **info) -> dict:
+def load_equivalents(path) -> list[dict]:
+    """Analysed surviving mutants (TOML ``[[mutant]]`` tables with ``module``, ``statement``,
+    ``original``, ``mutated``, ``class`` and ``reason``), see docs/mutation-equivalents.toml."""
+    import tomllib
+    try:
+        entries = tomllib.loads(Path(path).read_text()).get("mutant", [])
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"equivalent: cannot read {path}: {error}") from None
+    for index, entry in enumerate(entries):
+        missing = {"module", "statement", "original", "mutated", "class", "reason"} - set(entry)
+        if missing:
+            raise ConfigError(f"equivalent: entry {index} of {path} lacks {', '.join(sorted(missing))}")
+        if entry["class"] not in ("equivalent", "equivalent-config"):
+            raise ConfigError(f"equivalent: entry {index} class {entry['class']!r} is not one of "
+                              "equivalent, equivalent-config")
+    return entries
+
+
+def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     rows = []
     for result in results:
         number = int(result.key)
@@ -435,6 +454,18 @@ def _report(config, mbench, results, **info) -> dict:
     finished = [r for r in rows if r["status"] == "ok"]
     killed = [r for r in finished if r["killed"]]
     survivors = [r for r in finished if not r["killed"]]
+    analysed = {(e["module"], e["statement"], e["mutated"]): e for e in equivalents}
+    for row in survivors:
+        entry = analysed.get((row["module"], row["statement"], row["mutated"]))
+        if entry is not None and entry["original"] == row["original"]:
+            row["classification"], row["reason"] = entry["class"], entry["reason"]
+        else:
+            row["classification"] = "real" if equivalents else "unanalysed"
+    # An analysis entry for a mutant that was killed is wrong: say so rather than hide it.
+    contradicted = [r["mutant"] for r in killed
+                    if (r["module"], r["statement"], r["mutated"]) in analysed]
+    excluded = [r for r in survivors if r["classification"].startswith("equivalent")]
+    scored = len(finished) - len(excluded)
     per_unit = {}
     for r in finished:
         entry = per_unit.setdefault(r["unit"], {"mutants": 0, "killed": 0})
@@ -443,6 +474,8 @@ def _report(config, mbench, results, **info) -> dict:
     return {"config": config.to_dict(), "mutants": len(mbench.mutations), "candidates": len(mbench.candidates),
             "finished": len(finished), "errors": len(rows) - len(finished), "killed": len(killed),
             "survived": len(survivors), "score": len(killed) / len(finished) if finished else None,
+            "equivalent": len(excluded), "contradicted_equivalents": contradicted,
+            "score_without_equivalent": len(killed) / scored if scored else None,
             "per_unit": per_unit, "survivors": survivors, "results": rows,
             "count": info["count"], "seed": info["seed"], "steps": info["steps"],
             "baseline_cycles": info["baseline"]["cycles"], "work_dir": str(info["work_dir"]),
@@ -457,8 +490,17 @@ def format_report(report: dict) -> str:
         if unit in report["per_unit"]:
             entry = report["per_unit"][unit]
             lines.append(f"  {unit:<10} {entry['killed']:3d} / {entry['mutants']:3d} killed")
+    if report["equivalent"] or report["contradicted_equivalents"]:
+        lines.append(f"without the {report['equivalent']} analysed equivalent mutants: {report['killed']} of "
+                     f"{report['finished'] - report['equivalent']} killed "
+                     f"({100 * (report['score_without_equivalent'] or 0):.1f} %)")
+    for number in report["contradicted_equivalents"]:
+        lines.append(f"WARNING mutant {number} is listed as equivalent but was killed")
     for row in report["survivors"]:
-        lines.append(f"SURVIVED mutant {row['mutant']}: {Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__}).describe()}")
+        mutation = Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__})
+        lines.append(f"SURVIVED mutant {row['mutant']} [{row['classification']}]: {mutation.describe()}")
+        if row.get("reason"):
+            lines.append(f"    reason: {row['reason']}")
     return "\n".join(lines)
 
 

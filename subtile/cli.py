@@ -278,8 +278,9 @@ def _check_range(name, value, lo, hi):
 
 
 def cmd_mutate(args):
-    from .sim.mutate import check_count, format_report, run_mutation_testing
+    from .sim.mutate import check_count, format_report, load_equivalents, run_mutation_testing
     config = _tile_config(args)
+    equivalents = load_equivalents(args.equivalent) if args.equivalent else []
     check_count(args.n)
     _check_range("steps", args.steps, 2, 10_000)
     _check_range("harnesses", args.harnesses, 1, 4)
@@ -287,7 +288,8 @@ def cmd_mutate(args):
     work_dir.mkdir(parents=True, exist_ok=True)
     log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))
     report = run_mutation_testing(config, count=args.n, seed=args.seed, steps=args.steps, work_dir=work_dir,
-                                  db=Path(args.db) if args.db else None, harnesses=args.harnesses, log=log)
+                                  db=Path(args.db) if args.db else None, harnesses=args.harnesses, log=log,
+                                  equivalents=equivalents)
     text = format_report(report)
     report["reproduce"] = (f"subtile mutate --config {args.config or '(default tile)'} -n {args.n} "
                            f"--seed {args.seed} --steps {args.steps}")
@@ -298,7 +300,7 @@ def cmd_mutate(args):
     if args.json != "-":
         print(text)
         print(f"report: {work_dir / 'mutation.txt'} and {work_dir / 'mutation.json'}")
-    if args.min_score is not None and (report["score"] or 0) < args.min_score:
+    if args.min_score is not None and (report["score_without_equivalent"] or 0) < args.min_score:
         return EXIT_FAIL
     return EXIT_OK
 
@@ -410,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "a killed run started again resumes from it")
     mutate.add_argument("--work-dir", default=None, help="folder for the build, runs and mutation.txt/.json")
     mutate.add_argument("--min-score", type=_float_arg("min-score"), default=None,
-                        help="exit 1 when the fraction of mutants killed is below this")
+                        help="exit 1 when the fraction of mutants killed (analysed equivalent ones left "
+                             "out) is below this")
+    mutate.add_argument("--equivalent", default=None, metavar="TOML",
+                        help="analysed surviving mutants to leave out of the score "
+                             "(docs/mutation-equivalents.toml for the default tile)")
     mutate.add_argument("--quiet", action="store_true", help="no line per mutant")
     mutate.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="print (or write to FILE) the report as JSON")
