@@ -276,14 +276,89 @@ def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]
 
 
 # -- the regression run on every mutant ---------------------------------------------------------
+def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
+    """Steps that walk every branch's accumulator, one small step per time step, across the
+    upper and then the lower saturation limit of the dendrite format (the rounding at those
+    limits is where off-by-a-few faults hide). Empty when the formats cannot reach a limit.
+
+    The table maps, for every branch b, address ``b * (k + 1) + j`` to slot j of branch b;
+    slots 1..k get the largest weight and their inputs the largest level (a coarse base), slot 0
+    a small weight w1 whose input level then rises by one per step (the fine ramp).
+    """
+    wfmt, pfmt, dfmt = config.weight_format, config.payload_format, config.dendrite_format
+    shift = config.accumulator_frac_bits - dfmt.frac_bits
+    wmax, xmax = wfmt.max_code, pfmt.max_code
+    if shift < 1 or config.synapses < 2 or xmax < 8 or wmax < 1:
+        return []
+    limit = (1 << (dfmt.width - 1)) << shift              # accumulator code of the first out-of-range value
+    best = None
+    for k in range(1, config.synapses):
+        base = k * wmax * xmax
+        for w1 in range(1, min(wmax, 1 << (shift - 1)) + 1):
+            level = (limit - base) / w1                     # fine level where the limit is crossed
+            if 8 <= level <= xmax - 4:
+                best = (k, w1, int(level))
+                break
+        if best:
+            break
+    if best is None or config.addresses < config.branches * (best[0] + 1):
+        return []
+    k, w1, crossing = best
+    width = wfmt.width
+    table = initial_contents(config)[1]
+    valid, branch, slot = table.valid.copy(), table.branch.copy(), table.slot.copy()
+    addresses = {}
+    for b in range(config.branches):
+        for j in range(k + 1):
+            a = b * (k + 1) + j
+            valid[a], branch[a], slot[a] = True, b, j
+            addresses[b, j] = a
+    words = SynapseTable(valid, branch, slot, config).encode()
+    # the rest of the table is as initialised: rows of the ramp's addresses now hold the ramp
+    table_writes = [(0, a, 0, int(words[a])) for a in addresses.values()]
+
+    weight_writes = [(1, b * config.synapses + j, n, (wmax if j else w1) & ((1 << width) - 1))
+                     for b in range(config.branches) for j in range(k + 1) for n in range(config.neurons)]
+
+    # clear every other weight of the ramp's rows' branches so only the ramp contributes
+    others = [(1, b * config.synapses + j, n, 0) for b in range(config.branches)
+              for j in range(k + 1, config.synapses) for n in range(config.neurons)]
+    start = crossing - 6
+    steps = [StepStimulus(np.array([[addresses[b, j], xmax if j else start] for b in range(config.branches)
+                                    for j in range(k + 1)], dtype=np.int64),
+                          table_writes + others + weight_writes)]
+    level = start
+    for _ in range(10):                                    # up across the upper limit
+        steps.append(StepStimulus(np.array([[addresses[b, 0], 1] for b in range(config.branches)])))
+        level += 1
+    # Accumulators integrate weight x payload, so the mirror image (-base - w1 * start) is
+    # reached with negative payloads, in chunks the payload format can carry.
+    def chunks(total):
+        out = []
+        while total:
+            part = max(total, -xmax)
+            out.append(part)
+            total -= part
+        return out
+
+    mirror = [[addresses[b, j], p] for b in range(config.branches) for j in range(1, k + 1)
+              for p in chunks(-2 * xmax)]
+    mirror += [[addresses[b, 0], p] for b in range(config.branches) for p in chunks(-(level + start))]
+    steps.append(StepStimulus(np.array(mirror, dtype=np.int64)))
+    for _ in range(10):                                    # down across the lower limit
+        steps.append(StepStimulus(np.array([[addresses[b, 0], -1] for b in range(config.branches)])))
+    return steps
+
+
 def regression_cases(config: TileConfig, steps: int, seed: int) -> list[TileCase]:
     """The stimulus every mutant faces, one case per harness (all on the same tile):
 
     0. sparse input (activity 0.1) with idle cycles and output backpressure;
     1. every input every step (activity 1.0) under heavy backpressure;
     2. activity 0.4 with the programming port rewriting table entries and weights mid-run;
-    3. a saturation case: every weight set to an extreme, then inputs swing between their payload
-       extremes.
+    3. a saturation case: every branch's accumulator walked across the dendrite saturation
+       limits (:func:`saturation_ramp`), then every weight set to an extreme and inputs swinging
+       between their payload extremes.
     """
     rng = np.random.default_rng(seed)
 
@@ -325,7 +400,8 @@ def regression_cases(config: TileConfig, steps: int, seed: int) -> list[TileCase
     return [TileCase(random_steps(0.1, 0), seed=seed + 1, idle=0.2, stall=0.3),
             TileCase(random_steps(1.0, 1), seed=seed + 2, stall=0.6),
             TileCase(programmed, seed=seed + 3, idle=0.1, stall=0.1),
-            TileCase([StepStimulus(e, extremes if step == 0 else ()) for step, e in enumerate(swing)],
+            TileCase(saturation_ramp(config) +
+                     [StepStimulus(e, extremes if step == 0 else ()) for step, e in enumerate(swing)],
                      seed=seed + 4, stall=0.2)]
 
 
@@ -380,6 +456,15 @@ class MutationBench:
                 "seconds": round(time.perf_counter() - start, 3)}
 
 
+def _stimulus_digest(cases: list[TileCase]) -> str:
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update(repr((case.seed, case.idle, case.stall, case.read_state)).encode())
+        for step in case.stimulus:
+            digest.update(np.asarray(step.events, dtype=np.int64).tobytes() + repr(list(step.writes)).encode())
+    return digest.hexdigest()
+
+
 def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: int, work_dir: Path,
                          db: Path | None = None, log=print, harnesses: int = 4, equivalents=()) -> dict:
     """Build all mutants once, run the regression on each, return the report (see module doc).
@@ -391,7 +476,8 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
     mbench = MutationBench(config, count=count, seed=seed, harnesses=harnesses)
     cases = regression_cases(config, steps, seed)[:harnesses]
     run_name = "mutate-" + hashlib.sha256(json.dumps(
-        {"verilog": mbench.digest, "steps": steps, "seed": seed, "harnesses": harnesses},
+        {"verilog": mbench.digest, "steps": steps, "seed": seed, "harnesses": harnesses,
+         "stimulus": _stimulus_digest(cases)},
         sort_keys=True).encode()).hexdigest()[:16]
     store = ResultStore(db if db is not None else work_dir / "mutants.db", run=run_name)
     try:
