@@ -1,7 +1,8 @@
 """The ``subtile`` command.
 
 Every parameter is validated before any tool runs; a bad value gives one line naming the
-parameter and the allowed range, and exit code 2.
+parameter and the allowed range, and exit code 2. A missing or broken tool (C++ compiler,
+make, Verilator) gives one line saying what to install, and exit code 3.
 """
 
 from __future__ import annotations
