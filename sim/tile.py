@@ -236,6 +236,7 @@ class TileBench:
             design = generate_bench(self.configs, self.contents, top=self.name,
                                     stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
             verilog = design.write(Path(work_dir))
+            self._verilog = verilog
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
         return self._build
 
@@ -251,7 +252,7 @@ class TileBench:
         suffix of the file it writes."""
         from .toolchain import fst_supported
         self.build(work_dir)
-        verilog = Path(work_dir) / f"{self.name}.v"
+        verilog = getattr(self, "_verilog", None) or Path(work_dir) / f"{self.name}.v"
         fst = fst_supported()
         build = runner.build([verilog], self.name, public=PUBLIC_SIGNALS, waves=True,
                              build_args=["--trace-fst"] if fst else [])
