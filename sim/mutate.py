@@ -544,7 +544,7 @@ def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     for row in survivors:
         entry = analysed.get((row["module"], row["statement"], row["mutated"]))
         if entry is not None and entry["original"] == row["original"]:
-            row["classification"], row["reason"] = entry["class"], entry["reason"]
+            row["classification"], row["equivalence_reason"] = entry["class"], entry["reason"]
         else:
             row["classification"] = "real" if equivalents else "unanalysed"
     # An analysis entry for a mutant that was killed is wrong: say so rather than hide it.
@@ -585,8 +585,8 @@ def format_report(report: dict) -> str:
     for row in report["survivors"]:
         mutation = Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__})
         lines.append(f"SURVIVED mutant {row['mutant']} [{row['classification']}]: {mutation.describe()}")
-        if row.get("reason"):
-            lines.append(f"    reason: {row['reason']}")
+        if row.get("equivalence_reason"):
+            lines.append(f"    reason: {row['equivalence_reason']}")
     return "\n".join(lines)
 
 
