@@ -285,6 +285,9 @@ def cmd_mutate(args):
     check_count(args.n)
     _check_range("steps", args.steps, 2, 10_000)
     _check_range("harnesses", args.harnesses, 1, 4)
+    if args.db:
+        from .store import ResultStore
+        ResultStore(args.db, run="-").close()     # a bad database is refused before any tool runs
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-mutate-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))

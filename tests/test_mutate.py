@@ -65,11 +65,15 @@ def test_signals_nobody_reads_are_not_sites():
     assert "assign s2_branch" in verilog          # the dead alias exists in the generated Verilog
 
 
-def test_bad_mutate_arguments_are_refused(capsys):
+def test_bad_mutate_arguments_are_refused(capsys, tmp_path):
     assert main(["mutate", "-n", "0"]) == 2
     assert capsys.readouterr().err.strip() == "subtile: error: n: 0 is outside the allowed range 1..65535"
     assert main(["mutate", "--harnesses", "9"]) == 2
     assert "harnesses: 9 is outside the allowed range 1..4" in capsys.readouterr().err
+    assert main(["mutate", "--db", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"subtile: error: db: {tmp_path} is a folder")
+    assert main(["mutate", "--equivalent", str(tmp_path / "missing.toml")]) == 2
+    assert capsys.readouterr().err.startswith("subtile: error: equivalent: cannot read")
 
 
 def _db_rows(path: Path) -> list[tuple]:
