@@ -32,14 +32,14 @@ LINT_WAIVERS = {
                    "synchronous reset; both agree",
 }
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # fullmatch: "$" would accept a trailing newline
 _PORT_DECLARATION = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)\s*;", re.M)
 _SRC_ATTRIBUTE = re.compile(r"\(\*\s*src\s*=\s*\"[^\"]*\"\s*\*\)\s*")
 
 
 def check_identifier(name: str, *, parameter: str = "top") -> str:
     """Module and file names must be plain Verilog identifiers: ``[A-Za-z_][A-Za-z0-9_]*``."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ConfigError(f"{parameter}: {name!r} is not an identifier "
                          "(allowed: a letter or _, then letters, digits or _)")
     return name

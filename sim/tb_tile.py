@@ -15,9 +15,10 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 
 log = logging.getLogger("subtile.tb.tile")
+CLOCK_PERIOD_NS = 10
 
 
 def _scope(handle, path: str):
@@ -92,12 +93,24 @@ async def run_programs(dut):
     harnesses = [_Harness(dut, index) for index in range(len(plan["cases"]))]
     for harness, case in zip(harnesses, plan["cases"]):
         _apply_settings(harness, case)
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
+    Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 1)
     tasks = [cocotb.start_soon(_run_case(dut, harness, case))
              for harness, case in zip(harnesses, plan["cases"]) if case["enabled"]]
-    for task in tasks:
-        await task
+
+    async def all_cases():
+        for task in tasks:
+            await task
+
+    limit = plan.get("timeout_cycles")
+    if not limit:
+        await all_cases()
+        return
+    # A watchdog for designs that may hang (mutants): fail instead of simulating forever.
+    try:
+        await with_timeout(cocotb.start_soon(all_cases()), limit * CLOCK_PERIOD_NS, "ns")
+    except SimTimeoutError:
+        raise AssertionError(f"timeout: the program did not finish within {limit} cycles") from None

@@ -9,6 +9,7 @@ and reports the first divergence.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,7 @@ class TileRun:
     pulses: dict[str, int] = field(default_factory=dict)    # gated clock pulses per gated unit
     coverage: Path | None = None    # Verilator toggle coverage of the run (TileBench(coverage=True))
     saif: Path | None = None        # SAIF of the run (TileBench(saif=True))
+    waves: str | None = None        # the waves file, when the run recorded one
 
     def summary(self) -> dict:
         return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
@@ -247,6 +249,7 @@ class TileBench:
                                     stimulus_depth=self.stimulus_depth, response_depth=self.response_depth,
                                     count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
+            self._verilog = verilog
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
                                        coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
@@ -257,11 +260,34 @@ class TileBench:
         from ..hdl.tile import GATED_UNITS, PROBE_UNITS
         return [f"toggles_{unit}" for unit in PROBE_UNITS] + [f"pulses_{unit}" for unit in GATED_UNITS]
 
-    def run(self, cases: dict[int, TileCase], *, work_dir: Path) -> dict[int, "TileRun"]:
-        """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model."""
+    def waves_build(self, work_dir: Path) -> tuple[runner.Build, str]:
+        """A second build of the same Verilog that records waves: FST when the zlib and lz4
+        headers are installed (Debian liblz4-dev, zlib1g-dev), else VCD. Returns it and the
+        suffix of the file it writes."""
+        from .toolchain import fst_supported
+        self.build(work_dir)
+        verilog = getattr(self, "_verilog", None) or Path(work_dir) / f"{self.name}.v"
+        fst = fst_supported()
+        build = runner.build([verilog], self.name, public=PUBLIC_SIGNALS, waves=True,
+                             build_args=["--trace-fst"] if fst else [])
+        return build, "fst" if fst else "vcd"
+
+    def run(self, cases: dict[int, TileCase], *, work_dir: Path, plusargs: Sequence[str] = (),
+            timeout_cycles: int | None = None, waves: Path | None = None) -> dict[int, "TileRun"]:
+        """Run ``cases`` (harness index -> case) concurrently; compare each with the golden model.
+
+        ``plusargs`` are passed to the simulator (e.g. the mutant selector of
+        :mod:`subtile.sim.mutate`); with ``timeout_cycles`` the run fails (AssertionError naming
+        the timeout) when the programs have not finished after that many clock cycles. With
+        ``waves``, the run uses a tracing build and its waves (FST, or VCD when FST cannot be
+        built; see :meth:`waves_build`) are moved to that path, with the suffix of their format.
+        """
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
+        if waves is not None:
+            build, waves_format = self.waves_build(work_dir)
+        extra_plusargs = list(plusargs)
         plan_cases, plusargs = [], []
         for index, config in enumerate(self.configs):
             case = cases.get(index)
@@ -284,11 +310,16 @@ class TileBench:
                 "output": str(output), "counters": self.counters() if self.count_toggles else [],
             })
         plan_path = work_dir / "tile_plan.json"
-        plan_path.write_text(json.dumps({"cases": plan_cases}))
+        plan_path.write_text(json.dumps({"cases": plan_cases, "timeout_cycles": timeout_cycles}))
         start = time.perf_counter()
         test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_TILE_PLAN": str(plan_path)},
                               seed=min(case.seed for case in cases.values()) if cases else None,
-                              plusargs=plusargs, saif=work_dir / "run.saif" if self.saif else None)
+                              plusargs=[*plusargs, *extra_plusargs], waves=waves is not None,
+                              saif=work_dir / "run.saif" if self.saif else None)
+        if waves is not None:
+            self.waves_file = Path(waves).with_suffix("." + waves_format)
+            self.waves_file.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(work_dir / f"dump.{waves_format}", self.waves_file)
         test_run.raise_for_failures()
         sim_seconds = time.perf_counter() - start
         runs = {index: self.score(index, case, work_dir, sim_seconds=sim_seconds)
@@ -343,8 +374,15 @@ class TileBench:
 
 
 def simulate(config: TileConfig, stimulus: Sequence[StepStimulus], *, work_dir: Path, seed: int = 1,
-             idle: float = 0.0, stall: float = 0.0, read_state: bool = True, contents=None) -> "TileRun":
-    """Run one stimulus program on one tile (a bench of one) and compare with the golden model."""
+             idle: float = 0.0, stall: float = 0.0, read_state: bool = True, contents=None,
+             waves: Path | None = None) -> "TileRun":
+    """Run one stimulus program on one tile (a bench of one) and compare with the golden model.
+
+    With ``waves``, record waves of the run to that path (see :meth:`TileBench.run`); the path
+    written is ``TileRun.waves``."""
     bench = TileBench([config], contents=[contents] if contents is not None else None, name=f"{config.name}_bench")
-    return bench.run({0: TileCase(stimulus, seed=seed, idle=idle, stall=stall, read_state=read_state)},
-                     work_dir=work_dir)[0]
+    run = bench.run({0: TileCase(stimulus, seed=seed, idle=idle, stall=stall, read_state=read_state)},
+                    work_dir=work_dir, waves=waves)[0]
+    if waves is not None:
+        run.waves = str(bench.waves_file)
+    return run

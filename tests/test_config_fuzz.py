@@ -2,9 +2,11 @@
 ConfigError naming a parameter, never another exception; valid random configurations give
 lint-clean Verilog."""
 
+import json
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 from subtile.config import TileConfig, random_config
 from subtile.errors import ConfigError
@@ -32,8 +34,10 @@ def test_any_input_is_a_config_or_a_named_error(data):
         message = str(error)
         assert "\n" not in message and ":" in message
         assert message.split(":")[0].split(".")[0] in FIELDS + ["tile", "accumulator"]
+        event("invalid: refused")         # counted by pytest --hypothesis-show-statistics
     else:
         assert TileConfig.from_dict(config.to_dict()) == config
+        event("valid")
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -42,3 +46,54 @@ def test_random_valid_configs_lint_clean(seed, tmp_path):
     design = generate_tile(config)
     verilog = design.write(tmp_path)
     assert runner.lint([tmp_path / f"{design.top}.vlt", verilog], design.top) == [], config.to_toml()
+
+
+#: Values that are wrong for a field whatever the other fields hold.
+BAD_VALUES = {
+    "name": ["", "1tile", "a-b", "my tile", "tile\n", "../escape", "a/b", "tile.v", "\u00e9t\u00e9", 7, None],
+    "neurons": [0, -1, 257, 4.0, "4", True, None],
+    "branches": [0, 17, 2.5, "2"],
+    "synapses": [0, 65, -3, [4]],
+    "addresses": [0, 65537, "64"],
+    "weight_format": ["fixed<40,2>", "ufixed<8,2>", "fixed<1,1>", "float", "fixed<8,", 8],
+    "payload_format": ["fixed<17,2>", "ufixed<4,0>", ""],
+    "dendrite_format": ["fixed<0,0>", "fixed<99,9>", None],
+    "membrane_format": ["fixd<8,2>", "ufixed<12,5>"],
+    "branch_activation": ["tanhh", {"function": "tanh", "impl": "spline"}, {"bogus": 1}, 3],
+    "soma_activation": ["identity", "nope", {"function": "relu", "colour": "red"}, []],
+    "leak_shift": [-1, 16, 1.5],
+    "delta": [-1, 70000, "2"],
+    "lanes": [0, -2, 300, "1"],
+    "gating": ["clock", "", None, 1],
+    "seed": [-1, 2**32, 1.0],
+    "weight_density": [-0.1, 1.5, float("nan"), float("inf"), "0.5", True],
+    "table_fill": [2, -1e-9, None],
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_random_valid_configs_accepted_and_one_bad_field_named(seed, data):
+    """A random valid configuration is accepted and survives TOML; the same configuration with
+    one field made invalid is refused with a one-line error naming exactly that field."""
+    config = random_config(np.random.default_rng(seed), max_neurons=64)
+    assert TileConfig.from_dict(config.to_dict()) == config
+    event("valid")
+    field = data.draw(st.sampled_from(sorted(BAD_VALUES)), label="field")
+    value = data.draw(st.sampled_from(BAD_VALUES[field]), label="value")
+    broken = {**config.to_dict(), field: value}
+    with pytest.raises(ConfigError) as refused:
+        TileConfig.from_dict(broken)
+    message = str(refused.value)
+    assert "\n" not in message and message.split(":")[0].split(".")[0] == field, message
+    event("invalid: refused")
+
+
+def test_names_never_leave_the_output_folder(tmp_path):
+    """The module name is the file name: only identifiers, so no path can escape ``-o``."""
+    from subtile.cli import main
+    for name in ("../up", "/abs", "a/b", "x\n", "x.v"):
+        config = tmp_path / "bad.toml"
+        config.write_text(f"[tile]\nname = {json.dumps(name)}\n")    # a JSON string is a TOML string
+        assert main(["generate", "tile", "--config", str(config), "-o", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "up.v").exists()

@@ -1,0 +1,596 @@
+"""Mutation testing of the verification: inject single faults into the tile's RTL and check
+that the regression notices each one.
+
+All mutants live in ONE Verilator build. Every mutated statement of the generated Verilog is
+guarded by a mutant selector read from a plusarg::
+
+    assign emit = (subtile_mut_sel == 16'd7) ? ($signed(\\$3 ) > $signed(3'h2))
+                                           : ($signed(\\$3 ) >= $signed(3'h2));
+
+so ``+subtile_mutant=7`` runs mutant 7 and ``+subtile_mutant=0`` (or none) the original design.
+Both arms of the guard have the width and signedness of the original expression, so the
+unselected arm leaves the design exactly as generated (the baseline run checks this).
+
+Mutation operators, applied to continuous assignments and to the blocking assignments of
+combinational ``always @*`` blocks (the whole datapath and control of an Amaranth design):
+
+* ``operator``: a binary operator replaced by a related one (``+``/``-``, ``<``/``<=``,
+  ``==``/``!=``, ``&``/``|``, ...);
+* ``constant``: one bit of a literal flipped (its lowest bit, or its highest for wide literals);
+* ``mux``: the two arms of a ``c ? a : b`` swapped;
+* ``stuck``: a one-bit signal stuck at 0 or 1.
+
+Sites are picked deterministically from the seed, spread over the tile's units (synapse table
+and weights, accumulator state, neuron update, branch, activation, encoder, tile control and
+output stream). Each mutant runs the regression of :func:`regression_cases` (several harnesses
+of the same tile with different stimulus, idle cycles and backpressure, state compared after
+every step); it is *killed* when any output event or state register differs from the golden
+model, or when the run hangs (a cycle budget of a few times the original run's).
+Results go to a :class:`subtile.store.ResultStore`, one row per mutant, so a killed run
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import TileConfig
+from ..errors import ConfigError
+from ..gen.tile import generate_bench
+from ..golden.tile import SynapseTable, initial_contents, random_stimulus
+from ..store import ResultStore
+from . import runner
+from .tile import PUBLIC_SIGNALS, StepStimulus, TileBench, TileCase
+
+__all__ = ["Mutation", "find_mutations", "select_mutations", "instrument", "MutationBench",
+           "regression_cases", "run_mutation_testing", "format_report", "PLUSARG", "UNITS"]
+
+PLUSARG = "subtile_mutant"
+SELECT = "subtile_mut_sel"
+SELECT_BITS = 16
+
+#: Unit of each tile submodule (by the module path below the harness's tile).
+UNITS = ("synapse", "state", "neuron", "branch", "activation", "encoder", "control")
+
+
+def unit_of(path: str) -> str:
+    """The unit a module of the tile belongs to, from its path below the harness (``tile.lane_0.soma``)."""
+    parts = path.split(".")
+    last = re.sub(r"_\d+$", "", parts[-1])
+    if parts == ["tile"]:
+        return "control"
+    return {"synapses": "synapse", "state": "state", "lane": "neuron", "branch": "branch",
+            "activation": "activation", "soma": "activation", "encoder": "encoder"}.get(last, "control")
+
+
+# -- finding sites ---------------------------------------------------------------------------------
+_MODULE = re.compile(r"^module \\?(\S+)\s*\(", re.M)
+_DECL = re.compile(r"^\s*(?:input|output|wire|reg)\s+(?:signed\s+)?(?:\[(\d+):(\d+)\]\s+)?(\\\S+ |[A-Za-z_]\w*)\s*(?:=.*)?;")
+_CONTINUOUS = re.compile(r"^(  assign )(.+?) = (.+);$")
+_BLOCKING = re.compile(r"^(\s+)(\\\S+ |[A-Za-z_][\w.]*(?: ?\[[^\]]+\])?) = (.+);$")
+# A binary operator: after an operand (word character, ')' or ']', then spaces), before a space.
+_BINARY = re.compile(r"(?<=[\w)\]]) +(<=|>=|==|!=|&&|\|\||<<|>>>|>>|[-+*<>&|^]) (?=\S)")
+_LITERAL = re.compile(r"\b(\d+)'([hdb])([0-9a-fA-F]+)\b")
+_SWAPS = {"+": "-", "-": "+", "*": "+", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=",
+          "!=": "==", "&": "|", "|": "&", "^": "|", "&&": "||", "||": "&&", "<<": ">>", ">>": "<<",
+          ">>>": ">>"}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One single fault: statement ``statement`` (its ordinal among the mutable statements of
+    module ``module``, a path below the harness) with ``original`` right-hand side replaced by
+    ``mutated``."""
+
+    module: str
+    statement: int
+    lhs: str
+    kind: str
+    original: str
+    mutated: str
+    detail: str
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.module)
+
+    def describe(self) -> str:
+        return (f"{self.unit} {self.module}: {self.kind} ({self.detail}) in "
+                f"`{self.lhs.strip()} = {self.original.strip()}` -> `{self.mutated.strip()}`")
+
+
+def _modules(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) character spans of each module of Verilog text."""
+    starts = [(m.group(1), m.start()) for m in _MODULE.finditer(text)]
+    spans = []
+    for name, start in starts:
+        end = text.index("endmodule", start) + len("endmodule")
+        spans.append((name, start, end))
+    return spans
+
+
+def _statements(body: str):
+    """Yield (line index, kind, indent/prefix, lhs, rhs) of each mutable statement of a module:
+    continuous assignments and blocking assignments inside ``always @*`` blocks."""
+    in_comb = False
+    for index, line in enumerate(body.split("\n")):
+        if line.startswith("  always @* begin"):
+            in_comb = True
+            continue
+        if in_comb and line == "  end":
+            in_comb = False
+            continue
+        match = _CONTINUOUS.match(line)
+        if match:
+            yield index, match.group(1), match.group(2), match.group(3)
+            continue
+        if in_comb:
+            match = _BLOCKING.match(line)
+            if match and not line.lstrip().startswith(("reg ", "wire ")):
+                yield index, match.group(1), match.group(2), match.group(3)
+
+
+def _widths(body: str) -> dict[str, int]:
+    widths = {}
+    for line in body.split("\n"):
+        match = _DECL.match(line)
+        if match:
+            msb, lsb, name = match.groups()
+            widths[name.strip()] = abs(int(msb) - int(lsb)) + 1 if msb is not None else 1
+    return widths
+
+
+def _literal_variants(match: re.Match) -> list[tuple[str, str]]:
+    width, base, digits = int(match.group(1)), match.group(2), match.group(3)
+    value = int(digits, {"h": 16, "d": 10, "b": 2}[base])
+    bits = {0} | ({width - 1} if width > 2 else set())
+    out = []
+    for bit in sorted(bits):
+        new = value ^ (1 << bit)
+        text = {"h": f"{new:0{len(digits)}x}", "d": str(new), "b": f"{new:0{len(digits)}b}"}[base]
+        out.append((f"{width}'{base}{text}", f"bit {bit} of {match.group(0)} flipped"))
+    return out
+
+
+def _rhs_mutations(lhs: str, rhs: str, widths: dict[str, int]) -> list[tuple[str, str, str]]:
+    """(kind, mutated rhs, detail) for one statement."""
+    out = []
+    for match in _BINARY.finditer(rhs):
+        op = match.group(1)
+        new = _SWAPS.get(op)
+        if new:
+            mutated = rhs[:match.start(1)] + new + rhs[match.end(1):]
+            out.append(("operator", mutated, f"{op} -> {new}"))
+    for match in _LITERAL.finditer(rhs):
+        for literal, detail in _literal_variants(match):
+            out.append(("constant", rhs[:match.start()] + literal + rhs[match.end():], detail))
+    if rhs.count(" ? ") == 1 and rhs.count(" : ") == 1 and rhs.index(" ? ") < rhs.index(" : "):
+        condition, arms = rhs.split(" ? ")
+        a, b = arms.split(" : ")
+        out.append(("mux", f"{condition} ? {b} : {a}", "arms swapped"))
+    if widths.get(lhs.strip()) == 1:
+        for value in (0, 1):
+            if rhs.strip() != f"1'h{value}":
+                out.append(("stuck", f"1'h{value}", f"stuck at {value}"))
+    return out
+
+
+def _is_dead(body: str, lhs: str) -> bool:
+    """True when the assigned signal is read nowhere (not an output, no other use): a fault there
+    is equivalent by construction, so such statements are not mutation sites."""
+    name = lhs.strip().split(" [")[0].split("[")[0].strip()
+    if re.search(rf"^\s*output\s+(?:\[[^\]]+\]\s+)?{re.escape(name)}\s*;", body, re.M):
+        return False
+    # Uses: every occurrence except declarations and the left-hand sides of assignments.
+    pattern = re.escape(name) + (r"(?=\s)" if name.startswith("\\") else r"\b")
+    for line in body.split("\n"):
+        for match in re.finditer((r"" if name.startswith("\\") else r"(?<![\w$])") + pattern, line):
+            before = line[:match.start()].strip()
+            after = line[match.end():].lstrip()
+            if before in ("assign", "") and (after.startswith("=") or after.startswith("[") and "] =" in after):
+                continue
+            if re.match(r"^(input|output|wire|reg)\b", before):
+                continue
+            return False
+    return True
+
+
+def find_mutations(verilog: str, top: str, harness: int = 0) -> list[Mutation]:
+    """Every candidate single fault in the tile of harness ``harness`` of a bench's Verilog."""
+    prefix = f"{top}.h{harness}."
+    mutations = []
+    for name, start, end in _modules(verilog):
+        if not (name == prefix + "tile" or name.startswith(prefix + "tile.")):
+            continue
+        body = verilog[start:end]
+        widths = _widths(body)
+        path = name[len(prefix):]
+        for ordinal, (_line, _prefix, lhs, rhs) in enumerate(_statements(body)):
+            if _is_dead(body, lhs):
+                continue
+            for kind, mutated, detail in _rhs_mutations(lhs, rhs, widths):
+                mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail))
+    return mutations
+
+
+def select_mutations(candidates: list[Mutation], count: int, seed: int) -> list[Mutation]:
+    """``count`` mutations drawn without replacement, round-robin over the units (so every unit
+    gets its share) and, within a unit, at random from the seed."""
+    rng = np.random.default_rng(seed)
+    pools = {}
+    for mutation in candidates:
+        pools.setdefault(mutation.unit, []).append(mutation)
+    for unit in pools:
+        order = rng.permutation(len(pools[unit]))
+        pools[unit] = [pools[unit][i] for i in order]
+    units = [unit for unit in UNITS if unit in pools]
+    chosen = []
+    while len(chosen) < count and any(pools[u] for u in units):
+        for unit in units:
+            if pools[unit] and len(chosen) < count:
+                chosen.append(pools[unit].pop())
+    return chosen
+
+
+def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]) -> str:
+    """Verilog with ``mutations`` (numbered from 1) guarded by the mutant selector, applied to the
+    tile of every harness."""
+    by_site: dict[tuple[str, int], list[tuple[int, Mutation]]] = {}
+    for number, mutation in enumerate(mutations, start=1):
+        by_site.setdefault((mutation.module, mutation.statement), []).append((number, mutation))
+    paths = {mutation.module for mutation in mutations}
+    pieces, position = [], 0
+    for name, start, end in _modules(verilog):
+        harness = next((h for h in range(harnesses) if name.startswith(f"{top}.h{h}.")), None)
+        path = name[len(f"{top}.h{harness}."):] if harness is not None else None
+        if path not in paths:
+            continue
+        lines = verilog[start:end].split("\n")
+        for ordinal, (index, prefix, lhs, rhs) in enumerate(_statements(verilog[start:end])):
+            site = by_site.get((path, ordinal))
+            if not site:
+                continue
+            expression = f"({rhs})"
+            for number, mutation in reversed(site):
+                if mutation.original != rhs or mutation.lhs != lhs:
+                    raise RuntimeError(f"mutation site {path}#{ordinal} differs in harness {harness}: "
+                                       f"{lhs} = {rhs}")
+                expression = f"({SELECT} == {SELECT_BITS}'d{number}) ? ({mutation.mutated}) : {expression}"
+            lines[index] = f"{prefix}{lhs} = {expression};"
+        header_end = next(i for i, line in enumerate(lines) if line.rstrip().endswith(");"))
+        lines[header_end + 1:header_end + 1] = [
+            f"  reg [{SELECT_BITS - 1}:0] {SELECT};",
+            f'  initial if (!$value$plusargs("{PLUSARG}=%d", {SELECT})) {SELECT} = {SELECT_BITS}\'d0;',
+        ]
+        pieces += [verilog[position:start], "\n".join(lines)]
+        position = end
+    pieces.append(verilog[position:])
+    return "".join(pieces)
+
+
+# -- the regression run on every mutant ---------------------------------------------------------
+def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
+    """Steps that walk every branch's accumulator, one small step per time step, across the
+    upper and then the lower saturation limit of the dendrite format (the rounding at those
+    limits is where off-by-a-few faults hide). Empty when the formats cannot reach a limit.
+
+    The table maps, for every branch b, address ``b * (k + 1) + j`` to slot j of branch b;
+    slots 1..k get the largest weight and their inputs the largest level (a coarse base), slot 0
+    a small weight w1 whose input level then rises by one per step (the fine ramp).
+    """
+    wfmt, pfmt, dfmt = config.weight_format, config.payload_format, config.dendrite_format
+    shift = config.accumulator_frac_bits - dfmt.frac_bits
+    wmax, xmax = wfmt.max_code, pfmt.max_code
+    if shift < 1 or config.synapses < 2 or xmax < 8 or wmax < 1:
+        return []
+    limit = (1 << (dfmt.width - 1)) << shift              # accumulator code of the first out-of-range value
+    best = None
+    for k in range(1, config.synapses):
+        base = k * wmax * xmax
+        for w1 in range(1, min(wmax, 1 << (shift - 1)) + 1):
+            level = (limit - base) / w1                     # fine level where the limit is crossed
+            if 8 <= level <= xmax - 4:
+                best = (k, w1, int(level))
+                break
+        if best:
+            break
+    if best is None or config.addresses < config.branches * (best[0] + 1):
+        return []
+    k, w1, crossing = best
+    width = wfmt.width
+    table = initial_contents(config)[1]
+    valid, branch, slot = table.valid.copy(), table.branch.copy(), table.slot.copy()
+    addresses = {}
+    for b in range(config.branches):
+        for j in range(k + 1):
+            a = b * (k + 1) + j
+            valid[a], branch[a], slot[a] = True, b, j
+            addresses[b, j] = a
+    words = SynapseTable(valid, branch, slot, config).encode()
+    # the rest of the table is as initialised: rows of the ramp's addresses now hold the ramp
+    table_writes = [(0, a, 0, int(words[a])) for a in addresses.values()]
+
+    weight_writes = [(1, b * config.synapses + j, n, (wmax if j else w1) & ((1 << width) - 1))
+                     for b in range(config.branches) for j in range(k + 1) for n in range(config.neurons)]
+
+    # clear every other weight of the ramp's rows' branches so only the ramp contributes
+    others = [(1, b * config.synapses + j, n, 0) for b in range(config.branches)
+              for j in range(k + 1, config.synapses) for n in range(config.neurons)]
+    start = crossing - 6
+    steps = [StepStimulus(np.array([[addresses[b, j], xmax if j else start] for b in range(config.branches)
+                                    for j in range(k + 1)], dtype=np.int64),
+                          table_writes + others + weight_writes)]
+    level = start
+    for _ in range(10):                                    # up across the upper limit
+        steps.append(StepStimulus(np.array([[addresses[b, 0], 1] for b in range(config.branches)])))
+        level += 1
+    # Accumulators integrate weight x payload, so the mirror image (-base - w1 * start) is
+    # reached with negative payloads, in chunks the payload format can carry.
+    def chunks(total):
+        out = []
+        while total:
+            part = max(total, -xmax)
+            out.append(part)
+            total -= part
+        return out
+
+    mirror = [[addresses[b, j], p] for b in range(config.branches) for j in range(1, k + 1)
+              for p in chunks(-2 * xmax)]
+    mirror += [[addresses[b, 0], p] for b in range(config.branches) for p in chunks(-(level + start))]
+    steps.append(StepStimulus(np.array(mirror, dtype=np.int64)))
+    for _ in range(10):                                    # down across the lower limit
+        steps.append(StepStimulus(np.array([[addresses[b, 0], -1] for b in range(config.branches)])))
+    return steps
+
+
+def regression_cases(config: TileConfig, steps: int, seed: int) -> list[TileCase]:
+    """The stimulus every mutant faces, one case per harness (all on the same tile):
+
+    0. sparse input (activity 0.1) with idle cycles and output backpressure;
+    1. every input every step (activity 1.0) under heavy backpressure;
+    2. activity 0.4 with the programming port rewriting table entries and weights mid-run;
+    3. a saturation case: every branch's accumulator walked across the dendrite saturation
+       limits (:func:`saturation_ramp`), then every weight set to an extreme and inputs swinging
+       between their payload extremes.
+    """
+    rng = np.random.default_rng(seed)
+
+    def random_steps(activity, salt):
+        return [StepStimulus(e) for e in random_stimulus(config, steps, activity, seed=seed * 7919 + salt)]
+
+    programmed = random_steps(0.4, 2)
+    writes = []
+    table = initial_contents(config)[1]
+    for _ in range(4):
+        row = int(rng.integers(config.addresses))
+        entry = SynapseTable(table.valid.copy(), table.branch.copy(), table.slot.copy(), config)
+        entry.valid[row] = bool(rng.integers(2))
+        entry.branch[row] = int(rng.integers(config.branches))
+        entry.slot[row] = int(rng.integers(config.synapses))
+        writes.append((0, row, 0, int(entry.encode()[row])))
+    for _ in range(12):
+        row, neuron = int(rng.integers(config.rows)), int(rng.integers(config.neurons))
+        value = int(rng.integers(config.weight_format.min_code, config.weight_format.max_code + 1))
+        writes.append((1, row, neuron, value & ((1 << config.weight_format.width) - 1)))
+    middle = steps // 2
+    programmed[middle] = StepStimulus(programmed[middle].events, writes)
+
+    # The swing case first sets every weight to an extreme (random sign), so sums reach the
+    # saturation limits of the dendrites and the membrane.
+    width = config.weight_format.width
+    extremes = [(1, row, neuron, int(rng.choice([config.weight_format.max_code, config.weight_format.min_code]))
+                 & ((1 << width) - 1)) for row in range(config.rows) for neuron in range(config.neurons)]
+    fmt = config.payload_format
+    swing = []
+    for step in range(steps):
+        addresses = rng.permutation(config.addresses)[:max(1, config.addresses // 2)]
+        if step % 4 == 3:
+            swing.append(np.zeros((0, 2), dtype=np.int64))
+            continue
+        code = fmt.max_code if step % 8 < 4 else fmt.min_code
+        swing.append(np.array([[a, code if rng.random() < 0.8 else -code // 2] for a in addresses],
+                              dtype=np.int64))
+    return [TileCase(random_steps(0.1, 0), seed=seed + 1, idle=0.2, stall=0.3),
+            TileCase(random_steps(1.0, 1), seed=seed + 2, stall=0.6),
+            TileCase(programmed, seed=seed + 3, idle=0.1, stall=0.1),
+            TileCase(saturation_ramp(config) +
+                     [StepStimulus(e, extremes if step == 0 else ()) for step, e in enumerate(swing)],
+                     seed=seed + 4, stall=0.2)]
+
+
+class MutationBench:
+    """The instrumented bench: ``harnesses`` copies of one tile, all mutants in one build."""
+
+    def __init__(self, config: TileConfig, *, count: int, seed: int, harnesses: int = 4):
+        self.config, self.seed, self.harnesses = config, seed, harnesses
+        configs = [config] * harnesses
+        self.bench = TileBench(configs, name=f"{config.name}_mutants")
+        design = generate_bench(configs, self.bench.contents, top=self.bench.name,
+                                stimulus_depth=self.bench.stimulus_depth, response_depth=self.bench.response_depth)
+        self.design = design
+        self.candidates = find_mutations(design.verilog, design.top)
+        if not self.candidates:
+            raise RuntimeError(f"no mutation sites found in {design.top}")
+        self.mutations = select_mutations(self.candidates, count, seed)
+        self.verilog = instrument(design.verilog, design.top, harnesses, self.mutations)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.verilog.encode()).hexdigest()
+
+    def build(self, work_dir: Path) -> runner.Build:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path = work_dir / f"{self.design.top}.v"
+        path.write_text(self.verilog)
+        self.bench._build = runner.build([path], self.design.top, public=PUBLIC_SIGNALS)
+        return self.bench._build
+
+    def run(self, number: int, cases: list[TileCase], work_dir: Path, timeout_cycles: int | None) -> dict:
+        """Run mutant ``number`` (0 = the original design): outcome and first divergence."""
+        start = time.perf_counter()
+        try:
+            runs = self.bench.run(dict(enumerate(cases)), work_dir=work_dir, plusargs=[f"+{PLUSARG}={number}"],
+                                  timeout_cycles=timeout_cycles)
+        except AssertionError as error:
+            reason = "timeout" if "timeout" in str(error) else "simulation failed"
+            return {"killed": True, "reason": reason, "first_mismatch": str(error).strip().splitlines()[-1][:300],
+                    "cycles": None, "seconds": round(time.perf_counter() - start, 3)}
+        except (ValueError, RuntimeError) as error:
+            return {"killed": True, "reason": "bad output", "first_mismatch": str(error)[:300], "cycles": None,
+                    "seconds": round(time.perf_counter() - start, 3)}
+        failing = [(index, run) for index, run in sorted(runs.items()) if not run.passed]
+        cycles = sum(run.cycles for run in runs.values())
+        if failing:
+            index, run = failing[0]
+            return {"killed": True, "reason": "mismatch", "first_mismatch": f"case {index}: {run.mismatch}",
+                    "cases_failing": [i for i, _ in failing], "cycles": cycles,
+                    "seconds": round(time.perf_counter() - start, 3)}
+        return {"killed": False, "reason": None, "first_mismatch": None, "cycles": cycles,
+                "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _stimulus_digest(cases: list[TileCase]) -> str:
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update(repr((case.seed, case.idle, case.stall, case.read_state)).encode())
+        for step in case.stimulus:
+            digest.update(np.asarray(step.events, dtype=np.int64).tobytes() + repr(list(step.writes)).encode())
+    return digest.hexdigest()
+
+
+def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: int, work_dir: Path,
+                         db: Path | None = None, log=print, harnesses: int = 4, equivalents=()) -> dict:
+    """Build all mutants once, run the regression on each, return the report (see module doc).
+
+    With ``db``, each mutant's outcome is stored as it finishes and mutants already stored for
+    the same design, mutants and stimulus are skipped (resume after a crash or kill).
+    """
+    work_dir = Path(work_dir)
+    mbench = MutationBench(config, count=count, seed=seed, harnesses=harnesses)
+    cases = regression_cases(config, steps, seed)[:harnesses]
+    run_name = "mutate-" + hashlib.sha256(json.dumps(
+        {"verilog": mbench.digest, "steps": steps, "seed": seed, "harnesses": harnesses,
+         "stimulus": _stimulus_digest(cases)},
+        sort_keys=True).encode()).hexdigest()[:16]
+    store = ResultStore(db if db is not None else work_dir / "mutants.db", run=run_name)
+    try:
+        build = mbench.build(work_dir)
+        log(f"{len(mbench.mutations)} mutants of {len(mbench.candidates)} candidate sites in one build "
+            f"({'reused' if build.cached else 'compiled'} in {build.seconds:.1f} s)")
+        baseline = mbench.run(0, cases, work_dir / "run", timeout_cycles=None)
+        if baseline["killed"]:
+            raise RuntimeError(f"the regression fails on the original design: {baseline['first_mismatch']}")
+        timeout = 4 * baseline["cycles"] + 10_000
+        pending = store.pending(f"{n:04d}" for n in range(1, len(mbench.mutations) + 1))
+        if len(pending) < len(mbench.mutations):
+            log(f"resuming: {len(mbench.mutations) - len(pending)} mutants already in {store.path}")
+        for key in pending:
+            number = int(key)
+            mutation = mbench.mutations[number - 1]
+            try:
+                outcome = mbench.run(number, cases, work_dir / "run", timeout_cycles=timeout)
+            except Exception as error:  # noqa: BLE001 - stored as a failed point, the run goes on
+                store.put(key, params=asdict(mutation), error=f"{type(error).__name__}: {error}")
+                log(f"mutant {number}: ERROR {error}")
+                continue
+            store.put(key, params=asdict(mutation), metrics=outcome)
+            log(f"mutant {number}/{len(mbench.mutations)}: {'killed' if outcome['killed'] else 'SURVIVED'} "
+                f"({outcome['reason'] or 'no difference'}) {mutation.describe()}")
+        results = store.results()
+    finally:
+        store.close()
+    return _report(config, mbench, results, equivalents=equivalents, count=count, seed=seed, steps=steps,
+                   baseline=baseline,
+                   work_dir=work_dir, db=store.path, run_name=run_name)
+
+
+def load_equivalents(path) -> list[dict]:
+    """Analysed surviving mutants (TOML ``[[mutant]]`` tables with ``module``, ``statement``,
+    ``original``, ``mutated``, ``class`` and ``reason``), see docs/mutation-equivalents.toml."""
+    import tomllib
+    try:
+        entries = tomllib.loads(Path(path).read_text()).get("mutant", [])
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"equivalent: cannot read {path}: {error}") from None
+    for index, entry in enumerate(entries):
+        missing = {"module", "statement", "original", "mutated", "class", "reason"} - set(entry)
+        if missing:
+            raise ConfigError(f"equivalent: entry {index} of {path} lacks {', '.join(sorted(missing))}")
+        if entry["class"] not in ("equivalent", "equivalent-config"):
+            raise ConfigError(f"equivalent: entry {index} class {entry['class']!r} is not one of "
+                              "equivalent, equivalent-config")
+    return entries
+
+
+def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
+    rows = []
+    for result in results:
+        number = int(result.key)
+        mutation = mbench.mutations[number - 1]
+        row = {"mutant": number, "unit": mutation.unit, **asdict(mutation),
+               "status": result.status, "error": result.error, **result.metrics}
+        rows.append(row)
+    finished = [r for r in rows if r["status"] == "ok"]
+    killed = [r for r in finished if r["killed"]]
+    survivors = [r for r in finished if not r["killed"]]
+    analysed = {(e["module"], e["statement"], e["mutated"]): e for e in equivalents}
+    for row in survivors:
+        entry = analysed.get((row["module"], row["statement"], row["mutated"]))
+        if entry is not None and entry["original"] == row["original"]:
+            row["classification"], row["equivalence_reason"] = entry["class"], entry["reason"]
+        else:
+            row["classification"] = "real" if equivalents else "unanalysed"
+    # An analysis entry for a mutant that was killed is wrong: say so rather than hide it.
+    contradicted = [r["mutant"] for r in killed
+                    if (r["module"], r["statement"], r["mutated"]) in analysed]
+    excluded = [r for r in survivors if r["classification"].startswith("equivalent")]
+    scored = len(finished) - len(excluded)
+    per_unit = {}
+    for r in finished:
+        entry = per_unit.setdefault(r["unit"], {"mutants": 0, "killed": 0})
+        entry["mutants"] += 1
+        entry["killed"] += bool(r["killed"])
+    return {"config": config.to_dict(), "mutants": len(mbench.mutations), "candidates": len(mbench.candidates),
+            "finished": len(finished), "errors": len(rows) - len(finished), "killed": len(killed),
+            "survived": len(survivors), "score": len(killed) / len(finished) if finished else None,
+            "equivalent": len(excluded), "contradicted_equivalents": contradicted,
+            "score_without_equivalent": len(killed) / scored if scored else None,
+            "per_unit": per_unit, "survivors": survivors, "results": rows,
+            "count": info["count"], "seed": info["seed"], "steps": info["steps"],
+            "baseline_cycles": info["baseline"]["cycles"], "work_dir": str(info["work_dir"]),
+            "db": str(info["db"]), "run": info["run_name"]}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"mutation score: {report['killed']} of {report['finished']} mutants killed "
+             f"({100 * (report['score'] or 0):.1f} %), {report['survived']} survived, {report['errors']} errors "
+             f"(seed {report['seed']}, {report['steps']} steps per case, {report['candidates']} candidate sites)"]
+    for unit in UNITS:
+        if unit in report["per_unit"]:
+            entry = report["per_unit"][unit]
+            lines.append(f"  {unit:<10} {entry['killed']:3d} / {entry['mutants']:3d} killed")
+    if report["equivalent"] or report["contradicted_equivalents"]:
+        lines.append(f"without the {report['equivalent']} analysed equivalent mutants: {report['killed']} of "
+                     f"{report['finished'] - report['equivalent']} killed "
+                     f"({100 * (report['score_without_equivalent'] or 0):.1f} %)")
+    for number in report["contradicted_equivalents"]:
+        lines.append(f"WARNING mutant {number} is listed as equivalent but was killed")
+    for row in report["survivors"]:
+        mutation = Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__})
+        lines.append(f"SURVIVED mutant {row['mutant']} [{row['classification']}]: {mutation.describe()}")
+        if row.get("equivalence_reason"):
+            lines.append(f"    reason: {row['equivalence_reason']}")
+    return "\n".join(lines)
+
+
+def check_count(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= (1 << SELECT_BITS) - 1:
+        raise ConfigError(f"n: {count} is outside the allowed range 1..{(1 << SELECT_BITS) - 1}")
+    return count
