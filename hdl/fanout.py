@@ -1,6 +1,6 @@
 """The fan-out unit: a tile's output events through its axon table into packets (multicast)."""
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -67,7 +67,7 @@ class FanOut(wiring.Component):
         layout, d_max = self.packet_layout, self.max_destinations
         neurons = len(self.destinations)
         head = self.events.payload
-        count = Signal(range(d_max + 1), name="count")         # destinations of the head's neuron
+        count = Signal(range(max(d_max + 1, 2)), name="count")         # destinations of the head's neuron
         index = Signal(range(d_max + 2), name="index")         # next destination to send
         if d_max:
             entry_layout = data.StructLayout({"x": layout["x"].shape, "y": layout["y"].shape,
@@ -97,21 +97,29 @@ class FanOut(wiring.Component):
             self.packets.payload.payload.eq(head.payload),
             self.packets.payload.src_tile.eq(self.source),
             self.packets.payload.src_neuron.eq(head.neuron),
-            self.packets.valid.eq(self.events.valid & (index < count)),
         ]
         sent = Signal(name="sent")
-        total = count + 1 if self.has_external else count
+        last = Signal(name="last")              # the item being sent is the head's last one
+        if d_max:
+            m.d.comb += self.packets.valid.eq(self.events.valid & (index < count))
         m.d.comb += sent.eq(self.packets.valid & self.packets.ready)
         if self.has_external:
             m.d.comb += [
                 self.external.payload.neuron.eq(head.neuron),
                 self.external.payload.payload.eq(head.payload),
                 self.external.valid.eq(self.events.valid & (index == count)),
+                last.eq(self.external.valid),
             ]
             with m.If(self.external.valid & self.external.ready):
                 m.d.comb += sent.eq(1)
-        # The head is consumed with its last packet, or at once when there is nothing to send.
-        m.d.comb += self.events.ready.eq((total == 0) | (sent & (index + 1 >= total)))
+            nothing = Const(0, 1)
+        elif d_max:
+            m.d.comb += last.eq(index + 1 == count)
+            nothing = ~count.any()
+        else:
+            nothing = Const(1, 1)               # no table: every event is consumed at once
+        # The head is consumed with its last item, or at once when there is nothing to send.
+        m.d.comb += self.events.ready.eq(nothing | (sent & last))
         with m.If(self.events.valid & self.events.ready):
             m.d.sync += index.eq(0)
         with m.Elif(sent):

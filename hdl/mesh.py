@@ -100,8 +100,8 @@ class _Merge(wiring.Component):
             self.out.payload.eq(Mux(grant, self.b.payload.as_value(), self.a.payload.as_value())),
             fire.eq(self.out.valid & self.out.ready),
             advance.eq(fire),
-            self.a.ready.eq(fire & (grant == 0)),
-            self.b.ready.eq(fire & (grant == 1)),
+            self.a.ready.eq(fire & ~grant[0]),
+            self.b.ready.eq(fire & grant[0]),
         ]
         return m
 
@@ -195,7 +195,7 @@ class Mesh(wiring.Component):
                 tile.prog.valid.eq(0),
                 tile.tick.eq(self.tick & self.tick_ready),
             ]
-            empty.append(queue.level == 0)
+            empty.append(~queue.level.any())
             ready.append(tile.tick_ready)
             if i in inputs:
                 merge = _Merge(self.layout)

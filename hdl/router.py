@@ -27,6 +27,12 @@ def _bits(count: int) -> int:
     return max(1, (count - 1).bit_length())
 
 
+def _equals(value, constant: int):
+    """``value == constant``; a comparison with 0 is written as a reduction (a multi-bit
+    ``!x`` in the Verilog is a lint width warning)."""
+    return ~value.any() if constant == 0 else value == constant
+
+
 def packet_layout(*, width: int, height: int, address_width: int, payload_width: int,
                   neuron_width: int) -> data.StructLayout:
     """A packet: destination tile (x, y), destination input address, signed payload, and the
@@ -55,7 +61,8 @@ def round_robin(m: Module, requests, *, name: str):
     if count > 1:
         with m.Switch(last):
             for previous in range(count):
-                with m.Case(previous):
+                # The last value as the default, so that the case statement is complete.
+                with (m.Case(previous) if previous < count - 1 else m.Default()):
                     # Later assignments win: walk from the lowest priority to the highest.
                     order = [(previous + offset) % count for offset in range(1, count + 1)]
                     for index in reversed(order):
@@ -137,17 +144,22 @@ class Router(wiring.Component):
             head = Signal(self.layout, name=f"head_{port_name}")
             route = Signal(range(PORTS), name=f"route_{port_name}")
             m.d.comb += head.eq(fifo.r_data)
-            # Dimension-ordered: X first, then Y.
-            with m.If(head.x > self.x):
-                m.d.comb += route.eq(EAST)
-            with m.Elif(head.x < self.x):
-                m.d.comb += route.eq(WEST)
-            with m.Elif(head.y > self.y):
-                m.d.comb += route.eq(SOUTH)
-            with m.Elif(head.y < self.y):
-                m.d.comb += route.eq(NORTH)
-            with m.Else():
-                m.d.comb += route.eq(LOCAL)
+            # Dimension-ordered: X first, then Y. Later assignments win, so the checks are
+            # written from the lowest priority up; a direction off the mesh is never chosen
+            # (and its comparison would be constant).
+            m.d.comb += route.eq(LOCAL)
+            if self.y > 0:
+                with m.If(head.y < self.y):
+                    m.d.comb += route.eq(NORTH)
+            if self.y < self.height - 1:
+                with m.If(head.y > self.y):
+                    m.d.comb += route.eq(SOUTH)
+            if self.x > 0:
+                with m.If(head.x < self.x):
+                    m.d.comb += route.eq(WEST)
+            if self.x < self.width - 1:
+                with m.If(head.x > self.x):
+                    m.d.comb += route.eq(EAST)
             pop = Signal(name=f"pop_{port_name}")
             m.d.comb += fifo.r_en.eq(pop)
             with m.If(fifo.level > self.max_level[port]):
@@ -156,26 +168,27 @@ class Router(wiring.Component):
             routes.append(route)
             pops.append(pop)
             levels.append(fifo.level)
-        m.d.comb += self.empty.eq(Cat(level == 0 for level in levels).all())
+        m.d.comb += self.empty.eq(~Cat(level.any() for level in levels).any())
 
         pop_terms = [[] for _ in range(PORTS)]
         for out, out_name in enumerate(PORT_NAMES):
             requests = []
             for port, port_name in enumerate(PORT_NAMES):
                 request = Signal(name=f"req_{port_name}_to_{out_name}")
-                m.d.comb += request.eq(heads[port][0].r_rdy & (routes[port] == out))
+                m.d.comb += request.eq(heads[port][0].r_rdy & _equals(routes[port], out))
                 requests.append(request)
             grant, any_request, advance = round_robin(m, requests, name=f"arb_{out_name}")
             link = self.outputs[out]
             fire = Signal(name=f"fire_{out_name}")
             m.d.comb += [
                 link.valid.eq(any_request),
-                link.payload.eq(Array(head for _, head in heads)[grant]),
+                # Padded to every value of the grant index (a complete case statement).
+                link.payload.eq(Array([head for _, head in heads] + [heads[-1][1]] * 3)[grant]),
                 fire.eq(link.valid & link.ready),
                 advance.eq(fire),
             ]
             for port in range(PORTS):
-                pop_terms[port].append(fire & (grant == port))
+                pop_terms[port].append(fire & _equals(grant, port))
             with m.If(fire):
                 m.d.sync += self.forwarded[out].eq(self.forwarded[out] + 1)
             with m.If(link.valid & ~link.ready):
