@@ -14,9 +14,8 @@ TILE = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2,
 
 @pytest.mark.parametrize("config", [
     MeshConfig(name="lint_2x2", width=2, height=2, tile=TILE, inputs=((0, 0), (1, 1)), outputs=((1, 0), (0, 1))),
-    MeshConfig(name="lint_3x1", width=3, height=1, tile=TILE.replace(gating="none"), max_destinations=3),
+    MeshConfig(name="lint_3x1", width=3, height=1, tile=TILE.replace(gating="enable"), max_destinations=3),
     MeshConfig(name="lint_1x1", width=1, height=1, tile=TILE, max_destinations=0, outputs=()),
-    MeshConfig(name="lint_1x2", width=1, height=2, tile=TILE.replace(gating="enable"), max_destinations=0),
 ], ids=lambda c: c.name)
 def test_mesh_lints_clean(config, tmp_path):
     design = generate_mesh(config)
