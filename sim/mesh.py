@@ -139,6 +139,8 @@ class MeshRun:
                 "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None,
                 "run_seconds": round(self.run_seconds, 3),
                 "build_cached": self.build.cached, "build_seconds": round(self.build.seconds, 3),
+                # Toggle counting covers single tiles (subtile energy); the keys match the tile's.
+                "toggles": {}, "clock_pulses": {},
                 "routers": [r.to_dict() for r in self.routers],
                 "stall_cycles": sum(sum(r.stalls) for r in self.routers),
                 "max_fifo_occupancy": max((max(r.max_level) for r in self.routers), default=0),
