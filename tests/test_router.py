@@ -114,8 +114,10 @@ def test_xy_routing_every_destination_from_every_port():
 
 @pytest.mark.parametrize("contenders", [(LOCAL, NORTH, EAST, SOUTH, WEST), (NORTH, SOUTH), (WEST, LOCAL, EAST)])
 def test_round_robin_fairness_under_full_load(contenders):
-    """Every contender always has a packet for the local port: grants rotate, none starves."""
-    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=2)
+    """Every contender always has a packet for the local port: grants rotate, none starves.
+    (Depth 3: a depth-2 FIFO takes a packet only every other cycle under continuous flow, which
+    would keep two contenders from both requesting in every cycle.)"""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3)
     per_port = 60
     sources = [[] for _ in range(PORTS)]
     for port in contenders:
@@ -220,3 +222,15 @@ def test_router_refuses_bad_parameters(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ConfigError, match=message):
         Router(**args)
+
+
+@pytest.mark.parametrize("depth, per_cycle", [(2, 0.5), (3, 1.0), (8, 1.0)])
+def test_link_throughput_by_fifo_depth(depth, per_cycle):
+    """One stream through the router: depth >= 3 moves a packet per cycle; depth 2 (Amaranth's
+    SyncFIFOBuffered writes only while its inner buffer is not full) every other cycle."""
+    router = Router(layout=LAYOUT, x=0, y=1, width=WIDTH, height=HEIGHT, fifo_depth=depth)
+    words = [pack(x=0, y=0, address=i, payload=1, src_tile=1) for i in range(60)]
+    received, _, _, _ = run_router(router, [[], [], [], words, []], always, 200)
+    cycles = [cycle for cycle, _ in received[NORTH]]
+    assert [w for _, w in received[NORTH]] == words
+    assert (len(cycles) - 1) / (cycles[-1] - cycles[0]) == pytest.approx(per_cycle, abs=0.02)
