@@ -117,6 +117,15 @@ def cmd_sim_activation(args):
 
 
 def _tile_config(args):
+    from .config import MeshConfig, TileConfig, load_config
+    config = load_config(args.config) if args.config else TileConfig()
+    if isinstance(config, MeshConfig):
+        raise ConfigError(f"config: {args.config} describes a mesh ([mesh]); this command takes a tile")
+    return config
+
+
+def _any_config(args):
+    """The tile or mesh config named by --config (default: the default tile)."""
     from .config import TileConfig, load_config
     return load_config(args.config) if args.config else TileConfig()
 
@@ -133,9 +142,12 @@ def cmd_generate_tile(args):
 
 
 def cmd_sim_tile(args):
+    from .config import MeshConfig
     from .golden.tile import random_stimulus
     from .sim.tile import StepStimulus, simulate
-    config = _tile_config(args)
+    config = _any_config(args)
+    if isinstance(config, MeshConfig):
+        return cmd_sim_mesh(args, config)
     _check_range("steps", args.steps, 1, 100_000)
     _check_range("activity", args.activity, 0.0, 1.0)
     _check_range("idle", args.idle, 0.0, 0.99)
@@ -404,6 +416,78 @@ def format_accuracy_table(rows, *, markdown=False) -> str:
     return "\n".join(lines)
 
 
+# -- the mesh ------------------------------------------------------------------------------------
+def _mesh_config(args):
+    from .config import MeshConfig, load_config
+    config = load_config(args.config) if args.config else MeshConfig()
+    if not isinstance(config, MeshConfig):
+        raise ConfigError(f"config: {args.config} has no [mesh] table; `subtile generate tile` takes a tile")
+    return config
+
+
+def cmd_generate_mesh(args):
+    from .gen.mesh import generate_mesh
+    config = _mesh_config(args)
+    design = generate_mesh(config)
+    path = design.write(args.output_dir)
+    packets = sum(len(d) for tile in design.manifest_extra["axons"] for d in tile)
+    print(f"wrote {path} and {Path(args.output_dir) / 'manifest.json'}")
+    print(f"{design.top}: {config.width} x {config.height} tiles, FIFO depth {config.fifo_depth}, "
+          f"{packets} axon-table entries, inputs at {list(map(list, config.inputs))}, outputs at "
+          f"{list(map(list, config.outputs))}, verilog sha256 {design.sha256[:16]}")
+    return EXIT_OK
+
+
+def cmd_sim_mesh(args, config):
+    """`subtile sim --config mesh.toml`: the tile command's options, output and JSON keys, plus the
+    network's packets and router counters."""
+    from .golden.mesh import random_mesh_stimulus
+    from .sim.mesh import simulate_mesh
+    _check_range("steps", args.steps, 1, 100_000)
+    _check_range("activity", args.activity, 0.0, 1.0)
+    _check_range("idle", args.idle, 0.0, 0.99)
+    _check_range("stall", args.stall, 0.0, 0.99)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-sim-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "mesh.toml").write_text(config.to_toml())
+    stimulus = random_mesh_stimulus(config, args.steps, args.activity, args.seed)
+    start = time.perf_counter()
+    run = simulate_mesh(config, stimulus, work_dir=work_dir, seed=args.seed, idle=args.idle, stall=args.stall)
+    report = run.summary()
+    delivered = run.events_in + run.packets
+    report["energy"] = None          # the energy model covers one tile (subtile energy)
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    report["simulation_seconds"] = round(run.seconds, 3)
+    report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
+    report["delivered_per_second"] = round(delivered / run.seconds) if run.seconds else None
+    report["run_cycles_per_second"] = round(run.cycles / run.run_seconds) if run.run_seconds else None
+    report["run_delivered_per_second"] = round(delivered / run.run_seconds) if run.run_seconds else None
+    report["work_dir"] = str(work_dir)
+    report["reproduce"] = (f"subtile sim --config {work_dir / 'mesh.toml'} --steps {args.steps} "
+                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(("PASS" if run.passed else "FAIL") + f" {config.name} ({config.width} x {config.height} tiles): "
+              f"{run.steps} steps, {run.events_in} events in, {run.events_out} events out, "
+              f"{run.packets} packets, {run.synaptic_ops} synaptic ops")
+        print(f"{run.cycles} cycles in {run.seconds:.2f} s of simulation ({report['cycles_per_second']} cycles/s, "
+              f"{report['events_per_second']} events/s; {report['run_cycles_per_second']} cycles/s and "
+              f"{report['run_delivered_per_second']} delivered events/s without simulator start-up); build "
+              f"{'reused' if run.build.cached else 'compiled'} in {run.build.seconds:.1f} s; "
+              f"total {report['seconds']:.1f} s")
+        print(f"routers: max FIFO occupancy {report['max_fifo_occupancy']} of {config.fifo_depth}, "
+              f"{report['stall_cycles']} stall cycles; forwarded per port (local north east south west), "
+              f"stalls, max occupancy:")
+        for router in run.routers:
+            print(f"  ({router.x}, {router.y}): forwarded {' '.join(map(str, router.forwarded))}; "
+                  f"stalls {' '.join(map(str, router.stalls))}; max {' '.join(map(str, router.max_level))}")
+        if not run.passed:
+            print(f"first mismatch: {run.mismatch}")
+            print(f"reproduce: {report['reproduce']}")
+    return EXIT_OK if run.passed else EXIT_FAIL
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="subtile", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -421,10 +505,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen_tile.add_argument("-o", "--output-dir", required=True, help="folder for <name>.v and manifest.json")
     gen_tile.set_defaults(handler=cmd_generate_tile)
 
+    gen_mesh = generate_kinds.add_parser("mesh", help="a mesh of tiles joined by event routers")
+    gen_mesh.add_argument("--config", default=None, help="mesh TOML with a [mesh] table (default: a 2 x 2 mesh)")
+    gen_mesh.add_argument("-o", "--output-dir", required=True, help="folder for <name>.v and manifest.json")
+    gen_mesh.set_defaults(handler=cmd_generate_mesh)
+
     sim = commands.add_parser("sim", help="simulate generated RTL under Verilator against the golden model")
     sim_kinds = sim.add_subparsers(dest="kind", required=True, metavar="KIND")
-    sim_tile = sim_kinds.add_parser("tile", help="seeded random stimulus through a tile (the default kind)")
-    sim_tile.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    sim_tile = sim_kinds.add_parser("tile", help="seeded random stimulus through a tile or a mesh (the default kind)")
+    sim_tile.add_argument("--config", default=None,
+                          help="tile TOML, or mesh TOML with a [mesh] table (default: the documented default tile)")
     sim_tile.add_argument("--steps", type=_int_arg("steps"), default=100)
     sim_tile.add_argument("--activity", type=_float_arg("activity"), default=0.1,
                           help="fraction of input addresses sending an event per step (0..1)")

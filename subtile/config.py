@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .golden.activation import FUNCTIONS, IMPLEMENTATIONS, ActivationSpec
 from .golden.fixed import FixedFormat, FormatError, signed_width
 
-__all__ = ["ActivationChoice", "TileConfig", "GATING_MODES", "load_config"]
+__all__ = ["ActivationChoice", "TileConfig", "MeshConfig", "GATING_MODES", "load_config"]
 
 GATING_MODES = ("icg", "enable", "none")
 IDENTITY = "identity"
@@ -307,8 +307,9 @@ def _toml_value(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def load_config(path: str | Path) -> TileConfig:
-    """Read a tile config from TOML: keys at top level or under ``[tile]``."""
+def load_config(path: str | Path) -> "TileConfig | MeshConfig":
+    """Read a config from TOML: a tile (keys at top level or under ``[tile]``), or a mesh when
+    the file has a ``[mesh]`` table (see :class:`MeshConfig`)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -316,6 +317,8 @@ def load_config(path: str | Path) -> TileConfig:
         raise ConfigError(f"config: {path} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
+    if "mesh" in data:
+        return MeshConfig.from_dict(data)
     return TileConfig.from_dict(data.get("tile", data))
 
 
@@ -358,3 +361,172 @@ def random_config(rng, *, max_neurons: int = 32, max_branches: int = 4, max_syna
             return TileConfig(**values)
         except ConfigError:
             continue
+
+
+# -- the mesh ------------------------------------------------------------------------------------
+def _coordinates(name, value, width, height) -> tuple[tuple[int, int], ...]:
+    """A list of distinct (x, y) tile coordinates inside the mesh."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name}: expected a list of [x, y] pairs, got {value!r}")
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ConfigError(f"{name}: expected [x, y] pairs, got {item!r}")
+        x = _int(f"{name}.x", item[0], 0, width - 1)
+        y = _int(f"{name}.y", item[1], 0, height - 1)
+        if (x, y) in out:
+            raise ConfigError(f"{name}: tile [{x}, {y}] is listed twice")
+        out.append((x, y))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """A ``width`` x ``height`` mesh of tiles joined by event routers (docs/architecture.md,
+    "Event routers and the mesh").
+
+    Parameters
+    ----------
+    name : str
+        Module name of the generated top.
+    width, height : int
+        Tiles along x (east) and y (south), 1..16 each; tile index ``i = y * width + x``.
+    tile : TileConfig
+        The tile, shared by every position unless ``tiles`` is given. Shared, tile i gets seed
+        ``tile.seed + i``, so the tiles hold different weights.
+    tiles : tuple of TileConfig
+        Empty, or one config per tile in index order. All tiles share one payload format (a
+        packet's payload is applied unchanged at its destination).
+    fifo_depth : int
+        Packets per router input FIFO, 2..1024.
+    max_destinations : int
+        Destinations per neuron in the axon (output) tables, 0..16.
+    axon_seed : int
+        Seed of the axon tables (``golden.mesh.initial_axons``).
+    axon_fill : float
+        Probability (0..1) that each of a neuron's ``max_destinations`` entries is used.
+    inputs : tuple of (x, y)
+        Tiles whose router takes an external input port (at least one).
+    outputs : tuple of (x, y)
+        Tiles whose output events also leave the mesh on an external output port (may be empty).
+    """
+
+    name: str = "mesh"
+    width: int = 2
+    height: int = 2
+    tile: TileConfig = TileConfig()
+    tiles: tuple = ()
+    fifo_depth: int = 4
+    max_destinations: int = 2
+    axon_seed: int = 1
+    axon_fill: float = 0.75
+    inputs: tuple = ((0, 0),)
+    outputs: tuple | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ConfigError(f"mesh.name: {self.name!r} is not an identifier "
+                              "(allowed: a letter or _, then letters, digits or _)")
+        _int("mesh.width", self.width, 1, 16)
+        _int("mesh.height", self.height, 1, 16)
+        count = self.width * self.height
+        if isinstance(self.tile, dict):
+            object.__setattr__(self, "tile", TileConfig.from_dict(self.tile))
+        if not isinstance(self.tile, TileConfig):
+            raise ConfigError(f"tile: expected a table, got {self.tile!r}")
+        tiles = tuple(TileConfig.from_dict(t) if isinstance(t, dict) else t for t in self.tiles)
+        if tiles and len(tiles) != count:
+            raise ConfigError(f"tiles: {len(tiles)} given, expected none (shared [tile]) or "
+                              f"width x height = {count}")
+        if any(not isinstance(t, TileConfig) for t in tiles):
+            raise ConfigError("tiles: expected a list of tile tables")
+        object.__setattr__(self, "tiles", tiles)
+        formats = {str(self.tile_config(i).payload_format) for i in range(count)}
+        if len(formats) > 1:
+            raise ConfigError(f"tiles.payload_format: all tiles must share one payload format, "
+                              f"got {', '.join(sorted(formats))}")
+        _int("mesh.fifo_depth", self.fifo_depth, 2, 1024)
+        _int("mesh.max_destinations", self.max_destinations, 0, 16)
+        _int("mesh.axon_seed", self.axon_seed, 0, 2**32 - 1)
+        if isinstance(self.axon_fill, bool) or not isinstance(self.axon_fill, (int, float)) \
+                or not 0 <= self.axon_fill <= 1:
+            raise ConfigError(f"mesh.axon_fill: {self.axon_fill!r} is outside the allowed range 0..1")
+        inputs = _coordinates("mesh.inputs", self.inputs, self.width, self.height)
+        if not inputs:
+            raise ConfigError("mesh.inputs: at least one input tile is needed")
+        object.__setattr__(self, "inputs", inputs)
+        outputs = ((self.width - 1, self.height - 1),) if self.outputs is None else self.outputs
+        object.__setattr__(self, "outputs", _coordinates("mesh.outputs", outputs, self.width, self.height))
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        """Number of tiles."""
+        return self.width * self.height
+
+    def index(self, x: int, y: int) -> int:
+        return y * self.width + x
+
+    def position(self, index: int) -> tuple[int, int]:
+        return index % self.width, index // self.width
+
+    def tile_config(self, index: int) -> TileConfig:
+        """The configuration of tile ``index`` (see ``tile``)."""
+        if self.tiles:
+            return self.tiles[index]
+        return self.tile.replace(seed=(self.tile.seed + index) % 2**32)
+
+    @property
+    def payload_format(self):
+        return self.tile_config(0).payload_format
+
+    @property
+    def address_width(self) -> int:
+        """Address bits of a packet: the widest tile's."""
+        return max(self.tile_config(i).address_width for i in range(self.count))
+
+    @property
+    def neuron_width(self) -> int:
+        return max(self.tile_config(i).neuron_width for i in range(self.count))
+
+    # -- serialization ---------------------------------------------------------------------------
+    def to_toml(self) -> str:
+        lines = ["[mesh]"]
+        for key in ("name", "width", "height", "fifo_depth", "max_destinations", "axon_seed", "axon_fill"):
+            lines.append(f"{key} = {_toml_value(getattr(self, key))}")
+        for key in ("inputs", "outputs"):
+            pairs = ", ".join(f"[{x}, {y}]" for x, y in getattr(self, key))
+            lines.append(f"{key} = [{pairs}]")
+        text = "\n".join(lines) + "\n\n" + self.tile.to_toml()
+        for tile in self.tiles:
+            text += "\n" + tile.to_toml().replace("[tile]", "[[tiles]]", 1)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MeshConfig":
+        """From the TOML tables: ``[mesh]``, optional ``[tile]`` and optional ``[[tiles]]``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"config: expected a table, got {data!r}")
+        unknown = set(data) - {"mesh", "tile", "tiles"}
+        if unknown:
+            raise ConfigError(f"config: unknown table(s) {', '.join(sorted(unknown))} next to [mesh]; "
+                              "allowed: mesh, tile, tiles")
+        mesh = data["mesh"]
+        if not isinstance(mesh, dict):
+            raise ConfigError(f"mesh: expected a table, got {mesh!r}")
+        known = {f.name for f in fields(cls)} - {"tile", "tiles"}
+        unknown = set(mesh) - known
+        if unknown:
+            raise ConfigError(f"mesh: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(sorted(known))}")
+        tiles = data.get("tiles", [])
+        if not isinstance(tiles, list):
+            raise ConfigError("tiles: expected an array of tables ([[tiles]])")
+        try:
+            return cls(**mesh, tile=TileConfig.from_dict(data.get("tile", {})),
+                       tiles=tuple(TileConfig.from_dict(t) for t in tiles))
+        except TypeError as error:
+            raise ConfigError(f"mesh: {error}") from None
+
+    def replace(self, **changes) -> "MeshConfig":
+        return replace(self, **changes)

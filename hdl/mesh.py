@@ -1,0 +1,221 @@
+"""A mesh of tiles: routers joined into a 2-D network, fan-out units, a global time-step barrier."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..config import MeshConfig
+from ..errors import ConfigError
+from .fanout import FanOut
+from .router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout,
+                     round_robin)
+from .synapse import event_out_layout
+from .tile import Tile
+from .validation import refusing
+
+__all__ = ["RouterMesh", "Mesh", "mesh_packet_layout", "COUNTERS_PER_ROUTER"]
+
+#: Counters per router in ``counters``: forwarded[5], stalls[5], max_level[5], 32 bits each.
+COUNTERS_PER_ROUTER = 3 * PORTS
+
+
+def mesh_packet_layout(config: MeshConfig) -> data.StructLayout:
+    return packet_layout(width=config.width, height=config.height, address_width=config.address_width,
+                         payload_width=config.payload_format.width, neuron_width=config.neuron_width)
+
+
+class RouterMesh(wiring.Component):
+    """``width`` x ``height`` :class:`~subtile.hdl.router.Router` s, neighbours joined both ways.
+
+    Router ``i = y * width + x`` is submodule ``router_<x>_<y>``; links off the edge are tied
+    off (never valid, never ready: XY routing never sends a packet there when every destination
+    lies inside the mesh).
+
+    Members
+    -------
+    local_in, local_out : In/Out(stream.Signature(layout)).array(width * height)
+        Each router's local port.
+    drained : Out(1)
+        Every FIFO of every router is empty: no packet is in the network (links are wires).
+    counters : Out(width * height * 15 * 32)
+        Per router in index order: forwarded[5], stalls[5], max_level[5] (ports local, north,
+        east, south, west), 32 bits each.
+    """
+
+    def __init__(self, *, layout: data.StructLayout, width: int, height: int, fifo_depth: int):
+        self.layout, self.width, self.height, self.fifo_depth = layout, width, height, fifo_depth
+        self.routers = [Router(layout=layout, x=i % width, y=i // width, width=width, height=height,
+                               fifo_depth=fifo_depth) for i in range(width * height)]
+        count = width * height
+        super().__init__({
+            "local_in": In(stream.Signature(layout)).array(count),
+            "local_out": Out(stream.Signature(layout)).array(count),
+            "drained": Out(1),
+            "counters": Out(count * COUNTERS_PER_ROUTER * COUNTER_WIDTH),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width, height = self.width, self.height
+        for i, router in enumerate(self.routers):
+            x, y = i % width, i // width
+            m.submodules[f"router_{x}_{y}"] = router
+            wiring.connect(m, wiring.flipped(self.local_in[i]), router.inputs[LOCAL])
+            wiring.connect(m, router.outputs[LOCAL], wiring.flipped(self.local_out[i]))
+        neighbours = {EAST: (1, 0, WEST), SOUTH: (0, 1, NORTH), WEST: (-1, 0, EAST), NORTH: (0, -1, SOUTH)}
+        for i, router in enumerate(self.routers):
+            x, y = i % width, i // width
+            for port, (dx, dy, opposite) in neighbours.items():
+                nx, ny = x + dx, y + dy
+                if 0 <= nx < width and 0 <= ny < height:
+                    # Each directed link once: this router's output to the neighbour's input.
+                    wiring.connect(m, router.outputs[port], self.routers[ny * width + nx].inputs[opposite])
+                else:
+                    m.d.comb += [router.inputs[port].valid.eq(0), router.outputs[port].ready.eq(0)]
+        m.d.comb += self.drained.eq(Cat(router.empty for router in self.routers).all())
+        words = [value for router in self.routers
+                 for group in (router.forwarded, router.stalls, router.max_level) for value in group]
+        # Zero-extended to 32 bits each (max_level is narrower).
+        m.d.comb += self.counters.eq(Cat(*[value.as_unsigned()[:COUNTER_WIDTH] if len(value) == COUNTER_WIDTH
+                                           else Cat(value, Const(0, COUNTER_WIDTH - len(value)))
+                                           for value in words]))
+        return m
+
+
+class _Merge(wiring.Component):
+    """Two packet streams into one, round-robin (a tile's fan-out and an external input)."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        super().__init__({"a": In(stream.Signature(layout)), "b": In(stream.Signature(layout)),
+                          "out": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        grant, any_request, advance = round_robin(m, [self.a.valid, self.b.valid], name="merge")
+        fire = Signal(name="fire")
+        m.d.comb += [
+            self.out.valid.eq(any_request),
+            self.out.payload.eq(Mux(grant, self.b.payload.as_value(), self.a.payload.as_value())),
+            fire.eq(self.out.valid & self.out.ready),
+            advance.eq(fire),
+            self.a.ready.eq(fire & ~grant[0]),
+            self.b.ready.eq(fire & grant[0]),
+        ]
+        return m
+
+
+class Mesh(wiring.Component):
+    """Tiles joined by event routers (docs/architecture.md, "Event routers and the mesh").
+
+    Per tile: the :class:`~subtile.hdl.tile.Tile`, an output FIFO of ``max(2, N)`` events (a
+    tile emits at most N events per step, so its update never waits for the network), a
+    :class:`~subtile.hdl.fanout.FanOut` turning events into packets through the axon table, and a
+    :class:`~subtile.hdl.router.Router`. Packets that arrive at a tile enter its ``events_in``
+    (accepted while the tile is in its event phase).
+
+    **Barrier.** ``tick_ready`` is high when every tile is ready for a tick and the network is
+    drained: every router FIFO and output FIFO empty (fan-outs then hold nothing). A ``tick``
+    then reaches every tile in the same cycle. Events emitted in step t are therefore all applied
+    before the tick of step t + 1.
+
+    Parameters
+    ----------
+    config : MeshConfig
+    contents : list of (weights, table), optional
+        Per tile; default from each tile config's seed.
+    axons : golden.mesh.AxonTable, optional
+        Default ``golden.mesh.initial_axons(config)``.
+
+    Members
+    -------
+    input_<k> : In(stream.Signature(packet layout))
+        External input port k, at tile ``config.inputs[k]`` (``src_*`` fields are free).
+    output_<k> : Out(stream.Signature(StructLayout({"neuron", "payload"})))
+        External output port k: the output events of tile ``config.outputs[k]``.
+    tick : In(1)
+    tick_ready : Out(1)
+    counters : Out
+        The routers' counters (:class:`RouterMesh`).
+    """
+
+    def __init__(self, config: MeshConfig, *, contents=None, axons=None):
+        with refusing(self):
+            if not isinstance(config, MeshConfig):
+                raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
+            from ..golden.mesh import initial_axons
+            from ..golden.tile import initial_contents
+            if contents is None:
+                contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
+            self.axons = initial_axons(config) if axons is None else axons
+        self.config = config
+        self.layout = mesh_packet_layout(config)
+        self.tiles = [Tile(config.tile_config(i), weights=w, table=t) for i, (w, t) in enumerate(contents)]
+        self.network = RouterMesh(layout=self.layout, width=config.width, height=config.height,
+                                  fifo_depth=config.fifo_depth)
+        outputs = {config.index(x, y): k for k, (x, y) in enumerate(config.outputs)}
+        self.fanouts = []
+        for i in range(config.count):
+            destinations = [[(*config.position(t), a) for t, a in neuron] for neuron in self.axons.destinations[i]]
+            self.fanouts.append(FanOut(event_layout=event_out_layout(config.tile_config(i)),
+                                       packet_layout=self.layout, destinations=destinations,
+                                       max_destinations=config.max_destinations, source=i,
+                                       external=i in outputs))
+        self.output_of = outputs
+        members = {"tick": In(1), "tick_ready": Out(1),
+                   "counters": Out(len(self.network.counters))}
+        for k in range(len(config.inputs)):
+            members[f"input_{k}"] = In(stream.Signature(self.layout))
+        for k in range(len(config.outputs)):
+            members[f"output_{k}"] = Out(stream.Signature(self.fanouts[0].external_layout))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        m.submodules.network = network = self.network
+        inputs = {config.index(x, y): k for k, (x, y) in enumerate(config.inputs)}
+        empty = [network.drained]
+        ready = []
+        for i, (tile, fanout) in enumerate(zip(self.tiles, self.fanouts)):
+            tile_config = config.tile_config(i)
+            m.submodules[f"tile_{i}"] = tile
+            m.submodules[f"fanout_{i}"] = fanout
+            queue = SyncFIFOBuffered(width=len(tile.events_out.payload.as_value()),
+                                     depth=max(2, tile_config.neurons))
+            m.submodules[f"out_fifo_{i}"] = queue
+            m.d.comb += [
+                queue.w_data.eq(tile.events_out.payload.as_value()),
+                queue.w_en.eq(tile.events_out.valid),
+                tile.events_out.ready.eq(queue.w_rdy),
+                fanout.events.payload.eq(queue.r_data),
+                fanout.events.valid.eq(queue.r_rdy),
+                queue.r_en.eq(fanout.events.ready),
+                tile.prog.valid.eq(0),
+                tile.tick.eq(self.tick & self.tick_ready),
+            ]
+            empty.append(~queue.level.any())
+            ready.append(tile.tick_ready)
+            if i in inputs:
+                merge = _Merge(self.layout)
+                m.submodules[f"merge_{i}"] = merge
+                wiring.connect(m, fanout.packets, merge.a)
+                wiring.connect(m, wiring.flipped(getattr(self, f"input_{inputs[i]}")), merge.b)
+                wiring.connect(m, merge.out, network.local_in[i])
+            else:
+                wiring.connect(m, fanout.packets, network.local_in[i])
+            if i in self.output_of:
+                wiring.connect(m, fanout.external, wiring.flipped(getattr(self, f"output_{self.output_of[i]}")))
+            arriving = network.local_out[i]
+            m.d.comb += [
+                tile.events_in.payload.address.eq(arriving.payload.address),
+                tile.events_in.payload.payload.eq(arriving.payload.payload),
+                tile.events_in.valid.eq(arriving.valid),
+                arriving.ready.eq(tile.events_in.ready),
+            ]
+        m.d.comb += [
+            self.tick_ready.eq(Cat(*ready, *empty).all()),
+            self.counters.eq(network.counters),
+        ]
+        return m

@@ -1,0 +1,49 @@
+"""cocotb testbench of :class:`subtile.sim.hotspot.HotspotHarness` arrays: one wake-up per run.
+
+Environment: ``SUBTILE_HOTSPOT_PLAN`` names a JSON file written by
+:meth:`subtile.sim.hotspot.HotspotBench.run` (per harness: settings, cycle limit, ``.npz`` output).
+"""
+
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+
+OUTPUTS = ("cycles", "inject_cycles", "received", "errors", "stray", "complete")
+
+
+async def _run(dut, index, case):
+    port = lambda name: getattr(dut, f"h{index}_{name}")
+    started = time.perf_counter()
+    port("start").value = 1
+    limit = Timer(case["max_cycles"] * 10, unit="ns")
+    if await First(RisingEdge(port("finished")), limit) is limit:
+        raise AssertionError(f"hotspot harness {index}: not drained after {case['max_cycles']} cycles (deadlock?)")
+    await RisingEdge(dut.clk)
+    seconds = time.perf_counter() - started
+    counters = port("counters").value
+    np.savez(case["output"], seconds=np.array([seconds]),
+             counters=np.frombuffer(int(counters).to_bytes(len(counters) // 8, "little"), dtype="<u4").copy(),
+             **{name: np.array([int(port(name).value)], dtype=np.int64) for name in OUTPUTS})
+
+
+@cocotb.test()
+async def run_hotspot(dut):
+    plan = json.loads(open(os.environ["SUBTILE_HOTSPOT_PLAN"]).read())["cases"]
+    for index, case in enumerate(plan):
+        getattr(dut, f"h{index}_start").value = 0
+        if case:
+            for name in ("packets_per_source", "hot_x", "hot_y", "stall_threshold", "seed"):
+                getattr(dut, f"h{index}_{name}").value = case[name]
+    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+    tasks = [cocotb.start_soon(_run(dut, i, case)) for i, case in enumerate(plan) if case]
+    for task in tasks:
+        await task

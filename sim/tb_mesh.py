@@ -1,0 +1,51 @@
+"""cocotb testbench of an array of :class:`subtile.sim.mesh_harness.MeshHarness`: one wake-up per run.
+
+Environment: ``SUBTILE_MESH_PLAN`` names a JSON file written by :meth:`subtile.sim.mesh.MeshBench.run`
+with, per harness, the LFSR settings, the cycle limit and the ``.npz`` file to write (cycles,
+steps, response counts, router counters). Stimulus and responses travel as files.
+"""
+
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+
+
+async def _run_case(dut, index: int, case: dict):
+    port = lambda name: getattr(dut, f"h{index}_{name}")
+    started = time.perf_counter()
+    port("start").value = 1
+    if not int(port("finished").value):
+        limit = Timer(case["max_cycles"] * 10, unit="ns")
+        if await First(RisingEdge(port("finished")), limit) is limit:
+            raise AssertionError(f"harness {index}: not finished after {case['max_cycles']} cycles "
+                                 f"(step {int(port('steps').value)}): deadlock or lost packets")
+    await RisingEdge(dut.clk)        # the response buffers are written out on this edge
+    seconds = time.perf_counter() - started
+    counters = port("counters").value
+    np.savez(case["output"], seconds=np.array([seconds]),
+             cycles=np.array([int(port("cycles").value)]), steps=np.array([int(port("steps").value)]),
+             responses=np.array([int(port(name).value) for name in case["responses"]], dtype=np.int64),
+             counters=np.frombuffer(int(counters).to_bytes(len(counters) // 8, "little"), dtype="<u4").copy())
+
+
+@cocotb.test()
+async def run_programs(dut):
+    plan = json.loads(open(os.environ["SUBTILE_MESH_PLAN"]).read())
+    for index, case in enumerate(plan["cases"]):
+        getattr(dut, f"h{index}_start").value = 0
+        for name in ("idle_threshold", "stall_threshold", "seed"):
+            getattr(dut, f"h{index}_{name}").value = case[name]
+    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+    tasks = [cocotb.start_soon(_run_case(dut, index, case))
+             for index, case in enumerate(plan["cases"]) if case["enabled"]]
+    for task in tasks:
+        await task
