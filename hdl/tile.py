@@ -1,7 +1,7 @@
 """The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, DomainRenamer, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
