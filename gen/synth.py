@@ -51,17 +51,18 @@ __all__ = ["TARGETS", "DEVICES", "IcgCell", "SKY130_ICG", "SynthResult", "SynthE
 
 TARGETS = ("generic", "ice40", "ecp5", "sky130")
 
-#: Devices per FPGA target: nextpnr options and capacity (logic cells for iCE40, LUT4 for ECP5).
-#: The first one is the default.
+#: Devices per FPGA target: nextpnr options, capacity (logic cells for iCE40, LUT4 for ECP5) and
+#: multiplier blocks (MULT18X18D on ECP5; synth_ice40 uses no DSP). The first one is the default.
 DEVICES = {
-    "ice40": {"hx8k": (["--hx8k", "--package", "ct256"], 7680),
-              "hx1k": (["--hx1k", "--package", "tq144"], 1280),
-              "up5k": (["--up5k", "--package", "sg48"], 5280)},
-    "ecp5": {"25k": (["--25k", "--package", "CABGA256"], 24288),
-             "12k": (["--12k", "--package", "CABGA256"], 12144),
-             "45k": (["--45k", "--package", "CABGA256"], 43848),
-             "85k": (["--85k", "--package", "CABGA381"], 83640)},
+    "ice40": {"hx8k": (["--hx8k", "--package", "ct256"], 7680, 0),
+              "hx1k": (["--hx1k", "--package", "tq144"], 1280, 0),
+              "up5k": (["--up5k", "--package", "sg48"], 5280, 0)},
+    "ecp5": {"45k": (["--45k", "--package", "CABGA381"], 43848, 72),
+             "12k": (["--12k", "--package", "CABGA256"], 12144, 28),
+             "25k": (["--25k", "--package", "CABGA256"], 24288, 28),
+             "85k": (["--85k", "--package", "CABGA381"], 83640, 156)},
 }
+_DSP_CELLS = ("MULT18X18D",)
 
 #: Liberty cells kept out of the mapping (glob patterns): the sky130 low-power isolation and
 #: probe cells, which standard sky130 flows mark dont_use.
@@ -155,9 +156,9 @@ class SynthResult:
     cells : dict of str to int
         Cell histogram after mapping.
     cell_count : int
-    luts, ffs, carries, memory_bits : int or None
-        FPGA targets: LUT4s, flip-flops, carry cells, bits of memory cells (for sky130 ``ffs``
-        counts the flip-flop cells too).
+    luts, ffs, carries, memory_bits, dsps : int or None
+        FPGA targets: LUT4s, flip-flops, carry cells, bits of memory cells, multiplier blocks (for
+        sky130 ``ffs`` counts the flip-flop cells too).
     fmax_mhz : float or None
         Maximum frequency of the main clock after place and route (FPGA targets that fit).
     fits : bool or None
@@ -189,6 +190,7 @@ class SynthResult:
     ffs: int | None = None
     carries: int | None = None
     memory_bits: int | None = None
+    dsps: int | None = None
     fmax_mhz: float | None = None
     fits: bool | None = None
     area_um2: float | None = None
@@ -207,7 +209,8 @@ class SynthResult:
         """One line of figures."""
         parts = [f"{self.top} on {self.target}" + (f" ({self.device})" if self.device else "")]
         if self.target in ("ice40", "ecp5"):
-            parts.append(f"{self.luts} LUT4, {self.ffs} FF, {self.carries} carry, {self.memory_bits} memory bits")
+            parts.append(f"{self.luts} LUT4, {self.ffs} FF, {self.carries} carry, {self.memory_bits} memory bits, "
+                         f"{self.dsps} DSP")
             if self.fmax_mhz is not None:
                 parts.append(f"fmax {self.fmax_mhz:.1f} MHz")
             if self.fits is False:
@@ -274,6 +277,9 @@ def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> 
 
 def _last_error(log: Path) -> str:
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line[:300]
     for line in reversed(lines):
         if "ERROR" in line or "error" in line.lower():
             return line[:300]
@@ -445,21 +451,23 @@ def _flow_yosys(verilog, top, target, directory, result, progress):
     result.ffs = sum(n for c, n in cells.items() if c.startswith(_FF_PREFIX[target]))
     result.carries = sum(n for c, n in cells.items() if c in _CARRY_CELLS[target])
     result.memory_bits = sum(n * _MEMORY_BITS.get(c, 0) for c, n in cells.items())
-    capacity = DEVICES[target][result.device][1]
+    result.dsps = sum(n for c, n in cells.items() if c in _DSP_CELLS)
+    _, capacity, dsp_capacity = DEVICES[target][result.device]
     # iCE40 logic cells pair one LUT4 with one flip-flop: at least max(LUT4, FF) cells are needed.
     needed = max(result.luts, result.ffs) if target == "ice40" else result.luts
-    if needed > capacity:
-        larger = [d for d, (_, cap) in DEVICES[target].items() if cap >= needed]
+    if needed > capacity or result.dsps > dsp_capacity:
+        larger = [d for d, (_, cap, dsp) in DEVICES[target].items() if cap >= needed and dsp >= result.dsps]
         advice = (f"use --device {larger[0]}" if larger else
                   "use --target ecp5" if target == "ice40" else "the largest ECP5 is too small")
+        unit = "logic cells" if target == "ice40" else "LUT4"
         result.fits = False
-        result.message = (f"does not fit {target} {result.device}: needs at least {needed} "
-                          f"{'logic cells' if target == 'ice40' else 'LUT4'}, the device has {capacity}; {advice}")
+        result.message = (f"does not fit {target} {result.device}: needs at least {needed} {unit} and "
+                          f"{result.dsps} multipliers, the device has {capacity} and {dsp_capacity}; {advice}")
         progress(f"{target}: {result.message}")
 
 
 def _flow_pnr(top, target, device, directory, result, progress):
-    options, _ = DEVICES[target][device]
+    options = DEVICES[target][device][0]
     progress(f"{target}: nextpnr place and route on {device} (requested {_TARGET_MHZ} MHz)")
     start = time.monotonic()
     args = [*options, "--json", f"{top}.json", "--report", "report.json", "--freq", str(_TARGET_MHZ),
@@ -468,7 +476,7 @@ def _flow_pnr(top, target, device, directory, result, progress):
         _run_tool(f"nextpnr-{target}", args, cwd=directory, log=directory / "nextpnr.out", progress=progress)
     except SynthError as error:
         text = (directory / "nextpnr.log").read_text(errors="replace") if (directory / "nextpnr.log").exists() else ""
-        if "Unable to place" in text or "too many" in text.lower() or "more than available" in text:
+        if "Unable to place" in text or "no BELs remaining" in text or "more than available" in text:
             result.fits = False
             result.message = f"does not fit {target} {device}: {_last_error(directory / 'nextpnr.log')}"
             progress(f"{target}: {result.message}")
