@@ -554,7 +554,8 @@ def run_command(args) -> int:
     start = time.monotonic()
     result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,
                                device=args.device, icg_cell=icg_cell, use_cache=not args.no_cache,
-                               progress=lambda line: print(line, flush=True))
+                               progress=lambda line: print(line, flush=True,
+                                                          file=sys.stderr if args.json == "-" else sys.stdout))
     report = {**result.to_dict(), "config": config.to_dict(), "wall_seconds": round(time.monotonic() - start, 1)}
     if args.json:
         text = json.dumps(report, indent=2) + "\n"
