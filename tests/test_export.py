@@ -25,7 +25,7 @@ TINY = TileConfig(name="tiny", neurons=2, branches=1, synapses=2, addresses=4, l
                   membrane_format="fixed<6,3>", branch_activation="identity",
                   soma_activation={"function": "relu", "impl": "interp"})
 #: Small but lively enough for the assertion bench (events in and out in most steps).
-SMALL = TileConfig(name="small", neurons=4, branches=2, synapses=4, addresses=8, lanes=2, table_fill=1.0,
+SMALL = TileConfig(name="small_tile", neurons=4, branches=2, synapses=4, addresses=8, lanes=2, table_fill=1.0,
                    weight_density=1.0, delta=1, leak_shift=0)
 
 
@@ -130,14 +130,15 @@ def test_fusesoc_lint_target_runs_verilator(tiny_export, tmp_path):
 
 
 # -- SystemVerilog assertions under Verilator --assert --------------------------------------------
+@pytest.fixture(scope="module")
+def binary(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sva")
+    export_tile(SMALL, out, sv=True)
+    return assertions.build(out, SMALL.name)
+
+
 class TestAssertions:
     """One build of the SV wrapper + checker + testbench of a small tile, three runs."""
-
-    @pytest.fixture(scope="class")
-    def binary(self, tmp_path_factory):
-        out = tmp_path_factory.mktemp("sva")
-        export_tile(SMALL, out, sv=True)
-        return assertions.build(out, SMALL.name)
 
     def test_assertions_hold_on_the_tile(self, binary):
         for seed in (1, 2):
@@ -162,7 +163,8 @@ class TestSynthTiny:
     """Every target on the tiny tile, tools run for real (no cache) into per-test folders."""
 
     @pytest.fixture(scope="class")
-    def results(self, tmp_path_factory):
+    @classmethod
+    def results(cls, tmp_path_factory):
         work = tmp_path_factory.mktemp("synth")
         return {target: synthesize_config(TINY, target, use_cache=False, work_dir=work / target)
                 for target in ("generic", "sky130", "ice40", "ecp5")}
