@@ -29,14 +29,21 @@ def generate_tile(config: TileConfig, *, weights=None, table=None) -> GeneratedD
                     payload_format=str(config.payload_format))
 
 
-def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int) -> GeneratedDesign:
+def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int,
+                   checks: bool = False) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
-    tile with its (weights, table) from ``contents``."""
+    tile with its (weights, table) from ``contents``; with ``checks``, each tile also gets the
+    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``)."""
     from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, TileHarness
     harnesses = [TileHarness(_tile(config, weights, table), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth, index=index)
+                             response_depth=response_depth, index=index,
+                             checks=f"{top}_h{index}_checks" if checks else None)
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({_extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
+    if checks:
+        from .export import STREAM_CHECK_SV, checks_sv
+        extra += "\n" + STREAM_CHECK_SV + "".join("\n" + checks_sv(f"{top}_h{index}", config)
+                                                 for index, config in enumerate(configs))
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
                     configs=[config.to_dict() for config in configs],
                     stimulus_depth=stimulus_depth, response_depth=response_depth)

@@ -218,23 +218,30 @@ class TileBench:
         Initial memory contents per tile; None draws them from each config's seed.
     stimulus_depth, response_depth : int
         Words of each harness's stimulus and response memories.
+    assertions : bool
+        Instantiate the SystemVerilog assertion checker of ``subtile export --sv`` on every tile
+        and build with ``verilator --assert``: a stream-protocol or invariant violation then
+        stops the simulation with the assertion's message.
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14):
+                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14, assertions: bool = False):
         from ..golden.tile import initial_contents
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [initial_contents(c) for c in self.configs]
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
+        self.assertions = assertions
         self._build = None
 
     def build(self, work_dir: Path) -> runner.Build:
         """Generate the Verilog into ``work_dir`` and build it (reused when unchanged)."""
         if self._build is None:
             design = generate_bench(self.configs, self.contents, top=self.name,
-                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth,
+                                    checks=self.assertions)
             verilog = design.write(Path(work_dir))
-            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
+            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
+                                       build_args=["--assert"] if self.assertions else [])
         return self._build
 
     @staticmethod
