@@ -460,9 +460,11 @@ def _flow_yosys(verilog, top, target, directory, result, progress):
         advice = (f"use --device {larger[0]}" if larger else
                   "use --target ecp5" if target == "ice40" else "the largest ECP5 is too small")
         unit = "logic cells" if target == "ice40" else "LUT4"
+        need, have = f"{needed} {unit}", f"{capacity}"
+        if result.dsps:
+            need, have = f"{need} and {result.dsps} multipliers", f"{have} and {dsp_capacity}"
         result.fits = False
-        result.message = (f"does not fit {target} {result.device}: needs at least {needed} {unit} and "
-                          f"{result.dsps} multipliers, the device has {capacity} and {dsp_capacity}; {advice}")
+        result.message = f"does not fit {target} {result.device}: needs at least {need}, the device has {have}; {advice}"
         progress(f"{target}: {result.message}")
 
 
