@@ -317,7 +317,7 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         "(the tile is idle with no event in flight). The tile then updates the neurons touched since "
         "the last step, sends their output events in ascending neuron order over `events_out` (with "
         "backpressure) and pulses `done` for one cycle; `events_in` is not ready meanwhile. Events to "
-        f"addresses without a synapse-table entry are dropped and counted in `unmapped` (wraps at 2^32).", "",
+        "addresses without a synapse-table entry are dropped and counted in `unmapped` (wraps at 2^32).", "",
         "## Programming interface (weights and synapse table)", "",
         f"`prog__payload` ({prog_layout(config).size} bits), accepted while the tile is idle (between "
         "steps), one write per transfer:", "",
@@ -353,7 +353,7 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
     (the Verilator C++ model) targets; with the SystemVerilog layer, ``lint_sv`` lints the wrapper
     with its assertions."""
     def fileset(files, file_type):
-        return "\n".join([f"    files:", *[f"      - {name}" for name in files], f"    file_type: {file_type}"])
+        return "\n".join(["    files:", *[f"      - {name}" for name in files], f"    file_type: {file_type}"])
     sets = [f"  rtl:\n{fileset(rtl, 'verilogSource')}",
             f"  waivers:\n{fileset([f'{top}.vlt'], 'vlt')}"]
     if asic_icg:
