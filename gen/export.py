@@ -291,7 +291,9 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         "behaviour is specified in subtile's docs/architecture.md. Verilog sha256 "
         f"`{design.sha256}`.", "",
         "## Files", "",
-        *[f"* `{name}`" for name in files], "",
+        *[f"* `{name}`" for name in files if not name.startswith("rtl/")],
+        f"* `rtl/`: {sum(name.startswith('rtl/') for name in files)} Verilog files (`{top}.f` lists them, "
+        "submodules first)", "",
         f"Simulation and FPGA: `-F {top}.f` (paths relative to this folder). ASIC: `-F {top}_asic.f`, "
         f"the same but with every clock gate mapped to `{icg.name}` (pins {icg.clock}, {icg.enable}, "
         f"{icg.gated_clock}). FuseSoC: `fusesoc --cores-root . run --target lint "
