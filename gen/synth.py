@@ -163,6 +163,8 @@ class SynthResult:
         Maximum frequency of the main clock after place and route (FPGA targets that fit).
     fits : bool or None
         FPGA targets: whether the design fits the device; ``message`` says why not.
+    utilization : dict
+        FPGA targets after place and route: nextpnr's used / available per resource type.
     area_um2 : float or None
         sky130 (Liberty targets): cell area in square micrometres.
     netlist : str or None
@@ -193,6 +195,7 @@ class SynthResult:
     dsps: int | None = None
     fmax_mhz: float | None = None
     fits: bool | None = None
+    utilization: dict = field(default_factory=dict)
     area_um2: float | None = None
     netlist: str | None = None
     liberty: str | None = None
@@ -369,7 +372,10 @@ def synthesize(verilog, top: str, target: str, *, lib=None, device: str | None =
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
     cache = _cache_root() / f"{top}-{target}-{key[:16]}"
     if use_cache and (cache / "result.json").is_file():
-        result = SynthResult(**json.loads((cache / "result.json").read_text()))
+        stored = json.loads((cache / "result.json").read_text())
+        # Results written before `utilization` had its own member kept it among the cells.
+        stored.setdefault("utilization", stored["cells"].pop("_utilization", {}))
+        result = SynthResult(**stored)
         result.cached = True
         progress(f"{target}: reusing the cached result in {cache}")
         return result
@@ -492,10 +498,7 @@ def _flow_pnr(top, target, device, directory, result, progress):
     main = next((v for k, v in clocks.items() if k == "clk" or k.endswith("clk$SB_IO_IN")
                  or k.startswith("clk")), None) or (next(iter(clocks.values()), None))
     result.fmax_mhz = round(main["achieved"], 2) if main else None
-    result.cells = dict(result.cells)
-    utilization = report.get("utilization", {})
-    if utilization:
-        result.cells["_utilization"] = {k: v for k, v in utilization.items() if v.get("used")}
+    result.utilization = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
 def _gunzipped(liberty: Path, directory: Path) -> Path:

@@ -190,7 +190,7 @@ class TestSynthTiny:
     @pytest.mark.parametrize("target", ["ice40", "ecp5"])
     def test_fpga_place_and_route(self, results, target):
         r = results[target]
-        assert r.fits and r.fmax_mhz > 5 and r.luts > 0 and r.carries > 0
+        assert r.fits and r.fmax_mhz > 5 and r.luts > 0 and r.carries > 0 and r.utilization
         assert r.ffs >= state_bits(TINY)
         assert "gating = \"enable\"" in r.message      # icg was swapped for the FPGA
 
