@@ -28,7 +28,7 @@ from .synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_icg_model
 from .verilog import GeneratedDesign, lint_waiver_text
 
 __all__ = ["ExportResult", "export_tile", "split_modules", "sdc_text", "checks_sv", "STREAM_CHECK_SV",
-           "run_command"]
+           "run_command", "testbench_sv"]
 
 _MODULE = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*[(;#]", re.M)
 _ICG_INSTANCE = re.compile(r"^\s*subtile_icg\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*\(", re.M)
@@ -265,6 +265,87 @@ endmodule
 """
 
 
+def testbench_sv(top: str, ports: list[dict] | None = None) -> str:
+    """A testbench module ``tb`` driving ``<top>_sv`` (the struct wrapper with its assertions)
+    from the clock's falling edge; given the tile's ``ports`` (manifest form) it drives the
+    plain Verilog module ``<top>`` instead, for an export without the SystemVerilog layer."""
+    if ports is None:
+        header, dut = f"    import {top}_pkg::*;", f"{top}_sv"
+        types = {"events_in__payload": "event_in_t", "events_out__payload": "event_out_t", "prog__payload": "prog_t"}
+    else:
+        header, dut = "", top
+        types = {p["name"]: f"logic [{p['width'] - 1}:0]" for p in ports if p["name"].endswith("__payload")}
+    return f"""\
+// Self-driving testbench of {dut} (subtile.sim.assertions). +mode=0 good, 1 valid dropped
+// while stalled, 2 payload changed while stalled; +steps=N; +seed=S.
+module tb;
+{header}
+    logic clk = 1'b0, rst = 1'b1;
+    always #5 clk = ~clk;
+    logic events_in__valid = 1'b0, events_in__ready;
+    {types["events_in__payload"]} events_in__payload = '0;
+    logic events_out__valid, events_out__ready = 1'b0;
+    {types["events_out__payload"]} events_out__payload;
+    {types["prog__payload"]} prog__payload = '0;
+    logic prog__valid = 1'b0, prog__ready;
+    logic tick = 1'b0, tick_ready, done;
+    logic [31:0] unmapped;
+    {dut} dut (.*);
+
+    int mode = 0, steps = 20, seed = 1, sent = 0, received = 0, dummy;
+    always @(negedge clk) events_out__ready = ($urandom % 4) != 0;     // 25 % backpressure
+    always @(posedge clk) if (!rst && events_out__valid && events_out__ready) received <= received + 1;
+
+    task automatic wait_ready(ref logic ready);
+        #1;
+        while (!ready) begin @(negedge clk); #1; end
+    endtask
+
+    initial begin
+        void'($value$plusargs("mode=%d", mode));
+        void'($value$plusargs("steps=%d", steps));
+        void'($value$plusargs("seed=%d", seed));
+        dummy = $urandom(seed);
+        repeat (4) @(negedge clk);
+        rst = 1'b0;
+        for (int step = 0; step < steps; step++) begin
+            for (int i = $urandom_range(8, 1); i > 0; i--) begin
+                if ($urandom % 3 == 0) @(negedge clk);                  // an idle cycle
+                events_in__valid = 1'b1;
+                events_in__payload = $bits(events_in__payload)'($urandom);
+                wait_ready(events_in__ready);
+                @(negedge clk);                                         // taken at the rising edge
+                events_in__valid = 1'b0;
+                sent++;
+            end
+            tick = 1'b1;
+            wait_ready(tick_ready);
+            @(negedge clk);
+            tick = 1'b0;
+            if (step == 1 && mode == 1) begin                           // valid without ready, dropped
+                events_in__valid = 1'b1;
+                @(negedge clk);
+                events_in__valid = 1'b0;
+            end
+            if (step == 1 && mode == 2) begin                           // payload changes while stalled
+                events_in__valid = 1'b1;
+                events_in__payload = '0;
+                @(negedge clk);
+                events_in__payload = '1;
+                @(negedge clk);
+                events_in__valid = 1'b0;
+            end
+            while (!done) @(negedge clk);
+        end
+        repeat (2) @(negedge clk);
+        if (received == 0) $fatal(1, "no output events: the run checked nothing");
+        $display("PASS %0d steps, %0d events in, %0d events out, unmapped %0d", steps, sent, received, unmapped);
+        $finish;
+    end
+endmodule
+"""
+
+
 # -- README -----------------------------------------------------------------------------------
 def _layout_rows(layout) -> list[str]:
     from amaranth.hdl import Shape
@@ -280,6 +361,7 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
                 sv: bool) -> str:
     from ..hdl.synapse import event_in_layout, event_out_layout, prog_layout
     top = design.top
+    tb_name = f"tb/{top}_tb.sv"
     port_rows = [f"| `{p['name']}` | {p['direction']} | {p['width']} | {'signed' if p['signed'] else ''} |"
                  for p in design.ports]
     lines = [
@@ -297,7 +379,9 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         f"Simulation and FPGA: `-F {top}.f` (paths relative to this folder). ASIC: `-F {top}_asic.f`, "
         f"the same but with every clock gate mapped to `{icg.name}` (pins {icg.clock}, {icg.enable}, "
         f"{icg.gated_clock}). FuseSoC: `fusesoc --cores-root . run --target lint "
-        f"subtile:tile:{top}` (`sim` builds the Verilator C++ model). Timing: `{top}.sdc` "
+        f"subtile:tile:{top}`; `--target sim` builds and runs `{tb_name}`, a self-driving testbench "
+        "(random events, ticks and backpressure; `+steps=N +seed=S`), with the assertions on when the "
+        "SystemVerilog layer is present. Timing: `{top}.sdc` "
         f"({period_ns:g} ns clock).", "",
         "FPGA: use `gating = \"enable\"` (clock enables); the `icg` latch + AND clock gates are an ASIC "
         "construct and make poor FPGA clocks. Both modes are bit-exact with each other.", "",
@@ -350,10 +434,11 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
 
 
 # -- core file ----------------------------------------------------------------------------------
-def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], version: str) -> str:
+def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], tb: str, version: str) -> str:
     """A FuseSoC CAPI2 core: ``lint`` (Verilator ``--lint-only -Wall`` with the waivers) and ``sim``
-    (the Verilator C++ model) targets; with the SystemVerilog layer, ``lint_sv`` lints the wrapper
-    with its assertions."""
+    (the self-driving testbench ``tb`` as a Verilator binary; with the SystemVerilog layer it drives
+    the struct wrapper with its assertions on, ``--assert``); with that layer, ``lint_sv`` lints the
+    wrapper and the assertions."""
     def fileset(files, file_type):
         return "\n".join(["    files:", *[f"      - {name}" for name in files], f"    file_type: {file_type}"])
     sets = [f"  rtl:\n{fileset(rtl, 'verilogSource')}",
@@ -362,6 +447,9 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
         sets.append(f"  asic_icg:\n{fileset([asic_icg], 'verilogSource')}")
     if sv:
         sets.append(f"  sv:\n{fileset(sv, 'systemVerilogSource')}")
+    sets.append(f"  tb:\n{fileset([tb], 'systemVerilogSource')}")
+    sim_sets = "[rtl, waivers, sv, tb]" if sv else "[rtl, waivers, tb]"
+    assert_option = "--assert, " if sv else ""
     targets = f"""\
   default: &default
     filesets: [rtl]
@@ -375,13 +463,13 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
         mode: lint-only
         verilator_options: [-Wall]
   sim:
-    <<: *default
     default_tool: verilator
-    filesets: [rtl, waivers]
+    filesets: {sim_sets}
+    toplevel: tb
     tools:
       verilator:
-        mode: cc
-        verilator_options: [-Wno-fatal]
+        mode: binary
+        verilator_options: [{assert_option}--timing, -Wno-fatal, -CFLAGS, -std=c++20, -CFLAGS, -fcoroutines]
 """
     if sv:
         targets += f"""\
@@ -454,7 +542,9 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
     from .verilog import tool_versions
     version = tool_versions().get("subtile", "0.0.0")
     core_name = f"subtile:tile:{top}:{version}"
-    write(f"{top}.core", core_text(top, rtl=rtl, asic_icg=None, sv=sv_files, version=version))
+    tb = f"tb/{top}_tb.sv"
+    write(tb, testbench_sv(top, None if sv else design.ports))
+    write(f"{top}.core", core_text(top, rtl=rtl, asic_icg=None, sv=sv_files, tb=tb, version=version))
     manifest = design.manifest()
     manifest.update({"verilog": rtl, "file_list": f"{top}.f", "core": f"{top}.core", "core_name": core_name,
                      "sdc": f"{top}.sdc", "clock_period_ns": period_ns,

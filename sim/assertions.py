@@ -25,85 +25,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..gen.export import testbench_sv
 from .runner import cache_root
 from .toolchain import verilator_environment, verilator_executable
 
 __all__ = ["MODES", "testbench_sv", "build", "run", "CheckedRun"]
 
 MODES = ("good", "broken_valid", "broken_payload")
-
-
-def testbench_sv(top: str) -> str:
-    """A testbench module ``tb`` driving ``<top>_sv`` from the clock's falling edge."""
-    return f"""\
-// Self-driving testbench of {top}_sv (subtile.sim.assertions). +mode=0 good, 1 valid dropped
-// while stalled, 2 payload changed while stalled; +steps=N; +seed=S.
-module tb;
-    import {top}_pkg::*;
-    logic clk = 1'b0, rst = 1'b1;
-    always #5 clk = ~clk;
-    logic events_in__valid = 1'b0, events_in__ready;
-    event_in_t events_in__payload = '0;
-    logic events_out__valid, events_out__ready = 1'b0;
-    event_out_t events_out__payload;
-    prog_t prog__payload = '0;
-    logic prog__valid = 1'b0, prog__ready;
-    logic tick = 1'b0, tick_ready, done;
-    logic [31:0] unmapped;
-    {top}_sv dut (.*);
-
-    int mode = 0, steps = 20, seed = 1, sent = 0, received = 0, dummy;
-    always @(negedge clk) events_out__ready = ($urandom % 4) != 0;     // 25 % backpressure
-    always @(posedge clk) if (!rst && events_out__valid && events_out__ready) received <= received + 1;
-
-    task automatic wait_ready(ref logic ready);
-        #1;
-        while (!ready) begin @(negedge clk); #1; end
-    endtask
-
-    initial begin
-        void'($value$plusargs("mode=%d", mode));
-        void'($value$plusargs("steps=%d", steps));
-        void'($value$plusargs("seed=%d", seed));
-        dummy = $urandom(seed);
-        repeat (4) @(negedge clk);
-        rst = 1'b0;
-        for (int step = 0; step < steps; step++) begin
-            for (int i = $urandom_range(8, 1); i > 0; i--) begin
-                if ($urandom % 3 == 0) @(negedge clk);                  // an idle cycle
-                events_in__valid = 1'b1;
-                events_in__payload = event_in_t'($urandom);
-                wait_ready(events_in__ready);
-                @(negedge clk);                                         // taken at the rising edge
-                events_in__valid = 1'b0;
-                sent++;
-            end
-            tick = 1'b1;
-            wait_ready(tick_ready);
-            @(negedge clk);
-            tick = 1'b0;
-            if (step == 1 && mode == 1) begin                           // valid without ready, dropped
-                events_in__valid = 1'b1;
-                @(negedge clk);
-                events_in__valid = 1'b0;
-            end
-            if (step == 1 && mode == 2) begin                           // payload changes while stalled
-                events_in__valid = 1'b1;
-                events_in__payload = '0;
-                @(negedge clk);
-                events_in__payload = '1;
-                @(negedge clk);
-                events_in__valid = 1'b0;
-            end
-            while (!done) @(negedge clk);
-        end
-        repeat (2) @(negedge clk);
-        if (received == 0) $fatal(1, "no output events: the run checked nothing");
-        $display("PASS %0d steps, %0d events in, %0d events out, unmapped %0d", steps, sent, received, unmapped);
-        $finish;
-    end
-endmodule
-"""
 
 
 def _sources(export_dir: Path, top: str) -> list[Path]:

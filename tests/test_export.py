@@ -115,12 +115,15 @@ def _fusesoc(cores_root: Path, build_root: Path, target: str, core: str):
                               capture_output=True, text=True, check=False, timeout=600)
 
 
-def test_fusesoc_lint_target_runs_verilator(tiny_export, tmp_path):
+def test_fusesoc_lint_and_sim_targets_run_verilator(tiny_export, tmp_path):
     out = tiny_export.out_dir
     clean = _fusesoc(out, tmp_path / "build", "lint", tiny_export.core_name)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     lint_sv = _fusesoc(out, tmp_path / "build_sv", "lint_sv", tiny_export.core_name)
     assert lint_sv.returncode == 0, lint_sv.stdout + lint_sv.stderr
+    # The sim target builds and runs the self-driving testbench with the assertions on.
+    sim = _fusesoc(out, tmp_path / "build_sim", "sim", tiny_export.core_name)
+    assert sim.returncode == 0 and "PASS 20 steps" in sim.stdout, sim.stdout + sim.stderr
     # The lint target really lints with -Wall and the waivers: without them it fails.
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
