@@ -495,8 +495,9 @@ def _flow_pnr(top, target, device, directory, result, progress):
     result.fits = True
     clocks = report.get("fmax", {})
     # The main clock is the tile's clk; gated clocks (icg kept) are listed but not reported.
-    main = next((v for k, v in clocks.items() if k == "clk" or k.endswith("clk$SB_IO_IN")
-                 or k.startswith("clk")), None) or (next(iter(clocks.values()), None))
+    # nextpnr names it after the net, e.g. "$glbnet$clk$TRELLIS_IO_IN" or "clk$SB_IO_IN_$glb_clk".
+    main = next((v for k, v in clocks.items() if re.search(r"(^|\$)clk(\$|$)", k)), None) \
+        or next(iter(clocks.values()), None)
     result.fmax_mhz = round(main["achieved"], 2) if main else None
     result.utilization = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
