@@ -63,6 +63,8 @@ DEVICES = {
              "85k": (["--85k", "--package", "CABGA381"], 83640, 156)},
 }
 _DSP_CELLS = ("MULT18X18D",)
+#: nextpnr errors that mean the design is larger than the device (after packing).
+_NO_FIT = ("Unable to place", "no BELs remaining", "more than available", "Failed to expand region")
 
 #: Liberty cells kept out of the mapping (glob patterns): the sky130 low-power isolation and
 #: probe cells, which standard sky130 flows mark dont_use.
@@ -484,9 +486,10 @@ def _flow_pnr(top, target, device, directory, result, progress):
         _run_tool(f"nextpnr-{target}", args, cwd=directory, log=directory / "nextpnr.out", progress=progress)
     except SynthError as error:
         text = (directory / "nextpnr.log").read_text(errors="replace") if (directory / "nextpnr.log").exists() else ""
-        if "Unable to place" in text or "no BELs remaining" in text or "more than available" in text:
+        if any(marker in text for marker in _NO_FIT):
+            advice = "use --target ecp5" if target == "ice40" else "use a larger --device"
             result.fits = False
-            result.message = f"does not fit {target} {device}: {_last_error(directory / 'nextpnr.log')}"
+            result.message = f"does not fit {target} {device}: {_last_error(directory / 'nextpnr.log')}; {advice}"
             progress(f"{target}: {result.message}")
             return
         raise SynthError(f"{error}; see {directory / 'nextpnr.log'}", error.log) from None
@@ -558,10 +561,14 @@ def run_command(args) -> int:
     if args.lib and args.target != "sky130":
         raise ConfigError(f"lib: only the sky130 target reads a Liberty file, not {args.target}")
     start = time.monotonic()
-    result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,
-                               device=args.device, icg_cell=icg_cell, use_cache=not args.no_cache,
-                               progress=lambda line: print(line, flush=True,
-                                                          file=sys.stderr if args.json == "-" else sys.stdout))
+    try:
+        result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,
+                                   device=args.device, icg_cell=icg_cell, use_cache=not args.no_cache,
+                                   progress=lambda line: print(line, flush=True,
+                                                              file=sys.stderr if args.json == "-" else sys.stdout))
+    except SynthError as error:
+        print(f"subtile: synthesis failed: {error}", file=sys.stderr)
+        return 1
     report = {**result.to_dict(), "config": config.to_dict(), "wall_seconds": round(time.monotonic() - start, 1)}
     if args.json:
         text = json.dumps(report, indent=2) + "\n"
