@@ -240,3 +240,8 @@ class TestSynthDefault:
     def test_default_tile_on_sky130(self):
         r = synthesize_config(TileConfig(), "sky130")
         assert r.cells["sky130_fd_sc_hd__dlclkp_1"] == 16 * 4 + 16 and r.area_um2 > 0
+
+
+def test_tiny_example_is_the_tested_tiny_tile():
+    from subtile.config import load_config
+    assert load_config(Path(__file__).parents[1] / "examples" / "tiny.toml") == TINY
