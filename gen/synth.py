@@ -415,7 +415,13 @@ def synthesize_config(config, target: str, *, keep_gating: bool = False, **kwarg
         note = ('synthesized with gating = "enable" (clock enables): the FPGA choice, bit-exact with '
                 '"icg"; icg latch+AND gates built from LUTs are poor FPGA practice')
     design = generate_tile(config)
-    result = synthesize(design.verilog, design.top, target, **kwargs)
+    try:
+        result = synthesize(design.verilog, design.top, target, **kwargs)
+    except SynthError as error:
+        if target in DEVICES and config.gating == "icg" and "Latch inferred" in str(error):
+            raise SynthError(f"{error}; the icg clock gate is a latch, which {target} synthesis does not "
+                             "build: drop --keep-gating (gating = \"enable\" is the FPGA choice)", error.log) from None
+        raise
     if note:
         result.message = "; ".join(part for part in (result.message, note) if part)
     return result
