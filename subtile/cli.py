@@ -230,7 +230,8 @@ def cmd_energy(args):
     from .golden.tile import random_stimulus
     from .sim.energy import estimate
     from .sim.tech import TechModel
-    from .sim.tile import StepStimulus, TileBench, TileCase
+    from .sim.tile import StepStimulus, TileCase
+    from .sim.toggle_capture import capture_bench, coverage_report, write_run_saifs
     from .sim.voltage import VoltageModel
     config = _tile_config(args)
     _check_range("steps", args.steps, 1, 100_000)
@@ -245,12 +246,19 @@ def cmd_energy(args):
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
     # The three gating modes side by side in one build, each run on the same stimulus.
     configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
-    bench = TileBench(configs, name=f"{config.name}_energy")
-    rows = []
+    bench = capture_bench(configs, capture=args.capture, saif=bool(args.saif), name=f"{config.name}_energy")
+    rows, captured = [], {}
     for activity in activities:
         stimulus = [StepStimulus(e) for e in random_stimulus(config, args.steps, activity, args.seed)]
         runs = bench.run({i: TileCase(stimulus, seed=args.seed, read_state=False) for i in range(len(configs))},
                          work_dir=work_dir / f"activity_{activity:g}")
+        if args.capture == "coverage":
+            captured[f"{activity:g}"] = coverage_report(bench, runs)
+        if args.saif:
+            saif = Path(args.saif)
+            captured.setdefault("saif", []).extend(
+                str(p) for p in write_run_saifs(bench, runs, saif.with_name(f"{saif.stem}_{activity:g}{saif.suffix}"),
+                                                scope=args.saif_scope))
         for index, run in runs.items():
             if not run.passed:
                 print(f"FAIL {configs[index].gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
@@ -263,6 +271,7 @@ def cmd_energy(args):
     report = {"config": config.to_dict(), "steps": args.steps, "seed": args.seed,
               "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
               "calibration": calibration.source if calibration else None,
+              "capture": args.capture, "captured": captured,
               "rows": rows, "proportionality": _proportionality(rows)}
     plots = _energy_plots(rows, Path(args.plot), config.name) if args.plot else []
     if args.json:
@@ -279,6 +288,13 @@ def cmd_energy(args):
             print(format_voltage_table(row["vdd_sweep"]))
         for path in plots:
             print(f"plot: {path}")
+        for path in captured.get("saif", []):
+            print(f"saif: {path} (tile at scope {args.saif_scope})")
+        for activity, tiles in ((a, t) for a, t in captured.items() if a != "saif"):
+            for name, table in tiles.items():
+                differing = {u: v for u, v in table["units"].items() if v["fast"] != v["coverage"]}
+                print(f"coverage at activity {activity}, {name}: fast counters and Verilator toggle coverage "
+                      + ("agree on every unit" if not differing else f"differ on {', '.join(differing)}"))
     return EXIT_OK
 
 
@@ -572,6 +588,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "default Liberty; see docs/gate-level.md)")
     energy.add_argument("--uncalibrated", action="store_true",
                         help="report the structural RTL estimate without gate-level factors")
+    energy.add_argument("--capture", default="fast", choices=["fast", "coverage"],
+                        help="fast: counters inside the simulation (default); coverage: also Verilator toggle "
+                             "coverage of every net, compared per unit (several times slower; calibration)")
+    energy.add_argument("--saif", default=None, metavar="FILE",
+                        help="also write a SAIF per activity and gating mode for power tools (FILE_<activity>_...)")
+    energy.add_argument("--saif-scope", default="tb/dut", metavar="PATH",
+                        help="instance path of the tile in the SAIF (default %(default)s)")
     energy.add_argument("--plot", default=None, metavar="DIR",
                         help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
     energy.add_argument("--work-dir", default=None)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,24 @@ def test_energy_sweeps_activity_and_supply_and_plots(tmp_path, capsys):
 def test_energy_refuses_a_bad_supply_range(capsys):
     assert main(["energy", "--vdd", "1.8:0.2:0.1"]) == 2
     assert capsys.readouterr().err.startswith("subtile: error: vdd: '1.8:0.2:0.1' is not START:STOP:STEP")
+
+
+def test_energy_coverage_capture_and_saif_export(tmp_path, capsys):
+    """--capture coverage compares the fast counters with Verilator toggle coverage unit by unit;
+    --saif writes one SAIF per activity and gating mode with the tile at the named scope."""
+    config = tmp_path / "small.toml"
+    config.write_text('[tile]\nname = "small"\nneurons = 4\nlanes = 2\nbranches = 2\nsynapses = 4\naddresses = 8\n')
+    out = tmp_path / "energy.json"
+    assert main(["energy", "--config", str(config), "--steps", "8", "--activity", "0.5", "--capture", "coverage",
+                 "--saif", str(tmp_path / "run.saif"), "--saif-scope", "tb/dut",
+                 "--work-dir", str(tmp_path / "work"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    icg = report["captured"]["0.5"]["small_icg"]["units"]
+    # registers: identical counts in both modes
+    for unit in ("accumulators", "synapse", "mac"):
+        assert icg[unit]["fast"] == icg[unit]["coverage"] > 0, unit
+    saifs = report["captured"]["saif"]
+    assert len(saifs) == 3 and all(Path(p).exists() for p in saifs)
+    text = Path(saifs[0]).read_text()
+    assert "(SAIFILE" in text and "(INSTANCE tb" in text and "(INSTANCE dut" in text
+    assert "saif:" in capsys.readouterr().out
