@@ -173,3 +173,37 @@ def evaluate(spec: golden.DigitsSpec, *, images: int | None = None, rtl: bool = 
             result.technology = name
     result.seconds = time.perf_counter() - start
     return result
+
+
+def plot_sweep(rows, out_dir: Path) -> list[Path]:
+    """Accuracy (float, golden, RTL) and energy per inference over the weight width of ``rows``
+    (``DigitsResult.to_dict`` of a ``--sweep-bits`` run): ``digits_weight_bits.png`` and ``.svg``."""
+    from .energy_plots import _pyplot, _save
+    plt = _pyplot()
+    rows = sorted(rows, key=lambda r: r["weight_bits"])
+    bits = [r["weight_bits"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label, style in (("accuracy_float", "float model", "k--"), ("accuracy_golden", "golden (fixed point)", "bs-"),
+                              ("accuracy_rtl", "RTL (Verilator)", "go:")):
+        values = [r[key] for r in rows]
+        if all(v is not None for v in values):
+            ax.plot(bits, [100 * v for v in values], style, label=label)
+    ax.set_xlabel("weight bits")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    energy = [r["energy_per_inference_pj"] for r in rows]
+    if all(e is not None for e in energy):
+        right = ax.twinx()
+        right.plot(bits, [e / 1000 for e in energy], "r^-", label="energy per inference (tiles)")
+        right.set_ylabel("energy per inference (nJ, tiles only)")
+        right.set_ylim(bottom=0)
+        lines, labels = ax.get_legend_handles_labels()
+        more, more_labels = right.get_legend_handles_labels()
+        ax.legend(lines + more, labels + more_labels, loc="lower right", fontsize=8)
+    else:
+        ax.legend(loc="lower right", fontsize=8)
+    r = rows[0]
+    ax.set_title(f"digits, {r['images']} test images: {r['hidden']} hidden, T = {r['steps']}, delta = {r['delta']}")
+    paths = _save(fig, Path(out_dir), "digits_weight_bits")
+    plt.close(fig)
+    return paths
