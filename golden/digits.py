@@ -12,7 +12,7 @@ the hardware:
   ``y_k = tanh(sum_j W2[j, k] h_j)``; the class is ``argmax_k y_k``.
 
 Neither tile has a bias (the architecture has none). Pixels (0..16) enter as payload codes
-``x = pixel / 16`` (exact in the payload format), as one sigma-delta event per non-zero pixel
+``x = pixel / 16`` (exact in the payload format: code ``PIXEL_CODE * pixel``), as one sigma-delta event per non-zero pixel
 at the first step of the image: a blank pixel sends nothing, and a quadrant without ink leaves
 its branch's accumulators gated. Hidden neurons reach the output tile through the axon table
 (hidden neuron j -> tile 1, address j) as graded delta events.
@@ -38,7 +38,9 @@ from .tile import SynapseTable
 __all__ = ["DigitsSpec", "DigitsNetwork", "DigitsRun", "load_digits_split", "train", "quantize",
            "mesh_config", "mesh_contents", "program", "run_golden", "float_predict", "quantized_predict"]
 
-PAYLOAD_FORMAT = FixedFormat(8, 2)         # pixel / 16 in 0..1 is exact: code = 2 * pixel
+PAYLOAD_FORMAT = FixedFormat(8, 2)         # LSB 1/64: pixel / 16 in 0..1 is exact
+#: Payload code of one pixel unit (1/16): a pixel p enters as the code PIXEL_CODE * p.
+PIXEL_CODE = round(1 / 16 / PAYLOAD_FORMAT.lsb)
 INTERNAL_FORMAT = FixedFormat(12, 5)       # dendrite and membrane formats of both tiles
 QUADRANTS = 4
 PIXELS = 64
@@ -245,7 +247,7 @@ def quantized_predict(q: QuantizedNetwork, config: MeshConfig, pixels: np.ndarra
         return _activation_table(cfg.soma_spec)[u - cfg.membrane_format.min_code]
 
     hidden, output = config.tile_config(0), config.tile_config(1)
-    codes = pixels * 2                                             # payload code of pixel / 16
+    codes = pixels * PIXEL_CODE                                    # payload code of pixel / 16
     h = layer(hidden, _branch_inputs(codes.astype(np.float64)).astype(np.int64), q.w1)
     return layer(output, h[:, None, :], q.w2[None, :, :])
 
@@ -272,7 +274,7 @@ class DigitsRun:
 def program(model: MeshModel, pixels: np.ndarray, spec: DigitsSpec) -> DigitsRun:
     """Play ``pixels`` (images, 64) back to back on ``model`` (reset first) and record the program.
 
-    Per image: step 0 carries +code for every non-zero pixel; after ``spec.steps`` steps the
+    Per image: step 0 carries ``+PIXEL_CODE * pixel`` for every non-zero pixel; after ``spec.steps`` steps the
     output tile's running sum of output events is read; then one step carries the negative
     deltas and idle steps follow until no tile has a dirty neuron and no event is in flight
     (at most ``spec.max_rest``). With delta > 1 or a leak the mesh may keep a residue below the
@@ -301,13 +303,13 @@ def program(model: MeshModel, pixels: np.ndarray, spec: DigitsSpec) -> DigitsRun
 
     for image in np.asarray(pixels, dtype=np.int64):
         on = np.flatnonzero(image)
-        events = np.stack([on, 2 * image[on]], axis=1)
+        events = np.stack([on, PIXEL_CODE * image[on]], axis=1)
         step([events, none])
         for _ in range(spec.steps - 1):
             step([none, none])
         readout.append(len(steps) - 1)
         outputs.append(level.copy())
-        step([np.stack([on, -2 * image[on]], axis=1), none])
+        step([np.stack([on, -PIXEL_CODE * image[on]], axis=1), none])
         for _ in range(spec.max_rest):
             if not any(t.state.dirty.any() for t in model.tiles) and not any(len(p) for p in model.pending):
                 break
