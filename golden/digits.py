@@ -48,7 +48,27 @@ PIXELS = 64
 
 @dataclass(frozen=True)
 class DigitsSpec:
-    """The workload's parameters (validated; ConfigError naming the bad one)."""
+    """The workload's parameters (validated: a ConfigError names the bad one).
+
+    Parameters
+    ----------
+    hidden : int
+        Hidden neurons, 2..64.
+    weight_bits : int
+        Width of both layers' weight formats, 2..16 (integer bits chosen per layer).
+    steps : int
+        T, time steps per image before the read-out, 2..64.
+    delta : int
+        Event threshold of both tiles in payload LSBs.
+    leak_shift : int
+        k of both tiles, 0..6.
+    seed : int
+        Seed of the split and of the initial weights.
+    epochs : int
+        Full-batch training iterations.
+    max_rest : int
+        At most this many idle steps after an image's negative deltas.
+    """
 
     hidden: int = 24
     weight_bits: int = 8
