@@ -36,12 +36,16 @@ def generate_mesh(config: MeshConfig, *, contents=None, axons=None) -> Generated
                     axons=_axon_manifest(mesh), payload_format=str(config.payload_format))
 
 
-def generate_mesh_bench(configs, *, top: str, stimulus_depth: int, response_depth: int) -> GeneratedDesign:
-    """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray` of mesh harnesses, one per config."""
+def generate_mesh_bench(configs, *, top: str, stimulus_depth: int, response_depth: int, contents=None,
+                        axons=None) -> GeneratedDesign:
+    """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray` of mesh harnesses, one per config
+    (``contents[i]``, ``axons[i]``: that mesh's memories and axon tables, None for the defaults)."""
     from ..sim.mesh_harness import MeshHarness
     from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray
-    harnesses = [MeshHarness(_mesh(config), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth, index=index)
+    contents = list(contents) if contents is not None else [None] * len(configs)
+    axons = list(axons) if axons is not None else [None] * len(configs)
+    harnesses = [MeshHarness(_mesh(config, contents[index], axons[index]), config,
+                             stimulus_depth=stimulus_depth, response_depth=response_depth, index=index)
                  for index, config in enumerate(configs)]
     return generate(HarnessArray(harnesses), top=top,
                     extra_verilog=_mesh_extra_verilog(configs) + "\n" + SIM_BUFFERS_VERILOG,

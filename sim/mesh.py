@@ -160,12 +160,14 @@ def _compare(where: str, expected, got) -> str | None:
 
 
 class MeshBench:
-    """Meshes side by side in one Verilator build (harness ``i`` holds ``configs[i]`` with its
-    default contents and axon tables)."""
+    """Meshes side by side in one Verilator build (harness ``i`` holds ``configs[i]`` with
+    ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables)."""
 
     def __init__(self, configs: Sequence[MeshConfig], *, name: str = "mesh_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13):
+                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13, contents=None, axons=None):
         self.configs = list(configs)
+        self.contents = list(contents) if contents is not None else [None] * len(self.configs)
+        self.axons = list(axons) if axons is not None else [None] * len(self.configs)
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
         self._build = None
 
@@ -173,7 +175,8 @@ class MeshBench:
         if self._build is None:
             from ..gen.mesh import generate_mesh_bench
             design = generate_mesh_bench(self.configs, top=self.name, stimulus_depth=self.stimulus_depth,
-                                         response_depth=self.response_depth)
+                                         response_depth=self.response_depth, contents=self.contents,
+                                         axons=self.axons)
             verilog = design.write(Path(work_dir))
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
         return self._build
@@ -241,7 +244,7 @@ class MeshBench:
 
         got_tiles = [events_of(p, counts[i]) for i, p in enumerate(tile_files)]
         got_outputs = [events_of(p, counts[config.count + k]) for k, p in enumerate(out_files)]
-        model = MeshModel(config)
+        model = MeshModel(config, contents=self.contents[index], axons=self.axons[index])
         mismatch = None
         events_in = events_out = packets = tile_events_in = synaptic_ops = 0
         delivered = np.zeros(config.count, dtype=np.int64)
