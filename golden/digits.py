@@ -307,7 +307,6 @@ def program(model: MeshModel, pixels: np.ndarray, spec: DigitsSpec) -> DigitsRun
     none = np.zeros((0, 2), dtype=np.int64)
 
     def step(external):
-        nonlocal level
         pending = [p.copy() for p in model.pending]
         result = model.step(external)
         steps.append(external)
