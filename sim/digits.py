@@ -106,7 +106,7 @@ def _tech(lib):
 def tile_energy(config, contents, run: golden.DigitsRun, work_dir: Path, lib=None) -> tuple[float, dict, str, bool]:
     """Energy of both tiles (pJ, whole program) from a TileBench run on the events each tile
     received in the mesh; also whether both tiles matched their golden model there."""
-    from .energy import estimate
+    from .energy import Calibration, estimate
     from .tile import StepStimulus, TileBench, TileCase
     configs = [config.tile_config(i) for i in range(config.count)]
     stimuli = [[StepStimulus(e) for e in run.tile_events[i]] for i in range(config.count)]
@@ -117,10 +117,13 @@ def tile_energy(config, contents, run: golden.DigitsRun, work_dir: Path, lib=Non
     runs = bench.run({i: TileCase(stimuli[i], read_state=False) for i in range(config.count)},
                      work_dir=Path(work_dir) / "tiles")
     tech, name = _tech(lib)
+    calibration = Calibration.for_liberty(lib)
+    if calibration is not None:
+        name += ", gate-level calibrated"
     breakdown, total, passed = {}, 0.0, True
     for i, tile_run in runs.items():
         passed &= tile_run.passed
-        report = estimate(configs[i], tile_run, tech)
+        report = estimate(configs[i], tile_run, tech, calibration=calibration)
         breakdown[configs[i].name] = report.total_pj
         total += report.total_pj
     return total, breakdown, name, passed

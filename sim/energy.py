@@ -91,6 +91,12 @@ class Calibration:
                               f"{', '.join(sorted(labels))}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
         return cls(factors, str(data.get("source", path)))
 
+    @classmethod
+    def for_liberty(cls, lib=None) -> "Calibration | None":
+        """The shipped calibration when ``lib`` is the default Liberty (``None``), else ``None``
+        (factors measured with one library do not carry to another)."""
+        return cls.load() if lib is None and DEFAULT_CALIBRATION.exists() else None
+
     def term_factors(self) -> dict[str, float]:
         """Factor per RTL term (``data.<unit>``, ``clock.<unit>``)."""
         return {term: self.factors.get(label, 1.0) for label, terms, _gate in GATE_LEVEL_GROUPS for term in terms}

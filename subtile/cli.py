@@ -216,14 +216,10 @@ def _energy_estimate(config, run, lib) -> dict:
 def _calibration(lib, path, uncalibrated):
     """The gate-level calibration to apply: ``path``, else the shipped sky130 one when the
     default Liberty is used; none with ``--uncalibrated`` or another Liberty without ``path``."""
-    from .sim.energy import DEFAULT_CALIBRATION, Calibration
+    from .sim.energy import Calibration
     if uncalibrated:
         return None
-    if path:
-        return Calibration.load(path)
-    if lib is None and DEFAULT_CALIBRATION.exists():
-        return Calibration.load()
-    return None
+    return Calibration.load(path) if path else Calibration.for_liberty(lib)
 
 
 def cmd_energy(args):
