@@ -30,15 +30,21 @@ def generate_tile(config: TileConfig, *, weights=None, table=None) -> GeneratedD
 
 
 def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int,
-                   count_toggles: bool = True) -> GeneratedDesign:
+                   count_toggles: bool = True, checks: bool = False) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
     tile with its (weights, table) from ``contents``; ``count_toggles`` as in
-    :class:`~subtile.sim.tile_harness.TileHarness`."""
+    :class:`~subtile.sim.tile_harness.TileHarness`; with ``checks``, each tile also gets the
+    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``)."""
     from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, TileHarness
     harnesses = [TileHarness(_tile(config, weights, table), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth, index=index, count_toggles=count_toggles)
+                             response_depth=response_depth, index=index, count_toggles=count_toggles,
+                             checks=f"{top}_h{index}_checks" if checks else None)
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({_extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
+    if checks:
+        from .export import STREAM_CHECK_SV, checks_sv
+        extra += "\n" + STREAM_CHECK_SV + "".join("\n" + checks_sv(f"{top}_h{index}", config)
+                                                 for index, config in enumerate(configs))
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
                     configs=[config.to_dict() for config in configs],
                     stimulus_depth=stimulus_depth, response_depth=response_depth)

@@ -230,16 +230,22 @@ class TileBench:
         ``coverage.dat``; see :mod:`subtile.sim.toggle_capture`) or a SAIF file of the whole
         run (``TileRun.saif``). Both are several times slower (``bench/toggle_overhead.py``): for
         calibration and power tools.
+    assertions : bool
+        Instantiate the SystemVerilog assertion checker of ``subtile export --sv`` on every tile
+        and build with ``verilator --assert``: a stream-protocol or invariant violation then
+        stops the simulation with the assertion's message.
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
                  stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14,
-                 count_toggles: bool = True, coverage: bool = False, saif: bool = False):
+                 count_toggles: bool = True, coverage: bool = False, saif: bool = False,
+                 assertions: bool = False):
         from ..golden.tile import initial_contents
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [initial_contents(c) for c in self.configs]
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
         self.count_toggles, self.coverage, self.saif = count_toggles, coverage, saif
+        self.assertions = assertions
         self._build = None
 
     def build(self, work_dir: Path) -> runner.Build:
@@ -247,11 +253,12 @@ class TileBench:
         if self._build is None:
             design = generate_bench(self.configs, self.contents, top=self.name,
                                     stimulus_depth=self.stimulus_depth, response_depth=self.response_depth,
-                                    count_toggles=self.count_toggles)
+                                    count_toggles=self.count_toggles, checks=self.assertions)
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
-                                       coverage="toggle" if self.coverage else None, saif=self.saif)
+                                       coverage="toggle" if self.coverage else None, saif=self.saif,
+                                       build_args=["--assert"] if self.assertions else [])
         return self._build
 
     @staticmethod

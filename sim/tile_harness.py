@@ -14,7 +14,7 @@ file names come from plusargs, so new stimulus never needs a new build.
 """
 
 
-from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -176,6 +176,9 @@ class TileHarness(wiring.Component):
     count_toggles : bool
         Count toggles and clock pulses in the simulation (the ``toggles_*`` and ``pulses_*``
         members); False leaves the counters out (the plain simulation, for speed comparisons).
+    checks : str or None
+        Name of a SystemVerilog assertion checker (``gen.export.checks_sv``) to instantiate on the
+        tile's ports; it only acts in a build with ``verilator --assert``.
 
     Members
     -------
@@ -197,11 +200,11 @@ class TileHarness(wiring.Component):
     """
 
     def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int, index: int = 0,
-                 count_toggles: bool = True):
+                 count_toggles: bool = True, checks: str | None = None):
         for name, depth in (("stimulus_depth", stimulus_depth), ("response_depth", response_depth)):
             if depth < 2 or depth & (depth - 1):
                 raise ValueError(f"{name}: {depth} is not a power of two >= 2")
-        self.tile, self.config, self.index = tile, config, index
+        self.tile, self.config, self.index, self.checks = tile, config, index, checks
         self.stimulus_depth, self.response_depth = stimulus_depth, response_depth
         self.probes = tile.probes()
         self.count_toggles = count_toggles
@@ -221,6 +224,16 @@ class TileHarness(wiring.Component):
         m = Module()
         config, tile = self.config, self.tile
         m.submodules.tile = tile
+        if self.checks:
+            m.submodules.checks = Instance(
+                self.checks, i_clk=ClockSignal(), i_rst=ResetSignal(),
+                i_events_in__valid=tile.events_in.valid, i_events_in__ready=tile.events_in.ready,
+                i_events_in__payload=tile.events_in.payload.as_value(),
+                i_events_out__valid=tile.events_out.valid, i_events_out__ready=tile.events_out.ready,
+                i_events_out__payload=tile.events_out.payload.as_value(),
+                i_tick=tile.tick, i_tick_ready=tile.tick_ready, i_done=tile.done,
+                i_prog__valid=tile.prog.valid, i_prog__ready=tile.prog.ready,
+                i_prog__payload=tile.prog.payload.as_value(), i_unmapped=tile.unmapped)
         stim_layout, resp_layout = stimulus_layout(config), response_layout(config)
         m.submodules.idle_lfsr = idle_lfsr = _Lfsr()
         m.submodules.stall_lfsr = stall_lfsr = _Lfsr()

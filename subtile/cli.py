@@ -579,6 +579,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print (or write to FILE) the report as JSON")
     mutate.set_defaults(handler=cmd_mutate)
 
+    export = commands.add_parser("export", help="RTL export for FPGA and ASIC flows (files, .f, FuseSoC core, SDC)")
+    export.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    export.add_argument("-o", "--output-dir", required=True, help="folder to write")
+    export.add_argument("--single-file", action="store_true", help="one Verilog file instead of one per module")
+    export.add_argument("--sv", action="store_true", help="add the SystemVerilog struct wrapper and assertions")
+    export.add_argument("--period-ns", type=_float_arg("period-ns"), default=20.0, help="SDC clock period")
+    export.add_argument("--icg-cell", default=None, help="clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
+    export.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
+    export.set_defaults(handler=lambda args: __import__("subtile.gen.export", fromlist=["run_command"]).run_command(args))
+
+    synth = commands.add_parser("synth", help="synthesize the tile (Yosys, nextpnr; yowasp from PyPI)")
+    synth.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    synth.add_argument("--target", default="generic", choices=["generic", "ice40", "ecp5", "sky130"])
+    synth.add_argument("--device", default=None, help="FPGA device: ice40 hx8k (default), hx1k, up5k; "
+                       "ecp5 45k (default), 12k, 25k, 85k")
+    synth.add_argument("--lib", default=None, help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
+    synth.add_argument("--icg-cell", default=None, help="sky130: clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
+    synth.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
+    synth.add_argument("--keep-gating", action="store_true",
+                       help="FPGA: keep gating = icg (default: synthesize the bit-exact enable mode)")
+    synth.add_argument("--no-cache", action="store_true", help="rerun even when a cached result exists")
+    synth.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                       help="print (or write to FILE) the figures as JSON")
+    synth.set_defaults(handler=lambda args: __import__("subtile.gen.synth", fromlist=["run_command"]).run_command(args))
+
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
     _add_activation_options(accuracy)
     accuracy.set_defaults(input_format=None)

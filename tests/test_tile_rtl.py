@@ -43,7 +43,7 @@ def random_results(tmp_path_factory):
     def get(group):
         if group not in results:
             configs = random_group(group)
-            bench = TileBench(configs, name=f"tile_random{group}")
+            bench = TileBench(configs, name=f"tile_random{group}", assertions=True)
             cases = {i: random_case(config, i) for i, config in enumerate(configs)}
             results[group] = (configs, bench.run(cases, work_dir=tmp_path_factory.mktemp(f"tile-random{group}")))
         return results[group]
@@ -84,7 +84,8 @@ def test_soak_random_configs(group, tmp_path):
     rng = np.random.default_rng(1000 + group)
     configs = [random_config(rng, max_neurons=64, max_synapses=16, max_addresses=256,
                              name=f"soak{group}_{i}") for i in range(CONFIGS_PER_GROUP)]
-    bench = TileBench(configs, name=f"tile_soak{group}", stimulus_depth=1 << 17, response_depth=1 << 16)
+    bench = TileBench(configs, name=f"tile_soak{group}", stimulus_depth=1 << 17, response_depth=1 << 16,
+                      assertions=True)
     runs = bench.run({i: random_case(c, i, SOAK_STEPS) for i, c in enumerate(configs)}, work_dir=tmp_path)
     failures = [f"{configs[i].name}: {run.mismatch}\n{reproduce(configs[i])}" for i, run in runs.items() if not run.passed]
     assert not failures, "\n".join(failures)
@@ -125,7 +126,7 @@ DIRECTED_NAMES = list(DIRECTED)
 
 @pytest.fixture(scope="session")
 def directed_bench():
-    return TileBench(list(DIRECTED.values()), name="tile_directed")
+    return TileBench(list(DIRECTED.values()), name="tile_directed", assertions=True)
 
 
 def run_directed(bench, tmp_path, name, stimulus, **case):
