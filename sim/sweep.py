@@ -119,6 +119,22 @@ def point_config(base: dict, params: dict) -> TileConfig:
     return TileConfig.from_dict(data)
 
 
+def _check_axis(name: str) -> None:
+    """Axis names must be tile fields (values are checked per point: a bad value is a failed point)."""
+    from dataclasses import fields
+    from ..config import ActivationChoice
+    head, _, sub = name.partition(".")
+    allowed = [f.name for f in fields(TileConfig) if f.name != "name"]
+    if head not in allowed:
+        raise ConfigError(f"axes.{name}: not a tile field; allowed: {', '.join(allowed)}")
+    if sub:
+        subs = [f.name for f in fields(ActivationChoice)]
+        if head not in _ACTIVATION_FIELDS:
+            raise ConfigError(f"axes.{name}: only {', '.join(_ACTIVATION_FIELDS)} have sub-fields")
+        if sub not in subs:
+            raise ConfigError(f"axes.{name}: {sub!r} is not one of {', '.join(subs)}")
+
+
 def load_sweep(path) -> SweepSpec:
     """Read and validate a sweep TOML file (ConfigError naming the bad key)."""
     path = Path(path)
@@ -150,7 +166,7 @@ def load_sweep(path) -> SweepSpec:
     for name, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"axes.{name}: expected a non-empty list of values, got {values!r}")
-        point_config(base, {name: values[0]})   # a bad field name fails here, once
+        _check_axis(name)
     mode = sweep.get("mode", "grid")
     if mode not in _MODES:
         raise ConfigError(f"sweep.mode: {mode!r} is not one of {', '.join(_MODES)}")
