@@ -65,8 +65,8 @@ def rank(points: list[dict]) -> list[dict]:
     return rows
 
 
-def _label(point: dict, axes: list[str]) -> str:
-    return ", ".join(f"{a.split('.')[-1]}={point.get(a)}" for a in axes)
+def _label(point: dict, axes: list[str], sep: str = ", ") -> str:
+    return sep.join(f"{a.split('.')[-1]}={point.get(a)}" for a in axes)
 
 
 def _save(fig, out_dir: Path, stem: str) -> str:
@@ -118,7 +118,7 @@ def _breakdown_plot(chosen, axes, out_dir):
         values = [p["metrics"]["energy"]["breakdown_pj"].get(unit, 0.0) / p["metrics"]["steps"] for p in chosen]
         ax.bar(range(len(chosen)), values, bottom=bottoms, label=unit, color=colours(index % 20))
         bottoms = [b + v for b, v in zip(bottoms, values)]
-    ax.set_xticks(range(len(chosen)), [f"{p['key'][:6]}\n{_label(p, axes)}" for p in chosen], fontsize=7)
+    ax.set_xticks(range(len(chosen)), [f"{p['key'][:6]}\n{_label(p, axes, chr(10))}" for p in chosen], fontsize=7)
     ax.set_ylabel("energy per step (pJ)")
     ax.legend(fontsize=7, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
     ax.set_title("Energy breakdown per unit (best points by EDP)")
