@@ -121,7 +121,7 @@ def _breakdown_plot(chosen, axes, out_dir):
     ax.set_xticks(range(len(chosen)), [f"{p['key'][:6]}\n{_label(p, axes, chr(10))}" for p in chosen], fontsize=7)
     ax.set_ylabel("energy per step (pJ)")
     ax.legend(fontsize=7, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
-    ax.set_title("Energy breakdown per unit (best points by EDP)")
+    ax.set_title("Energy breakdown per unit")
     fig.tight_layout()
     data = _save(fig, out_dir, "breakdown")
     plt.close(fig)
@@ -141,8 +141,11 @@ def _table(rows: list[dict], columns: list[str], highlight=()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_report(db, out_dir, *, run: str | None = None, area: str | None = None, breakdown: int = 4) -> dict:
-    """Write the report of ``db`` into ``out_dir``; returns what it found (points, Pareto keys, paths)."""
+def write_report(db, out_dir, *, run: str | None = None, area: str | None = None, breakdown: int = 4,
+                 points: list[str] | None = None) -> dict:
+    """Write the report of ``db`` into ``out_dir``; returns what it found (points, Pareto keys, paths).
+
+    The energy breakdown shows ``points`` (key prefixes), or else the ``breakdown`` best by EDP."""
     records = sweep_records(db, run)
     if not records:
         raise ConfigError(f"db: {db} holds no sweep points" + (f" of run {run!r}" if run else ""))
@@ -168,6 +171,14 @@ def write_report(db, out_dir, *, run: str | None = None, area: str | None = None
         plots["pareto"] = _pareto_plot(ok, front, area, axes, out_dir)
         by_key = {r["key"]: r for r in ok}
         chosen = [by_key[row["key"]] for row in ranking[:max(1, breakdown)]]
+        if points:
+            chosen = []
+            for prefix in points:
+                matches = [r for r in ok if r["key"].startswith(prefix)]
+                if len(matches) != 1:
+                    raise ConfigError(f"points: {prefix!r} matches {len(matches)} finished points; give a "
+                                      "longer key prefix")
+                chosen += matches
         plots["breakdown"] = _breakdown_plot(chosen, axes, out_dir)
     export_table(records, out_dir / "points.csv")
     parquet = None
@@ -235,6 +246,7 @@ def screenshot(page, png, *, width: int = 1400, height: int = 1800, timeout: flo
 
 def run_command(args) -> int:
     """``subtile report``."""
-    summary = write_report(args.db, args.output_dir, run=args.run, area=args.area, breakdown=args.breakdown)
+    summary = write_report(args.db, args.output_dir, run=args.run, area=args.area, breakdown=args.breakdown,
+                           points=args.points.split(",") if args.points else None)
     print(json.dumps(summary, indent=2))
     return 0

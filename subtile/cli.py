@@ -625,6 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--area", default=None, help="area metric column (default: sky130 um^2, else generic cells)")
     report.add_argument("--breakdown", type=_int_arg("breakdown"), default=4,
                         help="points with an energy breakdown plot (the best by EDP)")
+    report.add_argument("--points", default=None, metavar="KEY,KEY",
+                        help="key prefixes of the points to show in the energy breakdown instead")
     report.set_defaults(handler=lambda args: __import__("subtile.sim.report", fromlist=["run_command"]).run_command(args))
 
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")

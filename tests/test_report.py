@@ -67,6 +67,9 @@ def test_report_writes_page_plots_and_tables(tmp_path):
     with pytest.raises(ConfigError, match="^area: 'nope' is not a metric"):
         write_report(tmp_path / "r.sqlite", tmp_path / "x", area="nope")
     assert main(["report", str(tmp_path / "missing.sqlite"), "-o", str(tmp_path / "y")]) == 2
+    assert write_report(tmp_path / "r.sqlite", tmp_path / "z", points=["p3", "p7"])["points"] == 11
+    with pytest.raises(ConfigError, match="^points: 'p' matches 10 finished points"):
+        write_report(tmp_path / "r.sqlite", tmp_path / "z", points=["p"])
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Debian chromium is not installed (apt-get install chromium)")
