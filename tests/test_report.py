@@ -70,6 +70,9 @@ def test_report_writes_page_plots_and_tables(tmp_path):
     assert write_report(tmp_path / "r.sqlite", tmp_path / "z", points=["p3", "p7"])["points"] == 11
     with pytest.raises(ConfigError, match="^points: 'p' matches 10 finished points"):
         write_report(tmp_path / "r.sqlite", tmp_path / "z", points=["p"])
+    parquet = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed (subtile[cluster])")
+    table = parquet.read_table(tmp_path / "out" / "points.parquet")
+    assert table.num_rows == 11 and "energy_pj_per_step" in table.column_names
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Debian chromium is not installed (apt-get install chromium)")
