@@ -15,13 +15,28 @@ from .synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_w
                       table_words)
 from .validation import refusing
 
-__all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS"]
+__all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS", "gated_unit"]
 
 #: Units whose toggles are counted (TileProbes.data), and the clock-gated ones among them.
-PROBE_UNITS = ("synapse", "accumulators", "neuron_state", "neuron_update", "branch_activation",
+PROBE_UNITS = ("synapse", "mac", "accumulators", "neuron_state", "neuron_update", "branch_activation",
                "soma_activation", "encoder", "output")
 GATED_UNITS = ("synapse", "weights", "unmapped", "control", "emit", "branches", "accumulators", "neurons",
                "neuron_state")
+
+
+def gated_unit(domain: str) -> str:
+    """The gated unit (:data:`GATED_UNITS`) of a tile's gated clock domain (``g_acc_3_1`` ->
+    ``accumulators``, ``g_neuron_3`` -> ``neuron_state``, ``g_<unit>`` -> ``<unit>``)."""
+    name = domain.removeprefix("g_")
+    if name.startswith("acc_"):
+        return "accumulators"
+    if name.startswith("neuron_") and name[len("neuron_"):].isdigit():
+        return "neuron_state"
+    if name not in GATED_UNITS:
+        raise ValueError(f"domain: {domain!r} is not a gated domain of the tile")
+    return name
+
+
 #: The synapse pipeline's register groups (SynapsePipeline.DOMAINS) and their gated units.
 _PIPELINE_UNITS = {"pipeline": "synapse", "weights": "weights", "unmapped": "unmapped"}
 
@@ -169,6 +184,11 @@ class Tile(wiring.Component):
                                         domains={group: f"g_{unit}" for group, unit in _PIPELINE_UNITS.items()})
         self.lane_units = [NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
                            for _ in range(config.lanes)]
+        # The multiply-accumulates' results, one per neuron (observed for toggle counting).
+        self.products = [Signal(signed(config.weight_format.width + config.payload_format.width),
+                                name=f"product_{n}") for n in range(config.neurons)]
+        self.acc_next = [Signal(shape_of(config.accumulator_format), name=f"acc_next_{n}")
+                         for n in range(config.neurons)]
         self.acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(config.branches)]
                            for n in range(config.neurons)]
         self.neuron_enable = [Signal(name=f"neuron_en_{n}") for n in range(config.neurons)]
@@ -233,14 +253,16 @@ class Tile(wiring.Component):
         for n in range(n_count):
             weight = synapses.weights[n]
             nonzero = Signal(name=f"w_nonzero_{n}")
-            product = Signal(signed(config.weight_format.width + config.payload_format.width),
-                             name=f"product_{n}")
+            product, total = self.products[n], self.acc_next[n]
             selected = Signal.like(regs.acc[n][0], name=f"acc_sel_{n}")
-            total = Signal.like(regs.acc[n][0], name=f"acc_next_{n}")
+            # Operand isolation: a neuron whose weight is zero is not written, so its multiplier
+            # and adder see zeros and do not switch (the dense `none` baseline feeds them anyway).
+            payload = Mux(nonzero, synapses.payload, 0) if isolate else synapses.payload
+            current = _select(regs.acc[n], synapses.branch)
             m.d.comb += [
                 nonzero.eq(weight != 0),
-                product.eq(weight * synapses.payload),
-                selected.eq(_select(regs.acc[n], synapses.branch)),
+                product.eq(weight * payload),
+                selected.eq(Mux(nonzero, current, 0) if isolate else current),
                 total.eq(wrap(selected + product, config.accumulator_format)),
             ]
             for b in range(b_count):
@@ -445,8 +467,8 @@ class TileProbes:
     -------
     data : dict of str to list of Value
         Per unit (:data:`PROBE_UNITS`), the registers and unit-boundary nets whose bit flips are
-        counted: ``synapse`` (stage-2 registers and the weight-memory read data),
-        ``accumulators``, ``neuron_state`` (v, y_sent, dirty), ``neuron_update`` (the lanes'
+        counted: ``synapse`` (stage-2 registers and the weight-memory read data), ``mac`` (each
+        neuron's product w*p and accumulator sum), ``accumulators``, ``neuron_state`` (v, y_sent, dirty), ``neuron_update`` (the lanes'
         operands and the leaky integration's result v'), ``branch_activation`` (each branch
         activation unit's output), ``soma_activation`` (each soma activation's output y),
         ``encoder`` (the level-crossing encoders' results), ``output`` (the output stream).
@@ -464,6 +486,7 @@ class TileProbes:
         flat = lambda rows: [signal for row in rows for signal in row]
         self.data = {
             "synapse": [synapses.hit, synapses.branch, synapses.payload, synapses.weights.as_value()],
+            "mac": [*tile.products, *tile.acc_next],
             "accumulators": flat(regs.acc),
             "neuron_state": [*regs.v, *regs.y_sent, *regs.dirty],
             "neuron_update": [value for lane in tile.lane_units for value in (

@@ -19,20 +19,81 @@ modelled and what is not, with every constant's source: docs/energy-model.md.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..config import TileConfig
+from ..errors import ConfigError
 from ..hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget, TileProbes
 from .tech import TechModel
 from .voltage import VoltageModel, energy_delay_distance, energy_delay_product, energy_delay_sum
 
-__all__ = ["EnergyReport", "estimate", "LOGIC_CELLS_PER_FLOP"]
+__all__ = ["EnergyReport", "Calibration", "estimate", "GATE_LEVEL_GROUPS", "DEFAULT_CALIBRATION",
+           "LOGIC_CELLS_PER_FLOP"]
 
 #: Assumed combinational cells per flip-flop for the leakage estimate (an estimate, reported as
 #: such; a datapath-heavy block synthesized to sky130 typically has a few cells per flop).
 LOGIC_CELLS_PER_FLOP = 4
+
+
+#: Groups of RTL energy terms as the gate-level cross-check compares them (sim/gate_level.py):
+#: (label, RTL terms ``data.<unit>``/``clock.<unit>``, gate-level units). The logic inside a
+#: unit (multipliers, activation functions, muxes) has no RTL counterpart but the unit-boundary
+#: nets it drives; a calibration scales each group's RTL terms by gate-level over RTL energy.
+GATE_LEVEL_GROUPS = (
+    ("synapse", ("data.synapse",), ("synapse",)),
+    ("accumulators + MAC", ("data.accumulators", "data.mac"), ("accumulators", "tile_logic")),
+    ("neuron_state", ("data.neuron_state",), ("neuron_state",)),
+    ("neuron_update (lanes)", ("data.neuron_update", "data.branch_activation", "data.soma_activation",
+                               "data.encoder"), ("neuron_update",)),
+    ("output, inputs, enables", ("data.output",), ("inputs", "clock_gates")),
+    ("clock.root", ("clock.root",), ("clock.root",)),
+    *((f"clock.{unit}", (f"clock.{unit}",), (f"clock.{unit}",)) for unit in GATED_UNITS),
+)
+
+#: The calibration shipped with subtile: sky130 HD tt 1.8 V, from the gate-level cross-check
+#: of the default tile (see the file's ``source``).
+DEFAULT_CALIBRATION = Path(__file__).with_name("calibration") / "sky130_fd_sc_hd_tt.json"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-group factors (gate-level over RTL energy, :data:`GATE_LEVEL_GROUPS`) that bring the
+    RTL estimate to the gate-level one, with where they come from.
+
+    Members
+    -------
+    factors : dict of str to float
+        Group label to factor; groups not named keep factor 1.
+    source : str
+        The command (and run) that measured them.
+    """
+
+    factors: dict
+    source: str = ""
+
+    @classmethod
+    def load(cls, path=None) -> "Calibration":
+        """Read a calibration JSON (``{"factors": {...}, "source": ...}``; default: the shipped one)."""
+        path = Path(path) if path else DEFAULT_CALIBRATION
+        try:
+            data = json.loads(path.read_text())
+            factors = {str(k): float(v) for k, v in data["factors"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"calibration: {path} is not a calibration file ({error})") from None
+        labels = {label for label, _rtl, _gate in GATE_LEVEL_GROUPS}
+        unknown = sorted(set(factors) - labels)
+        if unknown or any(not 0 < f < 1e4 for f in factors.values()):
+            raise ConfigError(f"calibration: {path}: factors must be in (0, 1e4) for the groups "
+                              f"{', '.join(sorted(labels))}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        return cls(factors, str(data.get("source", path)))
+
+    def term_factors(self) -> dict[str, float]:
+        """Factor per RTL term (``data.<unit>``, ``clock.<unit>``)."""
+        return {term: self.factors.get(label, 1.0) for label, terms, _gate in GATE_LEVEL_GROUPS for term in terms}
 
 
 @dataclass
@@ -52,6 +113,8 @@ class EnergyReport:
     leakage_nw: float = 0.0             # leakage power at the tech's Vdd (for voltage scaling)
     data_toggles_by_unit: dict[str, int] = field(default_factory=dict)
     clock_toggles_by_unit: dict[str, int] = field(default_factory=dict)   # flop clock-pin toggles
+    uncalibrated_dynamic_pj: float | None = None     # before the calibration, when one was applied
+    calibration: str | None = None                   # its source
     minimum_energy: dict = field(default_factory=dict)
 
     @property
@@ -76,6 +139,10 @@ class EnergyReport:
                              **{f"clock.{k}": v for k, v in self.clock_pj.items()},
                              "leakage": self.leakage_pj},
             "minimum_energy_point": self.minimum_energy,
+            "calibration": self.calibration,
+            "uncalibrated_energy_per_step_pj": (
+                (self.uncalibrated_dynamic_pj + self.leakage_pj) / self.steps
+                if self.steps and self.uncalibrated_dynamic_pj is not None else None),
         }
 
     def voltage_sweep(self, vdd_values, voltage: VoltageModel, *, delay_weight: float = 0.0) -> list[dict]:
@@ -103,9 +170,11 @@ class EnergyReport:
                     sweep.frequency_hz, np.atleast_1d(edp), np.atleast_1d(eds), np.atleast_1d(edd))]
 
 
-def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None) -> EnergyReport:
+def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None,
+             calibration: Calibration | None = None) -> EnergyReport:
     """Energy of ``run`` (a TileRun of ``config`` with toggle counters) at the tech's Vdd, and
-    the minimum-energy point of the voltage model for one time step."""
+    the minimum-energy point of the voltage model for one time step. With ``calibration``, each
+    group of terms is scaled by its gate-level factor (the uncalibrated total is kept too)."""
     budget = RegisterBudget(config)
     missing = [u for u in PROBE_UNITS if u not in run.toggles] + [u for u in GATED_UNITS if u not in run.pulses]
     if missing:
@@ -133,6 +202,13 @@ def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel 
             clock_pj[unit] = cycles * count * flops * clock_cycle
             clocked[unit] = cycles * count * flops
 
+    uncalibrated = None
+    if calibration is not None:
+        uncalibrated = sum(data_pj.values()) + sum(clock_pj.values())
+        factors = calibration.term_factors()
+        data_pj = {unit: pj * factors.get(f"data.{unit}", 1.0) for unit, pj in data_pj.items()}
+        clock_pj = {unit: pj * factors.get(f"clock.{unit}", 1.0) for unit, pj in clock_pj.items()}
+
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
     flops = budget.root_flops + budget.gated_flops
     icgs = gates if config.gating == "icg" else 0
@@ -147,7 +223,8 @@ def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel 
         events_in=run.events_in, data_toggles=sum(run.toggles.values()),
         clock_toggles=2 * sum(clocked.values()), data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj,
         leakage_nw=leakage_nw, data_toggles_by_unit=dict(run.toggles),
-        clock_toggles_by_unit={unit: 2 * count for unit, count in clocked.items()})
+        clock_toggles_by_unit={unit: 2 * count for unit, count in clocked.items()},
+        uncalibrated_dynamic_pj=uncalibrated, calibration=calibration.source if calibration else None)
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

@@ -44,6 +44,8 @@ from pathlib import Path
 from ..config import TileConfig
 from ..errors import ConfigError
 from ..gen.tile import generate_bench
+from ..hdl.tile import gated_unit
+from .energy import GATE_LEVEL_GROUPS
 from . import runner
 from .tech import DEFAULT_ICG, Library, TechModel, _output_energy, _pin_self_energy, default_liberty_path, load_liberty
 from .tile import PUBLIC_SIGNALS, TileBench, TileCase
@@ -348,6 +350,11 @@ _UNIT_OF_PREFIX = (
 )
 
 
+def _clock_unit(icg_cell: str) -> str:
+    """``clock.<gated unit>`` of a clock-gate cell ``icg_<domain>`` (see hdl.tile.gated_unit)."""
+    return f"clock.{gated_unit(icg_cell.removeprefix('icg_').split('.')[0])}"
+
+
 def _unit(name: str) -> str:
     for prefix, unit in _UNIT_OF_PREFIX:
         if name.startswith(prefix):
@@ -467,13 +474,13 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
             if bit in inputs:
                 unit = "clock.root"
             else:
-                unit = "clock.accumulators" if driver[0].startswith("icg_g_acc_") else "clock.neuron_state"
+                unit = _clock_unit(driver[0])
             dynamic[unit] += count * driver_pj
             for kind, pin, cell in driven:
                 share = 0.5 * (pin_cap[(kind, pin)] + wire) * vdd ** 2 + pin_energy[(kind, pin)]
                 target = unit
                 if kind == icg:
-                    target = "clock.accumulators" if cell.startswith("icg_g_acc_") else "clock.neuron_state"
+                    target = _clock_unit(cell)
                 dynamic[target] += count * share
             toggles[unit] += count
             continue
@@ -503,16 +510,8 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
 #: except the unit-boundary nets of ``neuron_update`` and ``output``. The tile's own logic
 #: (``tile_logic``: mostly the N multiply-accumulate units, also the sequencer, the lanes'
 #: operand selection and the output multiplexer) is set beside the accumulators it feeds.
-UNIT_MAP = (
-    ("synapse", ("synapse",), ("synapse",)),
-    ("accumulators + MAC", ("accumulators",), ("accumulators", "tile_logic")),
-    ("neuron_state", ("neuron_state",), ("neuron_state",)),
-    ("neuron_update (lanes)", ("neuron_update",), ("neuron_update",)),
-    ("output, inputs, enables", ("output",), ("inputs", "clock_gates")),
-    ("clock.root", ("clock.root",), ("clock.root",)),
-    ("clock.accumulators", ("clock.accumulators",), ("clock.accumulators",)),
-    ("clock.neuron_state", ("clock.neuron_state",), ("clock.neuron_state",)),
-)
+UNIT_MAP = tuple((label, tuple(term.removeprefix("data.") for term in rtl), gate)
+                 for label, rtl, gate in GATE_LEVEL_GROUPS)
 
 
 def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_dir: Path,
@@ -714,6 +713,9 @@ def main(argv=None) -> int:
                         help="JSON of an earlier run (e.g. of another tile): apply its per-unit factors "
                              "(calibrated on its busiest activity) to this run's RTL estimates")
     parser.add_argument("--json", default=None, help="write the result as JSON to this file")
+    parser.add_argument("--write-calibration", default=None, metavar="JSON",
+                        help="write the per-unit factors of the busiest activity as a calibration file "
+                             "for `subtile energy --calibration` (sim/calibration/ holds the shipped one)")
     args = parser.parse_args(argv)
     try:
         from ..config import load_config
@@ -750,6 +752,16 @@ def main(argv=None) -> int:
               + ", ".join(f"{row['ratio_with_given_factors']:.3f} at activity {row['activity']:g}" for row in result["rows"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.write_calibration:
+        busiest = max(result["rows"], key=lambda r: r["activity"])
+        command = "python -m subtile.sim.gate_level " + " ".join(argv if argv is not None else sys.argv[1:])
+        calibration = {
+            "source": f"{command} (factors of activity {busiest['activity']:g}, seed {args.seed}; "
+                      f"{result.get('config', {}).get('name', 'tile')})",
+            "factors": calibration_factors(busiest),
+            "config": result.get("config"),
+        }
+        Path(args.write_calibration).write_text(json.dumps(calibration, indent=2) + "\n")
     return 0
 
 

@@ -257,8 +257,8 @@ class TileBench:
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
-                                       coverage="toggle" if self.coverage else None, saif=self.saif,
-                                       build_args=["--assert"] if self.assertions else [])
+                                       build_args=["--assert"] if self.assertions else [],
+                                       coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
 
     @staticmethod

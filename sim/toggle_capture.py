@@ -96,7 +96,11 @@ def probe_nets(tile) -> dict[str, list[tuple[str, int]]]:
     """
     names: dict[int, str] = {}
     parts = [("", tile), ("synapses.", tile.synapses),
-             *((f"lane_{lane}.", unit) for lane, unit in enumerate(tile.lane_units))]
+             *((f"lane_{lane}.", unit) for lane, unit in enumerate(tile.lane_units)),
+             *((f"lane_{lane}.branch_{b}.", branch) for lane, unit in enumerate(tile.lane_units)
+               for b, branch in enumerate(unit.branch_units)),
+             *((f"lane_{lane}.soma.", unit.soma) for lane, unit in enumerate(tile.lane_units)),
+             *((f"lane_{lane}.encoder.", unit.encoder) for lane, unit in enumerate(tile.lane_units))]
     for prefix, component in parts:
         for path, _member, value in component.signature.flatten(component):
             names[id(Value.cast(value))] = prefix + "__".join(map(str, path))
@@ -104,6 +108,8 @@ def probe_nets(tile) -> dict[str, list[tuple[str, int]]]:
     for signal in [*(s for row in registers.acc for s in row), *registers.v, *registers.y_sent,
                    *registers.dirty]:
         names[id(signal)] = f"state.{signal.name}"
+    for signal in [*tile.products, *tile.acc_next]:       # the tile's own named nets
+        names[id(signal)] = signal.name
     result = {}
     for unit, values in tile.probes().data.items():
         nets = []

@@ -207,10 +207,23 @@ def _energy_estimate(config, run, lib) -> dict:
         if lib:
             raise
         tech, name = TechModel.fallback(), "Horowitz 45 nm fallback, no Liberty found"
-    result = estimate(config, run, tech).to_dict()
+    result = estimate(config, run, tech, calibration=_calibration(lib, None, False)).to_dict()
     return {"energy_per_step_pj": result["energy_per_step_pj"],
             "energy_per_synaptic_op_pj": result["energy_per_synaptic_op_pj"],
             "vdd": tech.vdd, "technology": name, "breakdown_pj": result["breakdown_pj"]}
+
+
+def _calibration(lib, path, uncalibrated):
+    """The gate-level calibration to apply: ``path``, else the shipped sky130 one when the
+    default Liberty is used; none with ``--uncalibrated`` or another Liberty without ``path``."""
+    from .sim.energy import DEFAULT_CALIBRATION, Calibration
+    if uncalibrated:
+        return None
+    if path:
+        return Calibration.load(path)
+    if lib is None and DEFAULT_CALIBRATION.exists():
+        return Calibration.load()
+    return None
 
 
 def cmd_energy(args):
@@ -228,6 +241,7 @@ def cmd_energy(args):
     _check_range("delay-weight", args.delay_weight, 0.0, 1e30)
     tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
     voltage = VoltageModel(vdd_nominal=tech.vdd)
+    calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
     # The three gating modes side by side in one build, each run on the same stimulus.
     configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
@@ -241,19 +255,22 @@ def cmd_energy(args):
             if not run.passed:
                 print(f"FAIL {configs[index].gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
                 return EXIT_FAIL
-            result = estimate(configs[index], run, tech, voltage=voltage)
+            result = estimate(configs[index], run, tech, voltage=voltage, calibration=calibration)
             row = {"activity": activity, **result.to_dict()}
             if vdd_values is not None:
                 row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=args.delay_weight)
             rows.append(row)
     report = {"config": config.to_dict(), "steps": args.steps, "seed": args.seed,
               "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
+              "calibration": calibration.source if calibration else None,
               "rows": rows, "proportionality": _proportionality(rows)}
     plots = _energy_plots(rows, Path(args.plot), config.name) if args.plot else []
     if args.json:
         _emit_json(report, args.json)
     if args.json != "-":
         print(format_energy_table(rows))
+        print(f"calibration: {calibration.source}" if calibration else
+              "uncalibrated: registers, unit-boundary nets and clocks only (logic inside units not counted)")
         for mode, ratio in report["proportionality"].items():
             print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
         if vdd_values is not None:
@@ -550,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also sweep the supply, e.g. 0.2:1.8:0.05 (V): energy, delay, EDP/EDS/EDD per Vdd")
     energy.add_argument("--delay-weight", type=_float_arg("delay-weight"), default=0.0, metavar="PJ_PER_S",
                         help="weight of delay in the energy-delay sum E + w*D (pJ per second of step time)")
+    energy.add_argument("--calibration", default=None, metavar="JSON",
+                        help="per-unit gate-level factors (default: the shipped sky130 calibration with the "
+                             "default Liberty; see docs/gate-level.md)")
+    energy.add_argument("--uncalibrated", action="store_true",
+                        help="report the structural RTL estimate without gate-level factors")
     energy.add_argument("--plot", default=None, metavar="DIR",
                         help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
     energy.add_argument("--work-dir", default=None)

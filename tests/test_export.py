@@ -245,3 +245,23 @@ class TestSynthDefault:
 def test_tiny_example_is_the_tested_tiny_tile():
     from subtile.config import load_config
     assert load_config(Path(__file__).parents[1] / "examples" / "tiny.toml") == TINY
+
+
+@pytest.mark.slow
+def test_tile_regression_stops_on_a_failing_assertion(tmp_path, monkeypatch):
+    """The cocotb tile regression (TileBench(assertions=True)) builds the checker with --assert and
+    fails on a violation: here a checker told the tile has 1 neuron sees neuron 2's event."""
+    import subtile.gen.export as export
+    from subtile.golden.tile import random_stimulus
+    from subtile.sim.tile import StepStimulus, TileBench, TileCase
+    original = export.checks_sv
+    monkeypatch.setattr(export, "checks_sv", lambda top, config: original(top, config).replace(
+        f"parameter int NEURONS = {config.neurons}", "parameter int NEURONS = 1"))
+    config = SMALL.replace(name="sabotaged")
+    bench = TileBench([config], name="sabotage_bench", assertions=True)
+    stimulus = [StepStimulus(events) for events in random_stimulus(config, 10, 0.8, 1)]
+    with pytest.raises(RuntimeError, match="return code"):
+        bench.run({0: TileCase(stimulus, seed=1)}, work_dir=tmp_path)
+    logs = "".join(path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()
+                   and path.suffix in (".log", ".txt", ".xml", ""))
+    assert "Assertion failed in sabotage_bench.h0.checks.a_out_neuron_range" in logs
