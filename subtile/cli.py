@@ -645,6 +645,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print (or write to FILE) the figures as JSON")
     synth.set_defaults(handler=lambda args: __import__("subtile.gen.synth", fromlist=["run_command"]).run_command(args))
 
+    sweep = commands.add_parser("sweep", help="bit-width / design-space sweep: energy, area, accuracy per point "
+                                "into a resumable SQLite database")
+    sweep.add_argument("sweep", help="sweep TOML (see subtile.sim.sweep)")
+    sweep.add_argument("-j", "--jobs", type=_int_arg("jobs"), default=1, help="local worker processes")
+    sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                       help="run the points on this Dask distributed scheduler (pip install subtile[cluster])")
+    sweep.add_argument("--db", default=None, help="results database (default: the sweep file with .sqlite); "
+                       "a killed sweep started again resumes from it")
+    sweep.add_argument("--work-dir", default=None, help="folder for builds and runs (default: next to the db)")
+    sweep.add_argument("--export", action="append", metavar="FILE.csv|FILE.parquet",
+                       help="also write the sweep's points as CSV or Parquet (repeatable)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=lambda args: __import__("subtile.sim.sweep", fromlist=["run_command"]).run_command(args))
+
+    report = commands.add_parser("report", help="HTML report of a sweep database: Pareto fronts, rankings, table")
+    report.add_argument("db", help="results database written by subtile sweep")
+    report.add_argument("-o", "--output-dir", required=True, help="folder for index.html, plots, CSV/Parquet")
+    report.add_argument("--run", default=None, help="sweep name in the database (default: all)")
+    report.add_argument("--area", default=None, help="area metric column (default: sky130 um^2, else generic cells)")
+    report.add_argument("--breakdown", type=_int_arg("breakdown"), default=4,
+                        help="points with an energy breakdown plot (the best by EDP)")
+    report.add_argument("--points", default=None, metavar="KEY,KEY",
+                        help="key prefixes of the points to show in the energy breakdown instead")
+    report.set_defaults(handler=lambda args: __import__("subtile.sim.report", fromlist=["run_command"]).run_command(args))
+
     accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
     _add_activation_options(accuracy)
     accuracy.set_defaults(input_format=None)
