@@ -16,6 +16,7 @@ from subtile.config import TileConfig
 from subtile.gen.export import export_tile, icg_instances, split_modules
 from subtile.gen.synth import IcgCell, replace_icg_model, synthesize, synthesize_config
 from subtile.gen.tile import generate_tile
+from subtile.hdl.tile import RegisterBudget
 from subtile.sim import assertions
 from subtile.sim.toolchain import verilator_environment
 
@@ -73,8 +74,8 @@ def test_sdc_has_one_generated_clock_per_clock_gate(tiny_export):
     assert "create_clock -name clk -period 20 [get_ports clk]" in sdc
     generated = re.findall(r"create_generated_clock -name (\S+) -source \[get_ports clk\] -divide_by 1 "
                            r"\[get_pins (\S+)/GCLK\]", sdc)
-    # one gate per accumulator and one per neuron
-    assert len(generated) == TINY.neurons * TINY.branches + TINY.neurons
+    # one per clock gate of the tile's clock-gate tree
+    assert len(generated) == RegisterBudget(TINY).gates
     assert [pin for _, pin in generated] == icg_instances(tiny_export.design.verilog)
     enable = export_tile(TINY.replace(gating="enable"), tiny_export.out_dir.parent / "enable")
     assert "create_generated_clock" not in (enable.out_dir / "tiny.sdc").read_text()
@@ -100,7 +101,7 @@ def test_export_cli(tmp_path, capsys):
     assert main(["export", "-o", str(tmp_path / "d")]) == 0            # the default tile
     out = capsys.readouterr().out
     assert "tile.core" in out and "80 x subtile_icg" in out
-    assert (tmp_path / "d" / "tile.sdc").read_text().count("create_generated_clock") == 80
+    assert (tmp_path / "d" / "tile.sdc").read_text().count("create_generated_clock") == RegisterBudget(TileConfig()).gates
     assert main(["export", "-o", str(tmp_path / "e"), "--icg-pins", "A,B"]) == 2
     assert capsys.readouterr().err.strip() == (
         "subtile: error: icg-pins: 'A,B' must be three pin names CLOCK,ENABLE,GATED_CLOCK")
@@ -177,12 +178,12 @@ class TestSynthTiny:
         flops = sum(n for cell, n in r.cells.items() if "DFF" in cell)
         assert flops >= state_bits(TINY)
         latches = sum(n for cell, n in r.cells.items() if "DLATCH" in cell)
-        assert latches == TINY.neurons * TINY.branches + TINY.neurons   # the behavioural icg latches
+        assert latches == RegisterBudget(TINY).gates   # the behavioural icg latches
 
     def test_sky130_maps_clock_gates_and_area_adds_up(self, results):
         from subtile.sim.tech import load_liberty
         r = results["sky130"]
-        assert r.cells["sky130_fd_sc_hd__dlclkp_1"] == TINY.neurons * TINY.branches + TINY.neurons
+        assert r.cells["sky130_fd_sc_hd__dlclkp_1"] == RegisterBudget(TINY).gates
         assert r.ffs >= state_bits(TINY)
         assert not any("lpflow" in cell for cell in r.cells)
         library = load_liberty()
@@ -239,7 +240,7 @@ class TestSynthDefault:
 
     def test_default_tile_on_sky130(self):
         r = synthesize_config(TileConfig(), "sky130")
-        assert r.cells["sky130_fd_sc_hd__dlclkp_1"] == 16 * 4 + 16 and r.area_um2 > 0
+        assert r.cells["sky130_fd_sc_hd__dlclkp_1"] == RegisterBudget(TileConfig()).gates and r.area_um2 > 0
 
 
 def test_tiny_example_is_the_tested_tiny_tile():
