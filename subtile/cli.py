@@ -148,13 +148,7 @@ def cmd_sim_tile(args):
     config = _any_config(args)
     if isinstance(config, MeshConfig):
         return cmd_sim_mesh(args, config)
-    _check_range("steps", args.steps, 1, 100_000)
-    _check_range("activity", args.activity, 0.0, 1.0)
-    _check_range("idle", args.idle, 0.0, 0.99)
-    _check_range("stall", args.stall, 0.0, 0.99)
-    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-sim-"))
-    work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "tile.toml").write_text(config.to_toml())
+    work_dir = _sim_work_dir(args, config, "tile.toml")
     stimulus = [StepStimulus(events) for events in
                 random_stimulus(config, args.steps, args.activity, args.seed)]
     start = time.perf_counter()
@@ -467,18 +461,25 @@ def cmd_generate_mesh(args):
     return EXIT_OK
 
 
-def cmd_sim_mesh(args, config):
-    """`subtile sim --config mesh.toml`: the tile command's options, output and JSON keys, plus the
-    network's packets and router counters."""
-    from .golden.mesh import random_mesh_stimulus
-    from .sim.mesh import simulate_mesh
+def _sim_work_dir(args, config, config_file: str) -> Path:
+    """Check the options shared by tile and mesh simulations; make the work folder and write the
+    config that ran into it."""
     _check_range("steps", args.steps, 1, 100_000)
     _check_range("activity", args.activity, 0.0, 1.0)
     _check_range("idle", args.idle, 0.0, 0.99)
     _check_range("stall", args.stall, 0.0, 0.99)
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-sim-"))
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "mesh.toml").write_text(config.to_toml())
+    (work_dir / config_file).write_text(config.to_toml())
+    return work_dir
+
+
+def cmd_sim_mesh(args, config):
+    """`subtile sim --config mesh.toml`: the tile command's options, output and JSON keys, plus the
+    network's packets and router counters."""
+    from .golden.mesh import random_mesh_stimulus
+    from .sim.mesh import simulate_mesh
+    work_dir = _sim_work_dir(args, config, "mesh.toml")
     stimulus = random_mesh_stimulus(config, args.steps, args.activity, args.seed)
     start = time.perf_counter()
     run = simulate_mesh(config, stimulus, work_dir=work_dir, seed=args.seed, idle=args.idle, stall=args.stall)
