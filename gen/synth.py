@@ -267,17 +267,37 @@ def yowasp_cold(tool: str) -> bool:
     return not (Path(base) / module / wasm / hashlib.sha1(binary).hexdigest()).exists()
 
 
-def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> None:
+def run_yowasp(tool: str, args: list[str], *, cwd: Path, log: Path, progress=None) -> int:
+    """Run the yowasp ``tool`` (``yosys``, ``nextpnr-ice40``, ``nextpnr-ecp5``) in ``cwd``, its
+    output to ``log``; return its exit code.
+
+    While the tool has not compiled itself yet, runs hold an exclusive lock: two processes
+    compiling it into the same cache at once (pytest-xdist workers on a fresh machine) can crash
+    each other (SIGBUS), so the first compiles and the others wait for it."""
+    from ..sim.runner import cache_root, exclusive_lock
     _, module, _, function = _PACKAGES[tool]
-    if yowasp_cold(tool):
-        progress(f"  first run of yowasp {tool}: it compiles itself to machine code once "
-                 "(a minute or more; cached in ~/.cache/YoWASP), this is not hung")
     code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
-    with open(log, "w") as handle:
-        result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, stdout=handle,
-                                stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
-        raise SynthError(f"{tool} failed (exit {result.returncode}): {_last_error(log)}; log {log}", log)
+
+    def run() -> int:
+        with open(log, "w") as handle:
+            return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, stdout=handle,
+                                  stderr=subprocess.STDOUT, check=False).returncode
+
+    if not yowasp_cold(tool):
+        return run()
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(root / f"yowasp-{tool}.lock"):
+        if progress is not None and yowasp_cold(tool):
+            progress(f"  first run of yowasp {tool}: it compiles itself to machine code once "
+                     "(a minute or more; cached in ~/.cache/YoWASP), this is not hung")
+        return run()
+
+
+def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> None:
+    returncode = run_yowasp(tool, args, cwd=cwd, log=log, progress=progress)
+    if returncode != 0:
+        raise SynthError(f"{tool} failed (exit {returncode}): {_last_error(log)}; log {log}", log)
 
 
 def _last_error(log: Path) -> str:

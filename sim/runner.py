@@ -235,7 +235,7 @@ def build_key(
 
 
 @contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created if missing) for a ``with`` block."""
     # The lock file is never deleted: a process waiting on a deleted file would hold a lock on an
     # inode nobody else can see, and a third process could then build alongside it.
@@ -364,7 +364,7 @@ def build(
         return result(cached=True)
     check_toolchain()
     directory.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(directory.with_name(directory.name + ".lock")):
+    with exclusive_lock(directory.with_name(directory.name + ".lock")):
         # Another process may have finished the same build while this one waited for the lock.
         if marker.is_file():
             return result(cached=True)

@@ -100,7 +100,7 @@ def test_readme_manifest_and_sv_layout(tiny_export):
 def test_export_cli(tmp_path, capsys):
     assert main(["export", "-o", str(tmp_path / "d")]) == 0            # the default tile
     out = capsys.readouterr().out
-    assert "tile.core" in out and "80 x subtile_icg" in out
+    assert "tile.core" in out and f"{RegisterBudget(TileConfig()).gates} x subtile_icg" in out
     assert (tmp_path / "d" / "tile.sdc").read_text().count("create_generated_clock") == RegisterBudget(TileConfig()).gates
     assert main(["export", "-o", str(tmp_path / "e"), "--icg-pins", "A,B"]) == 2
     assert capsys.readouterr().err.strip() == (
