@@ -26,35 +26,42 @@ from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, EnableInserter
 from ..config import GATING_MODES
 from ..errors import ConfigError
 
-__all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "icg_verilog", "add_gated_submodule"]
+__all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "ICG_VERILOG_TEMPLATE", "icg_verilog", "add_gated_submodule"]
 
 #: Module name of the clock-gate cell instantiated in ``icg`` mode.
 ICG_MODULE = "subtile_icg"
 
-#: Behavioural model of :data:`ICG_MODULE` (Verilog-2005): the enable is captured by a latch
-#: that is transparent while ``CLK`` is low, so ``GCLK`` only ever carries whole clock pulses.
-ICG_VERILOG = """\
-// Clock gate: latch transparent while CLK is low holding EN, ANDed with CLK (glitch free).
+#: Behavioural model of a clock-gate cell (Verilog-2005), with the module and pin names as
+#: fields: the enable is captured by a latch that is transparent while the clock is low, so the
+#: gated clock only ever carries whole clock pulses.
+ICG_VERILOG_TEMPLATE = """\
+// Clock gate: latch transparent while {clock} is low holding {enable}, ANDed with {clock} (glitch free).
 // Behavioural model for simulation; map it to a PDK cell (e.g. sky130_fd_sc_hd__dlclkp).
-module subtile_icg (
-    input  wire CLK,
-    input  wire EN,
-    output wire GCLK
+module {module} (
+    input  wire {clock},
+    input  wire {enable},
+    output wire {gated}
 );
     reg en_latched;
     /* verilator lint_off LATCH */
-    always @(CLK or EN)
-        if (!CLK)
-            en_latched = EN;
+    always @({clock} or {enable})
+        if (!{clock})
+            en_latched = {enable};
     /* verilator lint_on LATCH */
-    assign GCLK = CLK & en_latched;
+    assign {gated} = {clock} & en_latched;
 endmodule
 """
 
 
-def icg_verilog() -> str:
-    """The Verilog model of the ``icg`` clock-gate cell (:data:`ICG_VERILOG`)."""
-    return ICG_VERILOG
+def icg_verilog(module: str = ICG_MODULE, *, pins: tuple[str, str, str] = ("CLK", "EN", "GCLK")) -> str:
+    """The Verilog model of the ``icg`` clock-gate cell, or of a library cell of the same
+    behaviour named ``module`` with pins ``(clock, enable, gated clock)``."""
+    clock, enable, gated = pins
+    return ICG_VERILOG_TEMPLATE.format(module=module, clock=clock, enable=enable, gated=gated)
+
+
+#: The model of :data:`ICG_MODULE` (what :func:`icg_verilog` returns by default).
+ICG_VERILOG = icg_verilog()
 
 
 def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync", sources=None):

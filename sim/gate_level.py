@@ -43,6 +43,7 @@ from pathlib import Path
 from ..config import TileConfig
 from ..errors import ConfigError
 from ..gen.tile import generate_bench
+from ..hdl.clock_gate import icg_verilog
 from ..hdl.tile import gated_unit
 from .energy import GATE_LEVEL_GROUPS
 from . import runner
@@ -85,19 +86,9 @@ module subtile_icg (input wire CLK, input wire EN, output wire GCLK);
 endmodule
 """
 
-#: Simulation model of the integrated clock gate (Yosys builds no model from its Liberty group):
-#: a latch transparent while CLK is low, ANDed with CLK.
-ICG_MODEL_VERILOG = """\
-module {icg} (input wire CLK, input wire GATE, output wire GCLK);
-  reg gate_latched;
-  /* verilator lint_off LATCH */
-  always @(CLK or GATE)
-    if (!CLK)
-      gate_latched = GATE;
-  /* verilator lint_on LATCH */
-  assign GCLK = CLK & gate_latched;
-endmodule
-"""
+#: Pins (clock, enable, gated clock) of the integrated clock gate, whose simulation model Yosys
+#: does not build from its Liberty group: the same latch-and-AND model as the RTL's gate.
+ICG_PINS = ("CLK", "GATE", "GCLK")
 
 _MODULE = re.compile(r"^module\s+(\\\S+|\w+)[\s(#].*?^endmodule\s*\n", re.S | re.M)
 
@@ -194,7 +185,7 @@ def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: st
     if not parts:
         raise ValueError(f"top: no module {top} in the Verilog")
     rtl = "".join(parts) + ICG_CELL_VERILOG.format(icg=icg)
-    key = hashlib.sha256("\0".join([rtl, SYNTH_SCRIPT, ICG_MODEL_VERILOG, icg, _yosys_version(),
+    key = hashlib.sha256("\0".join([rtl, SYNTH_SCRIPT, icg_verilog(icg, pins=ICG_PINS), icg, _yosys_version(),
                                     hashlib.sha256(lib.read_bytes()).hexdigest()]).encode()).hexdigest()
     directory = (cache or runner.cache_root() / "gates") / f"{top}-{key[:16]}"
     marker = directory / "done.json"
@@ -228,7 +219,7 @@ def _write_models(directory: Path, liberty: str, icg: str) -> None:
     missing = used - {name for name, _ in _modules((directory / "all_models.v").read_text())} - {icg}
     if missing:
         raise RuntimeError(f"no simulation model for cells {sorted(missing)}")
-    text = "".join(models) + ICG_MODEL_VERILOG.format(icg=icg)
+    text = "".join(models) + icg_verilog(icg, pins=ICG_PINS)
     (directory / "models.v").write_text("/*verilator coverage_off*/\n" + text + "/*verilator coverage_on*/\n")
     (directory / "all_models.v").unlink()
 

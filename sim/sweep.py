@@ -38,14 +38,13 @@ import math
 import sqlite3
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..config import TileConfig, load_config
+from ..config import TileConfig, load_config, read_toml
 from ..errors import ConfigError
 from ..store import ResultStore
 
@@ -138,12 +137,7 @@ def _check_axis(name: str) -> None:
 def load_sweep(path) -> SweepSpec:
     """Read and validate a sweep TOML file (ConfigError naming the bad key)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"sweep: {path} is not valid TOML: {error}") from None
+    data = read_toml(path, "sweep")
     sweep = data.get("sweep", {})
     unknown = set(sweep) - _SWEEP_KEYS
     if unknown:

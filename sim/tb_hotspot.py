@@ -10,8 +10,9 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import First, RisingEdge, Timer
+
+from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
 OUTPUTS = ("cycles", "inject_cycles", "received", "errors", "stray", "complete")
 
@@ -20,7 +21,7 @@ async def _run(dut, index, case):
     port = lambda name: getattr(dut, f"h{index}_{name}")
     started = time.perf_counter()
     port("start").value = 1
-    limit = Timer(case["max_cycles"] * 10, unit="ns")
+    limit = Timer(case["max_cycles"] * CLOCK_PERIOD_NS, unit="ns")
     if await First(RisingEdge(port("finished")), limit) is limit:
         raise AssertionError(f"hotspot harness {index}: not drained after {case['max_cycles']} cycles (deadlock?)")
     await RisingEdge(dut.clk)
@@ -39,11 +40,7 @@ async def run_hotspot(dut):
         if case:
             for name in ("packets_per_source", "hot_x", "hot_y", "stall_threshold", "seed"):
                 getattr(dut, f"h{index}_{name}").value = case[name]
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     tasks = [cocotb.start_soon(_run(dut, i, case)) for i, case in enumerate(plan) if case]
     for task in tasks:
         await task

@@ -11,8 +11,9 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import First, RisingEdge, Timer
+
+from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
 
 async def _run_case(dut, index: int, case: dict):
@@ -20,7 +21,7 @@ async def _run_case(dut, index: int, case: dict):
     started = time.perf_counter()
     port("start").value = 1
     if not int(port("finished").value):
-        limit = Timer(case["max_cycles"] * 10, unit="ns")
+        limit = Timer(case["max_cycles"] * CLOCK_PERIOD_NS, unit="ns")
         if await First(RisingEdge(port("finished")), limit) is limit:
             raise AssertionError(f"harness {index}: not finished after {case['max_cycles']} cycles "
                                  f"(step {int(port('steps').value)}): deadlock or lost packets")
@@ -40,11 +41,7 @@ async def run_programs(dut):
         getattr(dut, f"h{index}_start").value = 0
         for name in ("idle_threshold", "stall_threshold", "seed"):
             getattr(dut, f"h{index}_{name}").value = case[name]
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     tasks = [cocotb.start_soon(_run_case(dut, index, case))
              for index, case in enumerate(plan["cases"]) if case["enabled"]]
     for task in tasks:

@@ -14,11 +14,11 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
+from cocotb.triggers import RisingEdge, SimTimeoutError, with_timeout
+
+from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
 log = logging.getLogger("subtile.tb.tile")
-CLOCK_PERIOD_NS = 10
 
 
 def _scope(handle, path: str):
@@ -93,11 +93,7 @@ async def run_programs(dut):
     harnesses = [_Harness(dut, index) for index in range(len(plan["cases"]))]
     for harness, case in zip(harnesses, plan["cases"]):
         _apply_settings(harness, case)
-    Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     tasks = [cocotb.start_soon(_run_case(dut, harness, case))
              for harness, case in zip(harnesses, plan["cases"]) if case["enabled"]]
 

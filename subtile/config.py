@@ -307,16 +307,22 @@ def _toml_value(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def read_toml(path: str | Path, parameter: str) -> dict:
+    """The TOML file ``path`` as a dict; a missing file or bad TOML is a ConfigError naming
+    ``parameter``. TOML is subtile's only configuration language."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{parameter}: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{parameter}: {path} is not valid TOML: {error}") from None
+
+
 def load_config(path: str | Path) -> "TileConfig | MeshConfig":
     """Read a config from TOML: a tile (keys at top level or under ``[tile]``), or a mesh when
     the file has a ``[mesh]`` table (see :class:`MeshConfig`)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
+    data = read_toml(path, "config")
     if "mesh" in data:
         return MeshConfig.from_dict(data)
     return TileConfig.from_dict(data.get("tile", data))
