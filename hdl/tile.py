@@ -132,10 +132,10 @@ class Tile(wiring.Component):
     **Update phase.** A tick taken in cycle t starts the update at t + 1. A priority encoder
     picks the next group of ``lanes`` neurons with a dirty neuron (clean groups cost no
     cycle); the group is updated in one cycle by ``lanes`` :class:`~subtile.hdl.neuron.NeuronLane`
-    units (each computing from operand registers loaded with its dirty neuron's accumulators as
-    the sequencer moves to the group, so a lane's logic switches only once per update), its
-    emitted events are latched and leave over ``events_out`` in neuron order, one per
-    cycle with ``events_out.ready`` high. A group thus takes 1 + (events it emits) cycles. After
+    units (each computing from operand registers loaded with its dirty neuron's accumulators, v
+    and y_sent as the sequencer moves to the group, so a lane's logic switches only once per
+    update), its emitted events are latched and leave over ``events_out`` in neuron order, one
+    per cycle with ``events_out.ready`` high. A group thus takes 1 + (events it emits) cycles. After
     the last dirty group ``done`` is high for one cycle and events are accepted again: with every
     group dirty and ready always high, tick-to-done is ``groups + events + 1`` cycles.
 

@@ -436,10 +436,11 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
                 toggles_of[bit] = max(toggles_of.get(bit, 0), count)
     clock_pins = {(kind, pin) for kind, lib_cell in ((k, library.cells.get(k)) for k in {k for k, _ in pin_cap})
                   if lib_cell is not None for pin, p in lib_cell.pins.items() if p.clock}
-    # Flip-flops holding an accumulator: the logic in front of their D pins (the synchronous
-    # reset) belongs to the accumulators, although it sits in `state` with the neuron state.
+    # Flip-flops holding an accumulator (or its stamp bit, acc_written_*): the logic in front of
+    # their D pins (the synchronous reset) belongs to the accumulators, although it sits in
+    # `state` with the neuron state.
     acc_flops = {drivers[bit][0] for bit, names in names_of.items() if bit in drivers
-                 and any(re.search(r"(^|\.)acc_\d", n) for n in names)}
+                 and any(re.search(r"(^|\.)acc_(\d|written_)", n) for n in names)}
     dynamic: dict[str, float] = defaultdict(float)
     toggles: dict[str, int] = defaultdict(int)
     nets = toggled = unmatched = 0
