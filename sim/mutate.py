@@ -83,11 +83,24 @@ _SWAPS = {"+": "-", "-": "+", "*": "+", "<": "<=", "<=": "<", ">": ">=", ">=": "
           ">>>": ">>"}
 
 
+def copy_pattern(path: str) -> str:
+    """``path`` with the index of every lane and branch copy replaced by ``*``
+    (``tile.lane_3.branch_1.activation`` -> ``tile.lane_*.branch_*.activation``): the copies are
+    generated from one description, so their statements are the same text."""
+    return re.sub(r"\b(lane|branch)_\d+(?=\.|$)", r"\1_*", path)
+
+
 @dataclass(frozen=True)
 class Mutation:
-    """One single fault: statement ``statement`` (its ordinal among the mutable statements of
-    module ``module``, a path below the harness) with ``original`` right-hand side replaced by
-    ``mutated``."""
+    """One single fault: in module ``module`` (a path below the harness), the statement
+    ``lhs = original`` becomes ``lhs = mutated``.
+
+    ``statement`` is the statement's ordinal among the mutable statements of the module (where
+    :func:`instrument` applies it); ``occurrence`` tells apart statements of the same text in one
+    module (0 for the first; they occur in the case arms of ``always @*`` blocks). An analysis of
+    a mutant refers to it by :attr:`key`, which leaves the ordinal out, so it still fits after
+    an unrelated change of the HDL adds or removes statements.
+    """
 
     module: str
     statement: int
@@ -96,14 +109,21 @@ class Mutation:
     original: str
     mutated: str
     detail: str
+    occurrence: int = 0
 
     @property
     def unit(self) -> str:
         return unit_of(self.module)
 
+    @property
+    def key(self) -> tuple[str, str, int, str, str]:
+        """(module, lhs, occurrence, original, mutated), the statement texts stripped."""
+        return (self.module, self.lhs.strip(), self.occurrence, self.original.strip(), self.mutated.strip())
+
     def describe(self) -> str:
+        again = f" (occurrence {self.occurrence})" if self.occurrence else ""
         return (f"{self.unit} {self.module}: {self.kind} ({self.detail}) in "
-                f"`{self.lhs.strip()} = {self.original.strip()}` -> `{self.mutated.strip()}`")
+                f"`{self.lhs.strip()} = {self.original.strip()}`{again} -> `{self.mutated.strip()}`")
 
 
 def _modules(text: str) -> list[tuple[str, int, int]]:
@@ -179,7 +199,11 @@ def _rhs_mutations(lhs: str, rhs: str, widths: dict[str, int]) -> list[tuple[str
         for value in (0, 1):
             if rhs.strip() != f"1'h{value}":
                 out.append(("stuck", f"1'h{value}", f"stuck at {value}"))
-    return out
+    # One fault once: flipping the one-bit literal of `x = 1'h0` is `x` stuck at 1.
+    unique = {}
+    for kind, mutated, detail in out:
+        unique.setdefault(mutated, (kind, mutated, detail))
+    return list(unique.values())
 
 
 def _is_dead(body: str, lhs: str) -> bool:
@@ -212,11 +236,13 @@ def find_mutations(verilog: str, top: str, harness: int = 0) -> list[Mutation]:
         body = verilog[start:end]
         widths = _widths(body)
         path = name[len(prefix):]
+        seen: dict[tuple[str, str], int] = {}
         for ordinal, (_line, _prefix, lhs, rhs) in enumerate(_statements(body)):
+            occurrence = seen[lhs.strip(), rhs.strip()] = seen.get((lhs.strip(), rhs.strip()), -1) + 1
             if _is_dead(body, lhs):
                 continue
             for kind, mutated, detail in _rhs_mutations(lhs, rhs, widths):
-                mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail))
+                mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail, occurrence))
     return mutations
 
 
@@ -511,22 +537,82 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
                    work_dir=work_dir, db=store.path, run_name=run_name)
 
 
+_ENTRY_KEYS = {"module", "lhs", "original", "mutated", "class", "reason"}
+_ENTRY_OPTIONAL = {"occurrence"}
+_PATTERN = re.compile(r"^tile(\.(lane|branch)_(\d+|\*)|\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
 def load_equivalents(path) -> list[dict]:
-    """Analysed surviving mutants (TOML ``[[mutant]]`` tables with ``module``, ``statement``,
-    ``original``, ``mutated``, ``class`` and ``reason``), see docs/mutation-equivalents.toml."""
+    """Analysed surviving mutants: the TOML ``[[mutant]]`` tables of ``path`` (see
+    docs/mutation-equivalents.toml), validated.
+
+    An entry names a mutant by its site text, not by its position: ``module`` (a path below the
+    harness; ``lane_*`` / ``branch_*`` stand for every copy, whose statements are the same text),
+    ``lhs``, ``original`` and ``mutated`` (the statement before and after the fault, as
+    :meth:`Mutation.describe` prints them), optionally ``occurrence`` (the how-many-th statement of
+    that text in the module, from 0; default 0), and ``class`` and ``reason``.
+    """
     import tomllib
     try:
         entries = tomllib.loads(Path(path).read_text()).get("mutant", [])
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"equivalent: cannot read {path}: {error}") from None
+    if not isinstance(entries, list):
+        raise ConfigError(f"equivalent: {path}: `mutant` must be an array of tables ([[mutant]])")
+    seen = {}
+    out = []
     for index, entry in enumerate(entries):
-        missing = {"module", "statement", "original", "mutated", "class", "reason"} - set(entry)
+        where = f"equivalent: entry {index} of {path}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} is not a table")
+        if "statement" in entry:
+            raise ConfigError(f"{where} has `statement` (an ordinal, which any HDL change shifts); "
+                              "name the site by module, lhs, original and mutated")
+        missing = _ENTRY_KEYS - set(entry)
         if missing:
-            raise ConfigError(f"equivalent: entry {index} of {path} lacks {', '.join(sorted(missing))}")
+            raise ConfigError(f"{where} lacks {', '.join(sorted(missing))}")
+        unknown = set(entry) - _ENTRY_KEYS - _ENTRY_OPTIONAL
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+                              f"{', '.join(sorted(_ENTRY_KEYS | _ENTRY_OPTIONAL))}")
+        for field in sorted(_ENTRY_KEYS):
+            if not isinstance(entry[field], str) or not entry[field].strip():
+                raise ConfigError(f"{where}: {field} must be a non-empty string")
+        occurrence = entry.get("occurrence", 0)
+        if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 0:
+            raise ConfigError(f"{where}: occurrence {occurrence!r} is outside the allowed range 0..")
         if entry["class"] not in ("equivalent", "equivalent-config"):
-            raise ConfigError(f"equivalent: entry {index} class {entry['class']!r} is not one of "
-                              "equivalent, equivalent-config")
-    return entries
+            raise ConfigError(f"{where}: class {entry['class']!r} is not one of equivalent, equivalent-config")
+        if not _PATTERN.match(entry["module"]):
+            raise ConfigError(f"{where}: module {entry['module']!r} is not a module path below the harness "
+                              "(tile, tile.synapses, tile.lane_0.soma, tile.lane_*.branch_*.activation, ...)")
+        clean = {**entry, "occurrence": occurrence, "entry": index,
+                 **{f: entry[f].strip() for f in ("module", "lhs", "original", "mutated")}}
+        key = (clean["module"], clean["lhs"], occurrence, clean["original"], clean["mutated"])
+        if key in seen:
+            raise ConfigError(f"{where} repeats entry {seen[key]} (same module, lhs, original, mutated)")
+        seen[key] = index
+        out.append(clean)
+    return out
+
+
+def _module_regex(pattern: str) -> re.Pattern:
+    return re.compile("^" + re.escape(pattern).replace(r"\*", r"\d+") + "$")
+
+
+def match_equivalent(entries, mutation: Mutation) -> dict | None:
+    """The first of ``entries`` (from :func:`load_equivalents`) that names ``mutation``, or None."""
+    module, lhs, occurrence, original, mutated = mutation.key
+    for entry in entries:
+        if ((entry["lhs"], entry.get("occurrence", 0), entry["original"], entry["mutated"])
+                == (lhs, occurrence, original, mutated) and _module_regex(entry["module"]).match(module)):
+            return entry
+    return None
+
+
+def _describe_entry(entry) -> str:
+    return (f"entry {entry['entry']} ({entry['module']}: `{entry['lhs']} = {entry['original']}` -> "
+            f"`{entry['mutated']}`)")
 
 
 def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
@@ -534,22 +620,24 @@ def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     for result in results:
         number = int(result.key)
         mutation = mbench.mutations[number - 1]
-        row = {"mutant": number, "unit": mutation.unit, **asdict(mutation),
+        row = {"mutant": number, "unit": mutation.unit, **asdict(mutation), "pattern": copy_pattern(mutation.module),
                "status": result.status, "error": result.error, **result.metrics}
         rows.append(row)
     finished = [r for r in rows if r["status"] == "ok"]
     killed = [r for r in finished if r["killed"]]
     survivors = [r for r in finished if not r["killed"]]
-    analysed = {(e["module"], e["statement"], e["mutated"]): e for e in equivalents}
+    entry_of = {r["mutant"]: match_equivalent(equivalents, mbench.mutations[r["mutant"] - 1]) for r in finished}
     for row in survivors:
-        entry = analysed.get((row["module"], row["statement"], row["mutated"]))
-        if entry is not None and entry["original"] == row["original"]:
+        entry = entry_of[row["mutant"]]
+        if entry is not None:
             row["classification"], row["equivalence_reason"] = entry["class"], entry["reason"]
         else:
             row["classification"] = "real" if equivalents else "unanalysed"
-    # An analysis entry for a mutant that was killed is wrong: say so rather than hide it.
-    contradicted = [r["mutant"] for r in killed
-                    if (r["module"], r["statement"], r["mutated"]) in analysed]
+    # An analysis entry for a mutant that was killed is wrong, and one that names no site of the
+    # design is stale (the HDL changed): say so rather than hide it.
+    contradicted = [r["mutant"] for r in killed if entry_of[r["mutant"]] is not None]
+    stale = [_describe_entry(e) for e in equivalents
+             if not any(match_equivalent([e], m) is not None for m in mbench.candidates)]
     excluded = [r for r in survivors if r["classification"].startswith("equivalent")]
     scored = len(finished) - len(excluded)
     per_unit = {}
@@ -560,7 +648,7 @@ def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     return {"config": config.to_dict(), "mutants": len(mbench.mutations), "candidates": len(mbench.candidates),
             "finished": len(finished), "errors": len(rows) - len(finished), "killed": len(killed),
             "survived": len(survivors), "score": len(killed) / len(finished) if finished else None,
-            "equivalent": len(excluded), "contradicted_equivalents": contradicted,
+            "equivalent": len(excluded), "contradicted_equivalents": contradicted, "stale_equivalents": stale,
             "score_without_equivalent": len(killed) / scored if scored else None,
             "per_unit": per_unit, "survivors": survivors, "results": rows,
             "count": info["count"], "seed": info["seed"], "steps": info["steps"],
@@ -582,6 +670,8 @@ def format_report(report: dict) -> str:
                      f"({100 * (report['score_without_equivalent'] or 0):.1f} %)")
     for number in report["contradicted_equivalents"]:
         lines.append(f"WARNING mutant {number} is listed as equivalent but was killed")
+    for entry in report.get("stale_equivalents", []):
+        lines.append(f"WARNING equivalents {entry} names no mutation site of this design (stale)")
     for row in report["survivors"]:
         mutation = Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__})
         lines.append(f"SURVIVED mutant {row['mutant']} [{row['classification']}]: {mutation.describe()}")
