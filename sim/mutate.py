@@ -302,77 +302,79 @@ def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]
 
 
 # -- the regression run on every mutant ---------------------------------------------------------
-def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
-    """Steps that walk every branch's accumulator, one small step per time step, across the
-    upper and then the lower saturation limit of the dendrite format (the rounding at those
-    limits is where off-by-a-few faults hide). Empty when the formats cannot reach a limit.
+def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulus]:
+    """Steps that take every accumulator of the tile through EVERY code within about
+    ``spacing * neurons / 2`` codes of the upper and then of the lower saturation limit of the
+    dendrite format, one code per time step: the rounding and saturation at those limits is where
+    off-by-one faults hide, and some change the result for just two accumulator codes. Empty when
+    the formats and sizes cannot do it.
 
-    The table maps, for every branch b, address ``b * (k + 1) + j`` to slot j of branch b;
-    slots 1..k get the largest weight and their inputs the largest level (a coarse base), slot 0
-    a small weight w1 whose input level then rises by one per step (the fine ramp).
+    Every branch b gets the addresses ``b * K + j`` mapped to its slots j = 0..K-1. Slot 0 has
+    weight 1 for every neuron and its input level moves by one per step (the fine walk); slot 1
+    has weight n for neuron n and level ``spacing``, so neuron n sits ``spacing * n`` codes
+    higher and the neurons together cover the band around the limit; the other slots make the
+    coarse base (the largest weight and level, then a remainder). The lower limit is walked with
+    negative levels.
     """
     wfmt, pfmt, dfmt = config.weight_format, config.payload_format, config.dendrite_format
     shift = config.accumulator_frac_bits - dfmt.frac_bits
-    wmax, xmax = wfmt.max_code, pfmt.max_code
-    if shift < 1 or config.synapses < 2 or xmax < 8 or wmax < 1:
+    wmax, xmax, xmin = wfmt.max_code, pfmt.max_code, pfmt.min_code
+    n_count = config.neurons
+    if shift < 1 or xmax < 2 * spacing or n_count - 1 > wmax:
         return []
-    limit = (1 << (dfmt.width - 1)) << shift              # accumulator code of the first out-of-range value
-    best = None
-    for k in range(1, config.synapses):
-        base = k * wmax * xmax
-        for w1 in range(1, min(wmax, 1 << (shift - 1)) + 1):
-            level = (limit - base) / w1                     # fine level where the limit is crossed
-            if 8 <= level <= xmax - 4:
-                best = (k, w1, int(level))
-                break
-        if best:
-            break
-    if best is None or config.addresses < config.branches * (best[0] + 1):
+    # accumulator codes where rounding to the dendrite format reaches max_code + 1/2 and
+    # min_code - 1/2 (the saturation thresholds); the band of neuron 0 starts `half` below them
+    half = spacing * n_count // 2 + spacing // 2
+    targets = (((2 * dfmt.max_code + 1) << shift) // 2 - half,            # upper, positive levels
+               ((2 * -dfmt.min_code + 1) << shift) // 2 - half)            # lower, as a magnitude
+    if min(targets) < 0:
         return []
-    k, w1, crossing = best
-    width = wfmt.width
+    full = min(targets) // (wmax * xmax)                  # slots at the largest weight and level
+    rests = [t - full * wmax * xmax for t in targets]
+    w_rest = max(1, -(-max(rests) // xmax))               # ceil: the level then fits the format
+    if w_rest > wmax:
+        return []
+    base_weights = [wmax] * full + [w_rest, 1]
+    base_levels = [[xmax] * full + [rest // w_rest, rest % w_rest] for rest in rests]
+    slots = 2 + len(base_weights)
+    if slots > config.synapses or config.addresses < config.branches * slots \
+            or any(level > xmax for levels in base_levels for level in levels):
+        return []
+    address = {(b, j): b * slots + j for b in range(config.branches) for j in range(slots)}
     table = initial_contents(config)[1]
     valid, branch, slot = table.valid.copy(), table.branch.copy(), table.slot.copy()
-    addresses = {}
-    for b in range(config.branches):
-        for j in range(k + 1):
-            a = b * (k + 1) + j
-            valid[a], branch[a], slot[a] = True, b, j
-            addresses[b, j] = a
+    for (b, j), a in address.items():
+        valid[a], branch[a], slot[a] = True, b, j
     words = SynapseTable(valid, branch, slot, config).encode()
-    # the rest of the table is as initialised: rows of the ramp's addresses now hold the ramp
-    table_writes = [(0, a, 0, int(words[a])) for a in addresses.values()]
+    mask = (1 << wfmt.width) - 1
+    writes = [(0, a, 0, int(words[a])) for a in address.values()]
+    for b in range(config.branches):
+        for j in range(config.synapses):
+            for n in range(n_count):
+                # slots past the walk's stay out of it (their addresses may be sent later)
+                weight = 1 if j == 0 else n if j == 1 else base_weights[j - 2] if j < slots else 0
+                writes.append((1, b * config.synapses + j, n, weight & mask))
 
-    weight_writes = [(1, b * config.synapses + j, n, (wmax if j else w1) & ((1 << width) - 1))
-                     for b in range(config.branches) for j in range(k + 1) for n in range(config.neurons)]
-
-    # clear every other weight of the ramp's rows' branches so only the ramp contributes
-    others = [(1, b * config.synapses + j, n, 0) for b in range(config.branches)
-              for j in range(k + 1, config.synapses) for n in range(config.neurons)]
-    start = crossing - 6
-    steps = [StepStimulus(np.array([[addresses[b, j], xmax if j else start] for b in range(config.branches)
-                                    for j in range(k + 1)], dtype=np.int64),
-                          table_writes + others + weight_writes)]
-    level = start
-    for _ in range(10):                                    # up across the upper limit
-        steps.append(StepStimulus(np.array([[addresses[b, 0], 1] for b in range(config.branches)])))
-        level += 1
-    # Accumulators integrate weight x payload, so the mirror image (-base - w1 * start) is
-    # reached with negative payloads, in chunks the payload format can carry.
-    def chunks(total):
-        out = []
-        while total:
-            part = max(total, -xmax)
-            out.append(part)
-            total -= part
+    def levels(sign: int, base: list[int], fine: int) -> dict:
+        out = {}
+        for b in range(config.branches):
+            out[b, 0], out[b, 1] = sign * fine, sign * spacing
+            out.update({(b, j): sign * level for j, level in enumerate(base, start=2)})
         return out
 
-    mirror = [[addresses[b, j], p] for b in range(config.branches) for j in range(1, k + 1)
-              for p in chunks(-2 * xmax)]
-    mirror += [[addresses[b, 0], p] for b in range(config.branches) for p in chunks(-(level + start))]
-    steps.append(StepStimulus(np.array(mirror, dtype=np.int64)))
-    for _ in range(10):                                    # down across the lower limit
-        steps.append(StepStimulus(np.array([[addresses[b, 0], -1] for b in range(config.branches)])))
+    steps, current = [], {}
+    for sign, base in ((1, base_levels[0]), (-1, base_levels[1])):
+        for fine in range(spacing + 1):
+            target = levels(sign, base, fine)
+            events = []
+            for key, level in target.items():            # move each input level to its target
+                change = level - current.get(key, 0)
+                while change:
+                    part = min(max(change, xmin), xmax)
+                    events.append([address[key], part])
+                    change -= part
+            steps.append(StepStimulus(np.array(events, dtype=np.int64).reshape(-1, 2), () if steps else writes))
+            current = target
     return steps
 
 
@@ -538,7 +540,7 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
 
 
 _ENTRY_KEYS = {"module", "lhs", "original", "mutated", "class", "reason"}
-_ENTRY_OPTIONAL = {"occurrence"}
+_ENTRY_OPTIONAL = {"occurrence", "proof", "assume"}
 _PATTERN = re.compile(r"^tile(\.(lane|branch)_(\d+|\*)|\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -550,7 +552,10 @@ def load_equivalents(path) -> list[dict]:
     harness; ``lane_*`` / ``branch_*`` stand for every copy, whose statements are the same text),
     ``lhs``, ``original`` and ``mutated`` (the statement before and after the fault, as
     :meth:`Mutation.describe` prints them), optionally ``occurrence`` (the how-many-th statement of
-    that text in the module, from 0; default 0), and ``class`` and ``reason``.
+    that text in the module, from 0; default 0), and ``class`` and ``reason``. ``proof = "sat"``
+    says the entry is proved with :func:`equivalence_check` (tests/test_mutate.py runs it), for
+    every input of the unit or, with ``assume``, for the inputs satisfying that Verilog
+    expression over the unit's ports (a premise the reason justifies).
     """
     import tomllib
     try:
@@ -581,6 +586,11 @@ def load_equivalents(path) -> list[dict]:
         occurrence = entry.get("occurrence", 0)
         if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 0:
             raise ConfigError(f"{where}: occurrence {occurrence!r} is outside the allowed range 0..")
+        if entry.get("proof", "sat") != "sat":
+            raise ConfigError(f"{where}: proof {entry['proof']!r} is not sat (the only proof there is)")
+        if "assume" in entry and ("proof" not in entry or not isinstance(entry["assume"], str)
+                                  or not entry["assume"].strip()):
+            raise ConfigError(f"{where}: assume must be a Verilog expression, given with proof = \"sat\"")
         if entry["class"] not in ("equivalent", "equivalent-config"):
             raise ConfigError(f"{where}: class {entry['class']!r} is not one of equivalent, equivalent-config")
         if not _PATTERN.match(entry["module"]):
@@ -684,3 +694,80 @@ def check_count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= (1 << SELECT_BITS) - 1:
         raise ConfigError(f"n: {count} is outside the allowed range 1..{(1 << SELECT_BITS) - 1}")
     return count
+
+
+# -- proving a surviving mutant equivalent --------------------------------------------------------
+_PORT = re.compile(r"^\s*(input|output)\s+(?:signed\s+)?(\[\d+:\d+\]\s+)?(\\\S+ |[A-Za-z_]\w*)\s*;", re.M)
+
+
+def _unit_modules(verilog: str, top: str, module: str, harness: int = 0) -> dict[str, str]:
+    """The Verilog text of unit ``module`` (a path below the harness) and of its submodules,
+    keyed by the path below the harness."""
+    prefix = f"{top}.h{harness}."
+    out = {}
+    for name, start, end in _modules(verilog):
+        if name.startswith(prefix) and (name[len(prefix):] == module or name[len(prefix):].startswith(module + ".")):
+            out[name[len(prefix):]] = verilog[start:end]
+    return out
+
+
+def equivalence_check(verilog: str, top: str, mutation: Mutation, *, assume: str | None = None,
+                      work_dir: Path, harness: int = 0) -> tuple[bool, str]:
+    """Prove with Yosys' SAT solver that ``mutation`` does not change any output of its unit
+    (the module it is in, with its submodules) for any input, or for every input satisfying
+    ``assume`` (a Verilog expression over the unit's ports); ``(True, "")`` when proved, else
+    ``(False, reason)`` with the counterexample Yosys found.
+
+    Only combinational units (branches, activations, lanes, encoders) can be checked this way:
+    a unit with registers is refused with a ValueError.
+    """
+    from ..gen.synth import run_yowasp
+    units = _unit_modules(verilog, top, mutation.module, harness)
+    if mutation.module not in units:
+        raise ValueError(f"module {mutation.module} is not in the design")
+    if any("always @(posedge" in text for text in units.values()):
+        raise ValueError(f"module {mutation.module} has registers: only combinational units are checked")
+    old = f"\\{top}.h{harness}."
+
+    def copy(label: str, mutate: bool) -> str:
+        texts = []
+        for path, text in units.items():
+            if mutate and path == mutation.module:
+                lines = text.split("\n")
+                for ordinal, (index, prefix, lhs, rhs) in enumerate(_statements(text)):
+                    if ordinal == mutation.statement:
+                        if (lhs, rhs) != (mutation.lhs, mutation.original):
+                            raise RuntimeError(f"mutation site {path}#{ordinal} is `{lhs} = {rhs}`")
+                        lines[index] = f"{prefix}{lhs} = {mutation.mutated};"
+                text = "\n".join(lines)
+            texts.append(text.replace(old, f"\\{label}."))
+        return "\n".join(texts)
+
+    header = units[mutation.module]
+    ports = [(direction, (width or "").strip(), name) for direction, width, name in _PORT.findall(header)]
+    inputs = [(w, n) for d, w, n in ports if d == "input"]
+    outputs = [(w, n) for d, w, n in ports if d == "output"]
+    unit = f"{mutation.module}"
+    wrapper = ["module equiv_check(" + ", ".join(n for _w, n in inputs) + ", ok);"]
+    wrapper += [f"  input {w} {n};" for w, n in inputs]
+    wrapper += ["  output ok;"]
+    for side in ("gold", "gate"):
+        wrapper += [f"  wire {w} {side}_{i};" for i, (w, _n) in enumerate(outputs)]
+        connections = [f".{n}({n})" for _w, n in inputs] + [f".{n}({side}_{i})" for i, (_w, n) in enumerate(outputs)]
+        wrapper.append(f"  \\{side}.{unit} {side}_unit ({', '.join(connections)});")
+    same = " && ".join(f"(gold_{i} == gate_{i})" for i in range(len(outputs))) or "1'b1"
+    condition = assume or "1'b1"
+    wrapper.append(f"  assign ok = !({condition}) || ({same});")
+    wrapper.append("endmodule")
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "check.v").write_text(copy("gold", False) + "\n" + copy("gate", True) + "\n" + "\n".join(wrapper) + "\n")
+    script = ("read_verilog check.v; hierarchy -top equiv_check; proc; flatten; memory; opt -fast; "
+              "sat -prove ok 1 -show-inputs -verify")
+    log = work_dir / "yosys.log"
+    code = run_yowasp("yosys", ["-p", script], cwd=work_dir, log=log)
+    text = log.read_text(errors="replace")
+    if code == 0 and "SAT proof finished - no model found: SUCCESS!" in text:
+        return True, ""
+    witness = [line.strip() for line in text.splitlines() if line.strip().startswith("\\") and "--" not in line]
+    return False, ("counterexample: " + "; ".join(witness[:8])) if witness else f"yosys failed, see {log}"
