@@ -311,8 +311,9 @@ def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulu
 
     Every branch b gets the addresses ``b * K + j`` mapped to its slots j = 0..K-1. Slot 0 has
     weight 1 for every neuron and its input level moves by one per step (the fine walk); slot 1
-    has weight n for neuron n and level ``spacing``, so neuron n sits ``spacing * n`` codes
-    higher and the neurons together cover the band around the limit; the other slots make the
+    has weight n for neuron n (modulo the largest weight + 1) and level ``spacing``, so neuron n
+    sits ``spacing * n`` codes higher and the neurons together cover the band around the limit
+    (a tile of few neurons covers a narrower band); the other slots make the
     coarse base (the largest weight and level, then a remainder). The lower limit is walked with
     negative levels.
     """
@@ -320,11 +321,12 @@ def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulu
     shift = config.accumulator_frac_bits - dfmt.frac_bits
     wmax, xmax, xmin = wfmt.max_code, pfmt.max_code, pfmt.min_code
     n_count = config.neurons
-    if shift < 1 or xmax < 2 * spacing or n_count - 1 > wmax:
+    offsets = min(n_count, wmax + 1)                      # neurons n and n + offsets walk the same codes
+    if shift < 1 or xmax < 2 * spacing:
         return []
     # accumulator codes where rounding to the dendrite format reaches max_code + 1/2 and
     # min_code - 1/2 (the saturation thresholds); the band of neuron 0 starts `half` below them
-    half = spacing * n_count // 2 + spacing // 2
+    half = spacing * offsets // 2 + spacing // 2
     targets = (((2 * dfmt.max_code + 1) << shift) // 2 - half,            # upper, positive levels
                ((2 * -dfmt.min_code + 1) << shift) // 2 - half)            # lower, as a magnitude
     if min(targets) < 0:
@@ -352,7 +354,7 @@ def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulu
         for j in range(config.synapses):
             for n in range(n_count):
                 # slots past the walk's stay out of it (their addresses may be sent later)
-                weight = 1 if j == 0 else n if j == 1 else base_weights[j - 2] if j < slots else 0
+                weight = 1 if j == 0 else n % offsets if j == 1 else base_weights[j - 2] if j < slots else 0
                 writes.append((1, b * config.synapses + j, n, weight & mask))
 
     def levels(sign: int, base: list[int], fine: int) -> dict:
