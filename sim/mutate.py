@@ -50,7 +50,7 @@ from . import runner
 from .tile import PUBLIC_SIGNALS, StepStimulus, TileBench, TileCase
 
 __all__ = ["Mutation", "find_mutations", "select_mutations", "instrument", "MutationBench",
-           "regression_cases", "run_mutation_testing", "format_report", "PLUSARG", "UNITS"]
+           "regression_cases", "rounding_targets", "run_mutation_testing", "format_report", "PLUSARG", "UNITS"]
 
 PLUSARG = "subtile_mutant"
 SELECT = "subtile_mut_sel"
@@ -302,45 +302,64 @@ def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]
 
 
 # -- the regression run on every mutant ---------------------------------------------------------
-def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulus]:
-    """Steps that take every accumulator of the tile through EVERY code within about
-    ``spacing * neurons / 2`` codes of the upper and then of the lower saturation limit of the
-    dendrite format, one code per time step: the rounding and saturation at those limits is where
-    off-by-one faults hide, and some change the result for just two accumulator codes. Empty when
-    the formats and sizes cannot do it.
+def rounding_targets(config: TileConfig) -> list[int]:
+    """Accumulator codes every accumulator is taken to by :func:`saturation_ramp`, in order.
 
-    Every branch b gets the addresses ``b * K + j`` mapped to its slots j = 0..K-1. Slot 0 has
-    weight 1 for every neuron and its input level moves by one per step (the fine walk); slot 1
-    has weight n for neuron n (modulo the largest weight + 1) and level ``spacing``, so neuron n
-    sits ``spacing * n`` codes higher and the neurons together cover the band around the limit
-    (a tile of few neurons covers a narrower band); the other slots make the
-    coarse base (the largest weight and level, then a remainder). The lower limit is walked with
-    negative levels.
+    The rounding of an accumulator to the dendrite format (nearest-even, saturating) decides at
+    a few places: the two saturation thresholds (``T+``, the first code that rounds above the
+    largest dendrite code, and ``-T-``, the first that rounds below the smallest) and the ties
+    halfway between two dendrite codes. Off-by-one faults there change the result for one or two
+    accumulator codes only, and with one lane per neuron a fault in one lane's copy is seen by
+    one neuron only: so every accumulator walks each threshold's neighbourhood, ``T - 64 .. T +
+    64`` in steps of 8 and then ``T - 4 .. T + 4`` one code at a time, and then sits on codes
+    next to ties (both parities of the rounded value, both signs) where tanh is steep, so that
+    a one-LSB error in the rounded value changes the branch output.
     """
-    wfmt, pfmt, dfmt = config.weight_format, config.payload_format, config.dendrite_format
+    dfmt = config.dendrite_format
     shift = config.accumulator_frac_bits - dfmt.frac_bits
+    if shift < 1:
+        return []
+    half = 1 << (shift - 1)
+    upper = ((2 * dfmt.max_code + 1) << shift) // 2            # rounds to max_code + 1/2 and above
+    lower = ((2 * -dfmt.min_code + 1) << shift) // 2           # magnitude: -lower rounds below min_code
+    walk = [8 * k for k in range(-8, 9)] + list(range(-4, 5))
+    targets = [upper + d for d in walk] + [-(lower + d) for d in walk]
+    # ties near a quarter of the dendrite range's first unit, where tanh is steep
+    middle = (1 << dfmt.frac_bits) // 4 << shift
+    for sign in (1, -1):
+        for parity in (0, 1):
+            for d in (-1, 0, 1):
+                targets.append(sign * (middle + ((2 * parity + 1) * half) + d))
+    return targets
+
+
+def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
+    """Steps that take every accumulator of the tile, one code per time step, through
+    :func:`rounding_targets`: both dendrite saturation thresholds and the rounding ties, where
+    off-by-one faults hide. Empty when the formats and sizes cannot do it.
+
+    Every branch b gets the addresses ``b * K + j`` mapped to its slots j = 0..K-1, with the same
+    weights for every neuron: the largest weight on slots 0..K-2 and weight 1 on slot K-1; each
+    step sets the input levels (greedily, largest weights first, negative for a negative target)
+    so that every accumulator holds the step's target.
+    """
+    wfmt, pfmt = config.weight_format, config.payload_format
     wmax, xmax, xmin = wfmt.max_code, pfmt.max_code, pfmt.min_code
-    n_count = config.neurons
-    offsets = min(n_count, wmax + 1)                      # neurons n and n + offsets walk the same codes
-    if shift < 1 or xmax < 2 * spacing:
+    targets = rounding_targets(config)
+    if not targets or xmax < 1:
         return []
-    # accumulator codes where rounding to the dendrite format reaches max_code + 1/2 and
-    # min_code - 1/2 (the saturation thresholds); the band of neuron 0 starts `half` below them
-    half = spacing * offsets // 2 + spacing // 2
-    targets = (((2 * dfmt.max_code + 1) << shift) // 2 - half,            # upper, positive levels
-               ((2 * -dfmt.min_code + 1) << shift) // 2 - half)            # lower, as a magnitude
-    if min(targets) < 0:
-        return []
-    full = min(targets) // (wmax * xmax)                  # slots at the largest weight and level
-    rests = [t - full * wmax * xmax for t in targets]
-    w_rest = max(1, -(-max(rests) // xmax))               # ceil: the level then fits the format
-    if w_rest > wmax:
-        return []
-    base_weights = [wmax] * full + [w_rest, 1]
-    base_levels = [[xmax] * full + [rest // w_rest, rest % w_rest] for rest in rests]
-    slots = 2 + len(base_weights)
-    if slots > config.synapses or config.addresses < config.branches * slots \
-            or any(level > xmax for levels in base_levels for level in levels):
+    weights = [wmax] * -(-max(abs(t) for t in targets) // (wmax * xmax)) + [1]
+    slots = len(weights)
+    levels = []
+    for target in targets:                                # greedy: the largest weights first
+        rest, row = abs(target), []
+        for weight in weights:
+            row.append(min(xmax, -xmin, rest // weight))
+            rest -= weight * row[-1]
+        if rest:
+            return []
+        levels.append(row)
+    if slots > config.synapses or config.addresses < config.branches * slots:
         return []
     address = {(b, j): b * slots + j for b in range(config.branches) for j in range(slots)}
     table = initial_contents(config)[1]
@@ -350,33 +369,22 @@ def saturation_ramp(config: TileConfig, *, spacing: int = 8) -> list[StepStimulu
     words = SynapseTable(valid, branch, slot, config).encode()
     mask = (1 << wfmt.width) - 1
     writes = [(0, a, 0, int(words[a])) for a in address.values()]
-    for b in range(config.branches):
-        for j in range(config.synapses):
-            for n in range(n_count):
-                # slots past the walk's stay out of it (their addresses may be sent later)
-                weight = 1 if j == 0 else n % offsets if j == 1 else base_weights[j - 2] if j < slots else 0
-                writes.append((1, b * config.synapses + j, n, weight & mask))
-
-    def levels(sign: int, base: list[int], fine: int) -> dict:
-        out = {}
-        for b in range(config.branches):
-            out[b, 0], out[b, 1] = sign * fine, sign * spacing
-            out.update({(b, j): sign * level for j, level in enumerate(base, start=2)})
-        return out
-
+    # the other slots of each branch get weight 0: their addresses may be sent later
+    writes += [(1, b * config.synapses + j, n, (weights[j] if j < slots else 0) & mask)
+               for b in range(config.branches) for j in range(config.synapses) for n in range(config.neurons)]
     steps, current = [], {}
-    for sign, base in ((1, base_levels[0]), (-1, base_levels[1])):
-        for fine in range(spacing + 1):
-            target = levels(sign, base, fine)
-            events = []
-            for key, level in target.items():            # move each input level to its target
-                change = level - current.get(key, 0)
+    for target, row in zip(targets, levels):
+        sign = 1 if target >= 0 else -1
+        events = []
+        for b in range(config.branches):
+            for j, level in enumerate(row):                # move each input level to its target
+                change = sign * level - current.get((b, j), 0)
+                current[b, j] = sign * level
                 while change:
                     part = min(max(change, xmin), xmax)
-                    events.append([address[key], part])
+                    events.append([address[b, j], part])
                     change -= part
-            steps.append(StepStimulus(np.array(events, dtype=np.int64).reshape(-1, 2), () if steps else writes))
-            current = target
+        steps.append(StepStimulus(np.array(events, dtype=np.int64).reshape(-1, 2), () if steps else writes))
     return steps
 
 
