@@ -195,7 +195,10 @@ def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel 
     clocked = {"root": cycles * budget.root_flops}           # flop-cycles per clock unit
     gates = budget.gates
     for unit, (count, flops) in budget.gated.items():
-        if config.gating == "icg":
+        if count == 0:                  # a unit this configuration does not have
+            clock_pj[unit] = 0.0
+            clocked[unit] = 0
+        elif config.gating == "icg":
             enabled = run.pulses[unit]
             # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
             parent = budget.parent[unit]
