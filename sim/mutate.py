@@ -50,7 +50,7 @@ from . import runner
 from .tile import PUBLIC_SIGNALS, StepStimulus, TileBench, TileCase
 
 __all__ = ["Mutation", "find_mutations", "select_mutations", "instrument", "MutationBench",
-           "regression_cases", "run_mutation_testing", "format_report", "PLUSARG", "UNITS"]
+           "regression_cases", "rounding_targets", "run_mutation_testing", "format_report", "PLUSARG", "UNITS"]
 
 PLUSARG = "subtile_mutant"
 SELECT = "subtile_mut_sel"
@@ -83,11 +83,24 @@ _SWAPS = {"+": "-", "-": "+", "*": "+", "<": "<=", "<=": "<", ">": ">=", ">=": "
           ">>>": ">>"}
 
 
+def copy_pattern(path: str) -> str:
+    """``path`` with the index of every lane and branch copy replaced by ``*``
+    (``tile.lane_3.branch_1.activation`` -> ``tile.lane_*.branch_*.activation``): the copies are
+    generated from one description, so their statements are the same text."""
+    return re.sub(r"\b(lane|branch)_\d+(?=\.|$)", r"\1_*", path)
+
+
 @dataclass(frozen=True)
 class Mutation:
-    """One single fault: statement ``statement`` (its ordinal among the mutable statements of
-    module ``module``, a path below the harness) with ``original`` right-hand side replaced by
-    ``mutated``."""
+    """One single fault: in module ``module`` (a path below the harness), the statement
+    ``lhs = original`` becomes ``lhs = mutated``.
+
+    ``statement`` is the statement's ordinal among the mutable statements of the module (where
+    :func:`instrument` applies it); ``occurrence`` tells apart statements of the same text in one
+    module (0 for the first; they occur in the case arms of ``always @*`` blocks). An analysis of
+    a mutant refers to it by :attr:`key`, which leaves the ordinal out, so it still fits after
+    an unrelated change of the HDL adds or removes statements.
+    """
 
     module: str
     statement: int
@@ -96,14 +109,21 @@ class Mutation:
     original: str
     mutated: str
     detail: str
+    occurrence: int = 0
 
     @property
     def unit(self) -> str:
         return unit_of(self.module)
 
+    @property
+    def key(self) -> tuple[str, str, int, str, str]:
+        """(module, lhs, occurrence, original, mutated), the statement texts stripped."""
+        return (self.module, self.lhs.strip(), self.occurrence, self.original.strip(), self.mutated.strip())
+
     def describe(self) -> str:
+        again = f" (occurrence {self.occurrence})" if self.occurrence else ""
         return (f"{self.unit} {self.module}: {self.kind} ({self.detail}) in "
-                f"`{self.lhs.strip()} = {self.original.strip()}` -> `{self.mutated.strip()}`")
+                f"`{self.lhs.strip()} = {self.original.strip()}`{again} -> `{self.mutated.strip()}`")
 
 
 def _modules(text: str) -> list[tuple[str, int, int]]:
@@ -179,7 +199,11 @@ def _rhs_mutations(lhs: str, rhs: str, widths: dict[str, int]) -> list[tuple[str
         for value in (0, 1):
             if rhs.strip() != f"1'h{value}":
                 out.append(("stuck", f"1'h{value}", f"stuck at {value}"))
-    return out
+    # One fault once: flipping the one-bit literal of `x = 1'h0` is `x` stuck at 1.
+    unique = {}
+    for kind, mutated, detail in out:
+        unique.setdefault(mutated, (kind, mutated, detail))
+    return list(unique.values())
 
 
 def _is_dead(body: str, lhs: str) -> bool:
@@ -212,11 +236,13 @@ def find_mutations(verilog: str, top: str, harness: int = 0) -> list[Mutation]:
         body = verilog[start:end]
         widths = _widths(body)
         path = name[len(prefix):]
+        seen: dict[tuple[str, str], int] = {}
         for ordinal, (_line, _prefix, lhs, rhs) in enumerate(_statements(body)):
+            occurrence = seen[lhs.strip(), rhs.strip()] = seen.get((lhs.strip(), rhs.strip()), -1) + 1
             if _is_dead(body, lhs):
                 continue
             for kind, mutated, detail in _rhs_mutations(lhs, rhs, widths):
-                mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail))
+                mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail, occurrence))
     return mutations
 
 
@@ -276,77 +302,89 @@ def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]
 
 
 # -- the regression run on every mutant ---------------------------------------------------------
-def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
-    """Steps that walk every branch's accumulator, one small step per time step, across the
-    upper and then the lower saturation limit of the dendrite format (the rounding at those
-    limits is where off-by-a-few faults hide). Empty when the formats cannot reach a limit.
+def rounding_targets(config: TileConfig) -> list[int]:
+    """Accumulator codes every accumulator is taken to by :func:`saturation_ramp`, in order.
 
-    The table maps, for every branch b, address ``b * (k + 1) + j`` to slot j of branch b;
-    slots 1..k get the largest weight and their inputs the largest level (a coarse base), slot 0
-    a small weight w1 whose input level then rises by one per step (the fine ramp).
+    The rounding of an accumulator to the dendrite format (nearest-even, saturating) decides at
+    a few places: the two saturation thresholds (``T+``, the first code that rounds above the
+    largest dendrite code, and ``-T-``, the first that rounds below the smallest) and the ties
+    halfway between two dendrite codes. Off-by-one faults there change the result for one or two
+    accumulator codes only, and with one lane per neuron a fault in one lane's copy is seen by
+    one neuron only: so every accumulator walks each threshold's neighbourhood, ``T - 64 .. T +
+    64`` in steps of 8 and then ``T - 4 .. T + 4`` one code at a time, and then sits on codes
+    next to ties (both parities of the rounded value, both signs) where tanh is steep, so that
+    a one-LSB error in the rounded value changes the branch output.
     """
-    wfmt, pfmt, dfmt = config.weight_format, config.payload_format, config.dendrite_format
+    dfmt = config.dendrite_format
     shift = config.accumulator_frac_bits - dfmt.frac_bits
-    wmax, xmax = wfmt.max_code, pfmt.max_code
-    if shift < 1 or config.synapses < 2 or xmax < 8 or wmax < 1:
+    if shift < 1:
         return []
-    limit = (1 << (dfmt.width - 1)) << shift              # accumulator code of the first out-of-range value
-    best = None
-    for k in range(1, config.synapses):
-        base = k * wmax * xmax
-        for w1 in range(1, min(wmax, 1 << (shift - 1)) + 1):
-            level = (limit - base) / w1                     # fine level where the limit is crossed
-            if 8 <= level <= xmax - 4:
-                best = (k, w1, int(level))
-                break
-        if best:
-            break
-    if best is None or config.addresses < config.branches * (best[0] + 1):
+    half = 1 << (shift - 1)
+    upper = ((2 * dfmt.max_code + 1) << shift) // 2            # rounds to max_code + 1/2 and above
+    lower = ((2 * -dfmt.min_code + 1) << shift) // 2           # magnitude: -lower rounds below min_code
+    walk = [8 * k for k in range(-8, 9)] + list(range(-4, 5))
+    targets = [upper + d for d in walk] + [-(lower + d) for d in walk]
+    # ties near a quarter of the dendrite range's first unit, where tanh is steep
+    middle = (1 << dfmt.frac_bits) // 4 << shift
+    for sign in (1, -1):
+        for parity in (0, 1):
+            for d in (-1, 0, 1):
+                targets.append(sign * (middle + ((2 * parity + 1) * half) + d))
+    return targets
+
+
+def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
+    """Steps that take every accumulator of the tile, one code per time step, through
+    :func:`rounding_targets`: both dendrite saturation thresholds and the rounding ties, where
+    off-by-one faults hide. Empty when the formats and sizes cannot do it.
+
+    Every branch b gets the addresses ``b * K + j`` mapped to its slots j = 0..K-1, with the same
+    weights for every neuron: the largest weight on slots 0..K-2 and weight 1 on slot K-1; each
+    step sets the input levels (greedily, largest weights first, negative for a negative target)
+    so that every accumulator holds the step's target.
+    """
+    wfmt, pfmt = config.weight_format, config.payload_format
+    wmax, xmax, xmin = wfmt.max_code, pfmt.max_code, pfmt.min_code
+    targets = rounding_targets(config)
+    if not targets or xmax < 1:
         return []
-    k, w1, crossing = best
-    width = wfmt.width
+    weights = [wmax] * -(-max(abs(t) for t in targets) // (wmax * xmax)) + [1]
+    slots = len(weights)
+    levels = []
+    for target in targets:                                # greedy: the largest weights first
+        rest, row = abs(target), []
+        for weight in weights:
+            row.append(min(xmax, -xmin, rest // weight))
+            rest -= weight * row[-1]
+        if rest:
+            return []
+        levels.append(row)
+    if slots > config.synapses or config.addresses < config.branches * slots:
+        return []
+    address = {(b, j): b * slots + j for b in range(config.branches) for j in range(slots)}
     table = initial_contents(config)[1]
     valid, branch, slot = table.valid.copy(), table.branch.copy(), table.slot.copy()
-    addresses = {}
-    for b in range(config.branches):
-        for j in range(k + 1):
-            a = b * (k + 1) + j
-            valid[a], branch[a], slot[a] = True, b, j
-            addresses[b, j] = a
+    for (b, j), a in address.items():
+        valid[a], branch[a], slot[a] = True, b, j
     words = SynapseTable(valid, branch, slot, config).encode()
-    # the rest of the table is as initialised: rows of the ramp's addresses now hold the ramp
-    table_writes = [(0, a, 0, int(words[a])) for a in addresses.values()]
-
-    weight_writes = [(1, b * config.synapses + j, n, (wmax if j else w1) & ((1 << width) - 1))
-                     for b in range(config.branches) for j in range(k + 1) for n in range(config.neurons)]
-
-    # clear every other weight of the ramp's rows' branches so only the ramp contributes
-    others = [(1, b * config.synapses + j, n, 0) for b in range(config.branches)
-              for j in range(k + 1, config.synapses) for n in range(config.neurons)]
-    start = crossing - 6
-    steps = [StepStimulus(np.array([[addresses[b, j], xmax if j else start] for b in range(config.branches)
-                                    for j in range(k + 1)], dtype=np.int64),
-                          table_writes + others + weight_writes)]
-    level = start
-    for _ in range(10):                                    # up across the upper limit
-        steps.append(StepStimulus(np.array([[addresses[b, 0], 1] for b in range(config.branches)])))
-        level += 1
-    # Accumulators integrate weight x payload, so the mirror image (-base - w1 * start) is
-    # reached with negative payloads, in chunks the payload format can carry.
-    def chunks(total):
-        out = []
-        while total:
-            part = max(total, -xmax)
-            out.append(part)
-            total -= part
-        return out
-
-    mirror = [[addresses[b, j], p] for b in range(config.branches) for j in range(1, k + 1)
-              for p in chunks(-2 * xmax)]
-    mirror += [[addresses[b, 0], p] for b in range(config.branches) for p in chunks(-(level + start))]
-    steps.append(StepStimulus(np.array(mirror, dtype=np.int64)))
-    for _ in range(10):                                    # down across the lower limit
-        steps.append(StepStimulus(np.array([[addresses[b, 0], -1] for b in range(config.branches)])))
+    mask = (1 << wfmt.width) - 1
+    writes = [(0, a, 0, int(words[a])) for a in address.values()]
+    # the other slots of each branch get weight 0: their addresses may be sent later
+    writes += [(1, b * config.synapses + j, n, (weights[j] if j < slots else 0) & mask)
+               for b in range(config.branches) for j in range(config.synapses) for n in range(config.neurons)]
+    steps, current = [], {}
+    for target, row in zip(targets, levels):
+        sign = 1 if target >= 0 else -1
+        events = []
+        for b in range(config.branches):
+            for j, level in enumerate(row):                # move each input level to its target
+                change = sign * level - current.get((b, j), 0)
+                current[b, j] = sign * level
+                while change:
+                    part = min(max(change, xmin), xmax)
+                    events.append([address[b, j], part])
+                    change -= part
+        steps.append(StepStimulus(np.array(events, dtype=np.int64).reshape(-1, 2), () if steps else writes))
     return steps
 
 
@@ -511,22 +549,90 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
                    work_dir=work_dir, db=store.path, run_name=run_name)
 
 
+_ENTRY_KEYS = {"module", "lhs", "original", "mutated", "class", "reason"}
+_ENTRY_OPTIONAL = {"occurrence", "proof", "assume"}
+_PATTERN = re.compile(r"^tile(\.(lane|branch)_(\d+|\*)|\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
 def load_equivalents(path) -> list[dict]:
-    """Analysed surviving mutants (TOML ``[[mutant]]`` tables with ``module``, ``statement``,
-    ``original``, ``mutated``, ``class`` and ``reason``), see docs/mutation-equivalents.toml."""
+    """Analysed surviving mutants: the TOML ``[[mutant]]`` tables of ``path`` (see
+    docs/mutation-equivalents.toml), validated.
+
+    An entry names a mutant by its site text, not by its position: ``module`` (a path below the
+    harness; ``lane_*`` / ``branch_*`` stand for every copy, whose statements are the same text),
+    ``lhs``, ``original`` and ``mutated`` (the statement before and after the fault, as
+    :meth:`Mutation.describe` prints them), optionally ``occurrence`` (the how-many-th statement of
+    that text in the module, from 0; default 0), and ``class`` and ``reason``. ``proof = "sat"``
+    says the entry is proved with :func:`equivalence_check` (tests/test_mutate.py runs it), for
+    every input of the unit or, with ``assume``, for the inputs satisfying that Verilog
+    expression over the unit's ports (a premise the reason justifies).
+    """
     import tomllib
     try:
         entries = tomllib.loads(Path(path).read_text()).get("mutant", [])
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"equivalent: cannot read {path}: {error}") from None
+    if not isinstance(entries, list):
+        raise ConfigError(f"equivalent: {path}: `mutant` must be an array of tables ([[mutant]])")
+    seen = {}
+    out = []
     for index, entry in enumerate(entries):
-        missing = {"module", "statement", "original", "mutated", "class", "reason"} - set(entry)
+        where = f"equivalent: entry {index} of {path}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} is not a table")
+        if "statement" in entry:
+            raise ConfigError(f"{where} has `statement` (an ordinal, which any HDL change shifts); "
+                              "name the site by module, lhs, original and mutated")
+        missing = _ENTRY_KEYS - set(entry)
         if missing:
-            raise ConfigError(f"equivalent: entry {index} of {path} lacks {', '.join(sorted(missing))}")
+            raise ConfigError(f"{where} lacks {', '.join(sorted(missing))}")
+        unknown = set(entry) - _ENTRY_KEYS - _ENTRY_OPTIONAL
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+                              f"{', '.join(sorted(_ENTRY_KEYS | _ENTRY_OPTIONAL))}")
+        for field in sorted(_ENTRY_KEYS):
+            if not isinstance(entry[field], str) or not entry[field].strip():
+                raise ConfigError(f"{where}: {field} must be a non-empty string")
+        occurrence = entry.get("occurrence", 0)
+        if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 0:
+            raise ConfigError(f"{where}: occurrence {occurrence!r} is outside the allowed range 0..")
+        if entry.get("proof", "sat") != "sat":
+            raise ConfigError(f"{where}: proof {entry['proof']!r} is not sat (the only proof there is)")
+        if "assume" in entry and ("proof" not in entry or not isinstance(entry["assume"], str)
+                                  or not entry["assume"].strip()):
+            raise ConfigError(f"{where}: assume must be a Verilog expression, given with proof = \"sat\"")
         if entry["class"] not in ("equivalent", "equivalent-config"):
-            raise ConfigError(f"equivalent: entry {index} class {entry['class']!r} is not one of "
-                              "equivalent, equivalent-config")
-    return entries
+            raise ConfigError(f"{where}: class {entry['class']!r} is not one of equivalent, equivalent-config")
+        if not _PATTERN.match(entry["module"]):
+            raise ConfigError(f"{where}: module {entry['module']!r} is not a module path below the harness "
+                              "(tile, tile.synapses, tile.lane_0.soma, tile.lane_*.branch_*.activation, ...)")
+        clean = {**entry, "occurrence": occurrence, "entry": index,
+                 **{f: entry[f].strip() for f in ("module", "lhs", "original", "mutated")}}
+        key = (clean["module"], clean["lhs"], occurrence, clean["original"], clean["mutated"])
+        if key in seen:
+            raise ConfigError(f"{where} repeats entry {seen[key]} (same module, lhs, original, mutated)")
+        seen[key] = index
+        out.append(clean)
+    return out
+
+
+def _module_regex(pattern: str) -> re.Pattern:
+    return re.compile("^" + re.escape(pattern).replace(r"\*", r"\d+") + "$")
+
+
+def match_equivalent(entries, mutation: Mutation) -> dict | None:
+    """The first of ``entries`` (from :func:`load_equivalents`) that names ``mutation``, or None."""
+    module, lhs, occurrence, original, mutated = mutation.key
+    for entry in entries:
+        if ((entry["lhs"], entry.get("occurrence", 0), entry["original"], entry["mutated"])
+                == (lhs, occurrence, original, mutated) and _module_regex(entry["module"]).match(module)):
+            return entry
+    return None
+
+
+def _describe_entry(entry) -> str:
+    return (f"entry {entry['entry']} ({entry['module']}: `{entry['lhs']} = {entry['original']}` -> "
+            f"`{entry['mutated']}`)")
 
 
 def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
@@ -534,22 +640,24 @@ def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     for result in results:
         number = int(result.key)
         mutation = mbench.mutations[number - 1]
-        row = {"mutant": number, "unit": mutation.unit, **asdict(mutation),
+        row = {"mutant": number, "unit": mutation.unit, **asdict(mutation), "pattern": copy_pattern(mutation.module),
                "status": result.status, "error": result.error, **result.metrics}
         rows.append(row)
     finished = [r for r in rows if r["status"] == "ok"]
     killed = [r for r in finished if r["killed"]]
     survivors = [r for r in finished if not r["killed"]]
-    analysed = {(e["module"], e["statement"], e["mutated"]): e for e in equivalents}
+    entry_of = {r["mutant"]: match_equivalent(equivalents, mbench.mutations[r["mutant"] - 1]) for r in finished}
     for row in survivors:
-        entry = analysed.get((row["module"], row["statement"], row["mutated"]))
-        if entry is not None and entry["original"] == row["original"]:
+        entry = entry_of[row["mutant"]]
+        if entry is not None:
             row["classification"], row["equivalence_reason"] = entry["class"], entry["reason"]
         else:
             row["classification"] = "real" if equivalents else "unanalysed"
-    # An analysis entry for a mutant that was killed is wrong: say so rather than hide it.
-    contradicted = [r["mutant"] for r in killed
-                    if (r["module"], r["statement"], r["mutated"]) in analysed]
+    # An analysis entry for a mutant that was killed is wrong, and one that names no site of the
+    # design is stale (the HDL changed): say so rather than hide it.
+    contradicted = [r["mutant"] for r in killed if entry_of[r["mutant"]] is not None]
+    stale = [_describe_entry(e) for e in equivalents
+             if not any(match_equivalent([e], m) is not None for m in mbench.candidates)]
     excluded = [r for r in survivors if r["classification"].startswith("equivalent")]
     scored = len(finished) - len(excluded)
     per_unit = {}
@@ -560,7 +668,7 @@ def _report(config, mbench, results, *, equivalents=(), **info) -> dict:
     return {"config": config.to_dict(), "mutants": len(mbench.mutations), "candidates": len(mbench.candidates),
             "finished": len(finished), "errors": len(rows) - len(finished), "killed": len(killed),
             "survived": len(survivors), "score": len(killed) / len(finished) if finished else None,
-            "equivalent": len(excluded), "contradicted_equivalents": contradicted,
+            "equivalent": len(excluded), "contradicted_equivalents": contradicted, "stale_equivalents": stale,
             "score_without_equivalent": len(killed) / scored if scored else None,
             "per_unit": per_unit, "survivors": survivors, "results": rows,
             "count": info["count"], "seed": info["seed"], "steps": info["steps"],
@@ -582,6 +690,8 @@ def format_report(report: dict) -> str:
                      f"({100 * (report['score_without_equivalent'] or 0):.1f} %)")
     for number in report["contradicted_equivalents"]:
         lines.append(f"WARNING mutant {number} is listed as equivalent but was killed")
+    for entry in report.get("stale_equivalents", []):
+        lines.append(f"WARNING equivalents {entry} names no mutation site of this design (stale)")
     for row in report["survivors"]:
         mutation = Mutation(**{k: row[k] for k in Mutation.__dataclass_fields__})
         lines.append(f"SURVIVED mutant {row['mutant']} [{row['classification']}]: {mutation.describe()}")
@@ -594,3 +704,80 @@ def check_count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= (1 << SELECT_BITS) - 1:
         raise ConfigError(f"n: {count} is outside the allowed range 1..{(1 << SELECT_BITS) - 1}")
     return count
+
+
+# -- proving a surviving mutant equivalent --------------------------------------------------------
+_PORT = re.compile(r"^\s*(input|output)\s+(?:signed\s+)?(\[\d+:\d+\]\s+)?(\\\S+ |[A-Za-z_]\w*)\s*;", re.M)
+
+
+def _unit_modules(verilog: str, top: str, module: str, harness: int = 0) -> dict[str, str]:
+    """The Verilog text of unit ``module`` (a path below the harness) and of its submodules,
+    keyed by the path below the harness."""
+    prefix = f"{top}.h{harness}."
+    out = {}
+    for name, start, end in _modules(verilog):
+        if name.startswith(prefix) and (name[len(prefix):] == module or name[len(prefix):].startswith(module + ".")):
+            out[name[len(prefix):]] = verilog[start:end]
+    return out
+
+
+def equivalence_check(verilog: str, top: str, mutation: Mutation, *, assume: str | None = None,
+                      work_dir: Path, harness: int = 0) -> tuple[bool, str]:
+    """Prove with Yosys' SAT solver that ``mutation`` does not change any output of its unit
+    (the module it is in, with its submodules) for any input, or for every input satisfying
+    ``assume`` (a Verilog expression over the unit's ports); ``(True, "")`` when proved, else
+    ``(False, reason)`` with the counterexample Yosys found.
+
+    Only combinational units (branches, activations, lanes, encoders) can be checked this way:
+    a unit with registers is refused with a ValueError.
+    """
+    from ..gen.synth import run_yowasp
+    units = _unit_modules(verilog, top, mutation.module, harness)
+    if mutation.module not in units:
+        raise ValueError(f"module {mutation.module} is not in the design")
+    if any("always @(posedge" in text for text in units.values()):
+        raise ValueError(f"module {mutation.module} has registers: only combinational units are checked")
+    old = f"\\{top}.h{harness}."
+
+    def copy(label: str, mutate: bool) -> str:
+        texts = []
+        for path, text in units.items():
+            if mutate and path == mutation.module:
+                lines = text.split("\n")
+                for ordinal, (index, prefix, lhs, rhs) in enumerate(_statements(text)):
+                    if ordinal == mutation.statement:
+                        if (lhs, rhs) != (mutation.lhs, mutation.original):
+                            raise RuntimeError(f"mutation site {path}#{ordinal} is `{lhs} = {rhs}`")
+                        lines[index] = f"{prefix}{lhs} = {mutation.mutated};"
+                text = "\n".join(lines)
+            texts.append(text.replace(old, f"\\{label}."))
+        return "\n".join(texts)
+
+    header = units[mutation.module]
+    ports = [(direction, (width or "").strip(), name) for direction, width, name in _PORT.findall(header)]
+    inputs = [(w, n) for d, w, n in ports if d == "input"]
+    outputs = [(w, n) for d, w, n in ports if d == "output"]
+    unit = f"{mutation.module}"
+    wrapper = ["module equiv_check(" + ", ".join(n for _w, n in inputs) + ", ok);"]
+    wrapper += [f"  input {w} {n};" for w, n in inputs]
+    wrapper += ["  output ok;"]
+    for side in ("gold", "gate"):
+        wrapper += [f"  wire {w} {side}_{i};" for i, (w, _n) in enumerate(outputs)]
+        connections = [f".{n}({n})" for _w, n in inputs] + [f".{n}({side}_{i})" for i, (_w, n) in enumerate(outputs)]
+        wrapper.append(f"  \\{side}.{unit} {side}_unit ({', '.join(connections)});")
+    same = " && ".join(f"(gold_{i} == gate_{i})" for i in range(len(outputs))) or "1'b1"
+    condition = assume or "1'b1"
+    wrapper.append(f"  assign ok = !({condition}) || ({same});")
+    wrapper.append("endmodule")
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "check.v").write_text(copy("gold", False) + "\n" + copy("gate", True) + "\n" + "\n".join(wrapper) + "\n")
+    script = ("read_verilog check.v; hierarchy -top equiv_check; proc; flatten; memory; opt -fast; "
+              "sat -prove ok 1 -show-inputs -verify")
+    log = work_dir / "yosys.log"
+    code = run_yowasp("yosys", ["-p", script], cwd=work_dir, log=log)
+    text = log.read_text(errors="replace")
+    if code == 0 and "SAT proof finished - no model found: SUCCESS!" in text:
+        return True, ""
+    witness = [line.strip() for line in text.splitlines() if line.strip().startswith("\\") and "--" not in line]
+    return False, ("counterexample: " + "; ".join(witness[:8])) if witness else f"yosys failed, see {log}"

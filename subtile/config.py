@@ -21,6 +21,40 @@ __all__ = ["ActivationChoice", "TileConfig", "MeshConfig", "GATING_MODES", "load
 GATING_MODES = ("icg", "enable", "none")
 IDENTITY = "identity"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # fullmatch: "$" would accept a trailing newline
+#: Reserved words of Verilog-2005 and SystemVerilog (IEEE 1800-2017, Annex B): a module of one of
+#: these names cannot be written, so a name that is one is refused up front.
+VERILOG_KEYWORDS = frozenset("""
+    accept_on alias always always_comb always_ff always_latch and assert assign assume automatic before
+    begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle checker class
+    clocking cmos config const constraint context continue cover covergroup coverpoint cross deassign
+    default defparam design disable dist do edge else end endcase endchecker endclass endclocking
+    endconfig endfunction endgenerate endgroup endinterface endmodule endpackage endprimitive
+    endprogram endproperty endspecify endsequence endtable endtask enum event eventually expect export
+    extends extern final first_match for force foreach forever fork forkjoin function generate genvar
+    global highz0 highz1 if iff ifnone ignore_bins illegal_bins implements implies import incdir include
+    initial inout input inside instance int integer interconnect interface intersect join join_any
+    join_none large let liblist library local localparam logic longint macromodule matches medium
+    modport module nand negedge nettype new nexttime nmos nor noshowcancelled not notif0 notif1 null or
+    output package packed parameter pmos posedge primitive priority program property protected pull0
+    pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent pure rand randc randcase randsequence
+    rcmos real realtime ref reg reject_on release repeat restrict return rnmos rpmos rtran rtranif0
+    rtranif1 s_always s_eventually s_nexttime s_until s_until_with scalared sequence shortint
+    shortreal showcancelled signed small soft solve specify specparam static string strong strong0
+    strong1 struct super supply0 supply1 sync_accept_on sync_reject_on table tagged task this
+    throughout time timeprecision timeunit tran tranif0 tranif1 tri tri0 tri1 triand trior trireg type
+    typedef union unique unique0 unsigned until until_with untyped use uwire var vectored virtual void
+    wait wait_order wand weak weak0 weak1 while wildcard wire with within wor xnor xor
+""".split())
+
+
+def _check_name(label: str, name) -> None:
+    """A name that becomes a module and file name: an identifier that is not a reserved word."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"{label}: {name!r} is not an identifier "
+                          "(allowed: a letter or _, then letters, digits or _)")
+    if name in VERILOG_KEYWORDS:
+        raise ConfigError(f"{label}: {name!r} is a Verilog/SystemVerilog keyword and cannot name a module "
+                          "(allowed: an identifier that is not a keyword, e.g. tile)")
 
 
 def _int(name, value, lo, hi):
@@ -145,9 +179,7 @@ class TileConfig:
     table_fill: float = 0.9
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise ConfigError(f"name: {self.name!r} is not an identifier "
-                              "(allowed: a letter or _, then letters, digits or _)")
+        _check_name("name", self.name)
         _int("neurons", self.neurons, 1, 256)
         _int("branches", self.branches, 1, 16)
         _int("synapses", self.synapses, 1, 64)
@@ -430,9 +462,7 @@ class MeshConfig:
     outputs: tuple | None = None
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ConfigError(f"mesh.name: {self.name!r} is not an identifier "
-                              "(allowed: a letter or _, then letters, digits or _)")
+        _check_name("mesh.name", self.name)
         _int("mesh.width", self.width, 1, 16)
         _int("mesh.height", self.height, 1, 16)
         count = self.width * self.height

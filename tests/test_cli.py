@@ -88,7 +88,7 @@ def test_sim_tile_refuses_bad_ranges(capsys):
 
 def test_energy_sweeps_activity_and_supply_and_plots(tmp_path, capsys):
     config = tmp_path / "small.toml"
-    config.write_text('[tile]\nname = "small"\nneurons = 4\nlanes = 2\nbranches = 2\nsynapses = 4\naddresses = 8\n')
+    config.write_text('[tile]\nname = "small_tile"\nneurons = 4\nlanes = 2\nbranches = 2\nsynapses = 4\naddresses = 8\n')
     out = tmp_path / "energy.json"
     assert main(["energy", "--config", str(config), "--steps", "15", "--activity", "0,0.1,1",
                  "--vdd", "0.2:1.8:0.1", "--delay-weight", "1e9", "--plot", str(tmp_path / "plots"),
@@ -131,13 +131,13 @@ def test_energy_coverage_capture_and_saif_export(tmp_path, capsys):
     """--capture coverage compares the fast counters with Verilator toggle coverage unit by unit;
     --saif writes one SAIF per activity and gating mode with the tile at the named scope."""
     config = tmp_path / "small.toml"
-    config.write_text('[tile]\nname = "small"\nneurons = 4\nlanes = 2\nbranches = 2\nsynapses = 4\naddresses = 8\n')
+    config.write_text('[tile]\nname = "small_tile"\nneurons = 4\nlanes = 2\nbranches = 2\nsynapses = 4\naddresses = 8\n')
     out = tmp_path / "energy.json"
     assert main(["energy", "--config", str(config), "--steps", "8", "--activity", "0.5", "--capture", "coverage",
                  "--saif", str(tmp_path / "run.saif"), "--saif-scope", "tb/dut",
                  "--work-dir", str(tmp_path / "work"), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    icg = report["captured"]["0.5"]["small_icg"]["units"]
+    icg = report["captured"]["0.5"]["small_tile_icg"]["units"]
     # registers: identical counts in both modes
     for unit in ("accumulators", "synapse", "mac"):
         assert icg[unit]["fast"] == icg[unit]["coverage"] > 0, unit

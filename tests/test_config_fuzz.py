@@ -50,7 +50,8 @@ def test_random_valid_configs_lint_clean(seed, tmp_path):
 
 #: Values that are wrong for a field whatever the other fields hold.
 BAD_VALUES = {
-    "name": ["", "1tile", "a-b", "my tile", "tile\n", "../escape", "a/b", "tile.v", "\u00e9t\u00e9", 7, None],
+    "name": ["", "1tile", "a-b", "my tile", "tile\n", "../escape", "a/b", "tile.v", "\u00e9t\u00e9", 7, None,
+             "module", "wire", "logic", "always", "endmodule", "reg", "input", "interface"],
     "neurons": [0, -1, 257, 4.0, "4", True, None],
     "branches": [0, 17, 2.5, "2"],
     "synapses": [0, 65, -3, [4]],
@@ -97,3 +98,38 @@ def test_names_never_leave_the_output_folder(tmp_path):
         config.write_text(f"[tile]\nname = {json.dumps(name)}\n")    # a JSON string is a TOML string
         assert main(["generate", "tile", "--config", str(config), "-o", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "up.v").exists()
+
+
+@pytest.mark.parametrize("name", ["module", "wire", "logic", "always", "begin", "assign", "typedef"])
+def test_a_keyword_name_is_refused_before_any_tool_runs(name, tmp_path, capsys):
+    """A module named like a Verilog/SystemVerilog keyword cannot be written: refused up front
+    with one line naming the parameter (it used to pass validation and crash generation)."""
+    from subtile.cli import main
+    from subtile.config import MeshConfig
+    with pytest.raises(ConfigError) as refused:
+        TileConfig(name=name)
+    assert str(refused.value).startswith(f"name: {name!r} is a Verilog/SystemVerilog keyword")
+    assert "\n" not in str(refused.value)
+    with pytest.raises(ConfigError, match=r"^mesh\.name: .* keyword"):
+        MeshConfig(name=name)
+    config = tmp_path / "bad.toml"
+    config.write_text(f'[tile]\nname = "{name}"\n')
+    assert main(["generate", "tile", "--config", str(config), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"subtile: error: name: {name!r} is a Verilog")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_name_that_only_resembles_a_keyword_generates_lint_clean(tmp_path):
+    """Keywords are lower case and whole words: "Logic" or "wires" are fine module names."""
+    from subtile.config import MeshConfig
+    assert MeshConfig(name="mesh_module").name == "mesh_module"
+    config = TileConfig(name="Logic", neurons=2, lanes=1, branches=1, synapses=2, addresses=4)
+    design = generate_tile(config)
+    verilog = design.write(tmp_path)
+    assert runner.lint([tmp_path / f"{design.top}.vlt", verilog], design.top) == []
+
+
+def test_mesh_name_must_be_a_whole_identifier():
+    from subtile.config import MeshConfig
+    with pytest.raises(ConfigError, match=r"^mesh\.name: 'mesh!' is not an identifier"):
+        MeshConfig(name="mesh!")
