@@ -14,7 +14,12 @@ from .synapse import event_out_layout
 from .tile import Tile
 from .validation import refusing
 
-__all__ = ["RouterMesh", "Mesh", "mesh_packet_layout", "COUNTERS_PER_ROUTER"]
+__all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
+           "INTERFACE_UNITS"]
+
+#: Units of a tile's network interface (output FIFO, fan-out, input merge) whose toggles are
+#: counted (:class:`InterfaceProbes`).
+INTERFACE_UNITS = ("out_fifo", "packets")
 
 #: Counters per router in ``counters``: forwarded[5], stalls[5], max_level[5], 32 bits each.
 COUNTERS_PER_ROUTER = 3 * PORTS
@@ -163,6 +168,11 @@ class Mesh(wiring.Component):
                                        max_destinations=config.max_destinations, source=i,
                                        external=i in outputs))
         self.output_of = outputs
+        # Built here, not in elaborate, so that interface_probes() can name their ports.
+        self.out_fifos = [SyncFIFOBuffered(width=len(tile.events_out.payload.as_value()),
+                                           depth=max(2, config.tile_config(i).neurons))
+                          for i, tile in enumerate(self.tiles)]
+        self.merges = {config.index(x, y): _Merge(self.layout) for x, y in config.inputs}
         members = {"tick": In(1), "tick_ready": Out(1),
                    "counters": Out(len(self.network.counters))}
         for k in range(len(config.inputs)):
@@ -179,11 +189,9 @@ class Mesh(wiring.Component):
         empty = [network.drained]
         ready = []
         for i, (tile, fanout) in enumerate(zip(self.tiles, self.fanouts)):
-            tile_config = config.tile_config(i)
             m.submodules[f"tile_{i}"] = tile
             m.submodules[f"fanout_{i}"] = fanout
-            queue = SyncFIFOBuffered(width=len(tile.events_out.payload.as_value()),
-                                     depth=max(2, tile_config.neurons))
+            queue = self.out_fifos[i]
             m.submodules[f"out_fifo_{i}"] = queue
             m.d.comb += [
                 queue.w_data.eq(tile.events_out.payload.as_value()),
@@ -198,7 +206,7 @@ class Mesh(wiring.Component):
             empty.append(~queue.level.any())
             ready.append(tile.tick_ready)
             if i in inputs:
-                merge = _Merge(self.layout)
+                merge = self.merges[i]
                 m.submodules[f"merge_{i}"] = merge
                 wiring.connect(m, fanout.packets, merge.a)
                 wiring.connect(m, wiring.flipped(getattr(self, f"input_{inputs[i]}")), merge.b)
@@ -219,3 +227,40 @@ class Mesh(wiring.Component):
             self.counters.eq(network.counters),
         ]
         return m
+
+    def interface(self, index: int) -> list:
+        """The blocks between tile ``index`` and its router: output FIFO, fan-out and, at an
+        external input, the merge (for :func:`subtile.hdl.budget.count_flops`)."""
+        return [self.out_fifos[index], self.fanouts[index]] + ([self.merges[index]] if index in self.merges else [])
+
+    def interface_probes(self, index: int) -> "InterfaceProbes":
+        """Signals a simulation wrapper observes to count the toggles of tile ``index``'s
+        network interface (see :class:`InterfaceProbes`)."""
+        return InterfaceProbes(self, index)
+
+
+class InterfaceProbes:
+    """What a simulation wrapper observes to count the toggles of one tile's network interface,
+    grouped by unit (:data:`INTERFACE_UNITS`; the protocol of :class:`subtile.hdl.router.RouterProbes`).
+
+    Members
+    -------
+    data : dict of str to list of Value
+        ``out_fifo``: the output FIFO's head register; ``packets``: valid and payload of the
+        fan-out's packet stream into the router (the merge's output where there is one).
+    writes : dict of str to list of (Value, Value, int)
+        The output FIFO's memory, observed through its writes (write data, strobe, words).
+    register_units : tuple of str
+    clock_enables : dict
+        None: the interface is on the root clock.
+    """
+
+    register_units = ("out_fifo",)
+
+    def __init__(self, mesh: Mesh, index: int):
+        queue = mesh.out_fifos[index]
+        packets = mesh.merges[index].out if index in mesh.merges else mesh.fanouts[index].packets
+        self.data = {"out_fifo": [queue.r_data], "packets": [packets.valid, packets.payload.as_value()]}
+        self.writes = {"out_fifo": [(queue.w_data, queue.w_en & queue.w_rdy, queue.depth - 1)]}
+        self.clock_enables = {}
+        assert tuple(self.data) == INTERFACE_UNITS
