@@ -13,8 +13,9 @@ __all__ = ["count_flops"]
 
 def count_flops(elaboratable) -> int:
     """Flip-flops of ``elaboratable``: every bit assigned in a clocked domain, plus every bit of
-    its memories (a small memory is built from flip-flops: Yosys maps the FIFO storage of the
-    mesh to them) and of their synchronous read ports' output registers.
+    its writable memories (a small memory is built from flip-flops: Yosys maps the FIFO storage
+    of the mesh to them; a memory without write port is a ROM, built from logic) and of their
+    synchronous read ports' output registers.
 
     Elaborates the design again (without a platform); the objects are not changed.
     """
@@ -26,7 +27,8 @@ def count_flops(elaboratable) -> int:
         bits = 0
         if isinstance(fragment, MemoryInstance):
             width = Shape.cast(fragment._data.shape).width
-            bits += fragment._data.depth * width
+            if fragment._write_ports:
+                bits += fragment._data.depth * width
             bits += width * sum(1 for port in fragment._read_ports if port._domain != "comb")
         for domain, statements in fragment.statements.items():
             if domain == "comb":

@@ -15,7 +15,7 @@ from .tile import Tile
 from .validation import refusing
 
 __all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
-           "INTERFACE_UNITS"]
+           "INTERFACE_UNITS", "network_flops"]
 
 #: Units of a tile's network interface (output FIFO, fan-out, input merge) whose toggles are
 #: counted (:class:`InterfaceProbes`).
@@ -264,3 +264,28 @@ class InterfaceProbes:
         self.writes = {"out_fifo": [(queue.w_data, queue.w_en & queue.w_rdy, queue.depth - 1)]}
         self.clock_enables = {}
         assert tuple(self.data) == INTERFACE_UNITS
+
+
+def network_flops(config: MeshConfig) -> dict[str, list[int]]:
+    """Flip-flops of the network, all on the root clock: per tile index, its ``router`` and its
+    ``interface`` (output FIFO, fan-out, and the merge at an external input), counted from the
+    design (:func:`subtile.hdl.budget.count_flops`; the axon tables are ROMs, so their contents
+    do not matter)."""
+    from .budget import count_flops
+    layout = mesh_packet_layout(config)
+    inputs = {config.index(x, y) for x, y in config.inputs}
+    routers, interfaces = [], []
+    for i in range(config.count):
+        x, y = config.position(i)
+        tile_config = config.tile_config(i)
+        routers.append(count_flops(Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
+                                          fifo_depth=config.fifo_depth)))
+        event = event_out_layout(tile_config)
+        parts = [SyncFIFOBuffered(width=event.size, depth=max(2, tile_config.neurons)),
+                 FanOut(event_layout=event, packet_layout=layout, destinations=[[] for _ in range(tile_config.neurons)],
+                        max_destinations=config.max_destinations, source=i,
+                        external=(x, y) in config.outputs)]
+        if i in inputs:
+            parts.append(_Merge(layout))
+        interfaces.append(sum(count_flops(part) for part in parts))
+    return {"router": routers, "interface": interfaces}

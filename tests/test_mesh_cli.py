@@ -70,7 +70,9 @@ def test_sim_mesh_json_has_the_tile_keys_and_router_counters(tmp_path, capsys):
     (["generate", "mesh"], "[tile]\nneurons = 2\nlanes = 1\n", "has no [mesh] table"),
     (["generate", "mesh"], "[mesh]\nwidth = 17\n", "mesh.width: 17 is outside the allowed range 1..16"),
     (["sim"], "[mesh]\nfifo_depth = 0\n", "mesh.fifo_depth: 0 is outside the allowed range 2..1024"),
-    (["energy"], TINY_MESH, "describes a mesh"),
+    (["energy", "--capture", "coverage"], TINY_MESH, "capture: a mesh is counted by the fast counters only"),
+    (["energy", "--steps", "0"], TINY_MESH, "steps: 0 is outside the allowed range 1..100000"),
+    (["energy", "--activity", "0.1,2"], TINY_MESH, "activity: 2.0 is outside the allowed range 0.0..1.0"),
 ])
 def test_mesh_config_errors_exit_2(tmp_path, capsys, command, text, message):
     config = tmp_path / "c.toml"
