@@ -127,7 +127,7 @@ class EnergyReport:
     minimum_energy: dict = field(default_factory=dict)
     # A mesh: per block (tile_<x>_<y>, router_<x>_<y>, interface_<x>_<y>) its kind, flops,
     # toggles, energy and per-unit data and clock energy; the blocks the calibration does not
-    # cover; the packets the tiles sent into the network.
+    # cover; the packets the network carried (external input events and the tiles' packets).
     blocks: dict[str, dict] = field(default_factory=dict)
     uncalibrated_blocks: list[str] = field(default_factory=list)
     packets: int | None = None
@@ -297,9 +297,8 @@ def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = No
     """The blocks of a mesh run (a MeshRun with toggle counters): per tile position its tile
     (with the tile calibration), its router and its network interface (root clock, no
     gate-level calibration: docs/energy-model.md, "Mesh")."""
-    from ..hdl.mesh import INTERFACE_UNITS, network_flops
+    from ..hdl.mesh import INTERFACE_UNITS, InterfaceProbes, network_flops
     from ..hdl.router import ROUTER_UNITS, RouterProbes
-    from ..hdl.mesh import InterfaceProbes
     flops = network_flops(config)
     blocks = []
     for i in range(config.count):
@@ -331,15 +330,19 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     else:
         blocks = [tile_block(config, run.toggles, run.pulses, calibration=calibration)]
         gating = config.gating
-    return estimate_blocks(blocks, run, tech, gating=gating, voltage=voltage,
-                           calibration=calibration, prefix=isinstance(config, MeshConfig))
+    # Packets the network carried: the external input events and those the tiles sent.
+    packets = run.events_in + run.packets if isinstance(config, MeshConfig) else None
+    return estimate_blocks(blocks, run, tech, gating=gating, voltage=voltage, calibration=calibration,
+                           prefix=isinstance(config, MeshConfig), packets=packets)
 
 
 def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, voltage: VoltageModel | None = None,
-                    calibration: Calibration | None = None, prefix: bool = True) -> EnergyReport:
+                    calibration: Calibration | None = None, prefix: bool = True,
+                    packets: int | None = None) -> EnergyReport:
     """Energy of ``run`` (``steps``, ``cycles``, ``synaptic_ops``, ``events_in``) split into
     ``blocks``; the report's terms are named ``<block>.<unit>`` (or ``<unit>`` without
-    ``prefix``, for a single block)."""
+    ``prefix``, for a single block). ``packets``: those the network carried, for the energy
+    per packet."""
     cycles = run.cycles
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
     cycle_time = float(voltage.cycle_time_s(voltage.vdd_nominal))
@@ -377,7 +380,7 @@ def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, v
         calibration=calibration.source if calibration else None,
         blocks=parts if prefix else {},
         uncalibrated_blocks=[b.name for b in blocks if not b.factors] if calibration is not None and prefix else [],
-        packets=getattr(run, "packets", None))
+        packets=packets)
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

@@ -234,6 +234,10 @@ class TestMeshCounters:
         assert report.total_pj == pytest.approx(sum(result["breakdown_pj"].values()))
         assert result["energy_per_step_pj"] == pytest.approx(report.total_pj / PAIR_STEPS)
         assert report.data_toggles == sum(sum(units.values()) for units in run.toggles.values())
+        assert result["packets"] == run.events_in + run.packets == PAIR_STEPS
+        kinds = result["energy_by_kind_pj"]
+        assert result["network_energy_per_packet_pj"] == pytest.approx(
+            (kinds["router"] + kinds["interface"]) / PAIR_STEPS)
         assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
         flops = network_flops(PAIR)
         for i in range(PAIR.count):
