@@ -111,6 +111,19 @@ class _Merge(wiring.Component):
         return m
 
 
+def _output_fifo(tile_config) -> SyncFIFOBuffered:
+    """A tile's output FIFO: a tile emits at most N events per step, so its update never waits
+    for the network."""
+    return SyncFIFOBuffered(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons))
+
+
+def _fanout(config: MeshConfig, index: int, destinations) -> FanOut:
+    """Tile ``index``'s fan-out (``destinations``: per neuron, (x, y, address) triples)."""
+    return FanOut(event_layout=event_out_layout(config.tile_config(index)), packet_layout=mesh_packet_layout(config),
+                  destinations=destinations, max_destinations=config.max_destinations, source=index,
+                  external=config.position(index) in config.outputs)
+
+
 class Mesh(wiring.Component):
     """Tiles joined by event routers (docs/architecture.md, "Event routers and the mesh").
 
@@ -163,15 +176,10 @@ class Mesh(wiring.Component):
         self.fanouts = []
         for i in range(config.count):
             destinations = [[(*config.position(t), a) for t, a in neuron] for neuron in self.axons.destinations[i]]
-            self.fanouts.append(FanOut(event_layout=event_out_layout(config.tile_config(i)),
-                                       packet_layout=self.layout, destinations=destinations,
-                                       max_destinations=config.max_destinations, source=i,
-                                       external=i in outputs))
+            self.fanouts.append(_fanout(config, i, destinations))
         self.output_of = outputs
         # Built here, not in elaborate, so that interface_probes() can name their ports.
-        self.out_fifos = [SyncFIFOBuffered(width=len(tile.events_out.payload.as_value()),
-                                           depth=max(2, config.tile_config(i).neurons))
-                          for i, tile in enumerate(self.tiles)]
+        self.out_fifos = [_output_fifo(config.tile_config(i)) for i in range(config.count)]
         self.merges = {config.index(x, y): _Merge(self.layout) for x, y in config.inputs}
         members = {"tick": In(1), "tick_ready": Out(1),
                    "counters": Out(len(self.network.counters))}
@@ -228,11 +236,6 @@ class Mesh(wiring.Component):
         ]
         return m
 
-    def interface(self, index: int) -> list:
-        """The blocks between tile ``index`` and its router: output FIFO, fan-out and, at an
-        external input, the merge (for :func:`subtile.hdl.budget.count_flops`)."""
-        return [self.out_fifos[index], self.fanouts[index]] + ([self.merges[index]] if index in self.merges else [])
-
     def interface_probes(self, index: int) -> "InterfaceProbes":
         """Signals a simulation wrapper observes to count the toggles of tile ``index``'s
         network interface (see :class:`InterfaceProbes`)."""
@@ -280,11 +283,7 @@ def network_flops(config: MeshConfig) -> dict[str, list[int]]:
         tile_config = config.tile_config(i)
         routers.append(count_flops(Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
                                           fifo_depth=config.fifo_depth)))
-        event = event_out_layout(tile_config)
-        parts = [SyncFIFOBuffered(width=event.size, depth=max(2, tile_config.neurons)),
-                 FanOut(event_layout=event, packet_layout=layout, destinations=[[] for _ in range(tile_config.neurons)],
-                        max_destinations=config.max_destinations, source=i,
-                        external=(x, y) in config.outputs)]
+        parts = [_output_fifo(tile_config), _fanout(config, i, [[] for _ in range(tile_config.neurons)])]
         if i in inputs:
             parts.append(_Merge(layout))
         interfaces.append(sum(count_flops(part) for part in parts))

@@ -152,7 +152,7 @@ class MeshRun:
     routers: list[RouterCounters] = field(default_factory=list)
     mismatch: str | None = None
     run_seconds: float = 0.0
-    # Per block (``tile_<x>_<y>``, ``router_<x>_<y>``, ``interface_<x>_<y>``; see block_names):
+    # Per block (``tile_<x>_<y>``, ``router_<x>_<y>``, ``interface_<x>_<y>``; see block_name):
     # bit flips per unit, and gated clock pulses per gated unit (tiles only).
     toggles: dict[str, dict[str, int]] = field(default_factory=dict)
     pulses: dict[str, dict[str, int]] = field(default_factory=dict)
