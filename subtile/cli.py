@@ -355,6 +355,9 @@ def cmd_energy_mesh(args, config):
         print(f"{config.name}: {config.width} x {config.height} tiles, {args.steps} steps, seed {args.seed}; "
               f"the gating mode is the tiles' (routers and interfaces are on the root clock in every mode)")
         print(format_mesh_energy_table(rows))
+        row = max((r for r in rows if r["gating"] == "icg"), key=lambda r: r["activity"])
+        print(f"\nper block, icg at activity {row['activity']:g} (pJ per step):")
+        print(format_block_table(row))
         print(f"tiles: calibration {calibration.source}" if calibration else
               "tiles: uncalibrated (registers, unit-boundary nets and clocks only)")
         print("routers and interfaces: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
@@ -387,6 +390,19 @@ def format_mesh_energy_table(rows) -> str:
     widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+def format_block_table(row) -> str:
+    """One line per block of a mesh row: flops, data, clock and total energy per step."""
+    headers = ["block", "flops", "data toggles", "data pJ", "clock pJ", "total pJ", "calibrated"]
+    steps = row["steps"] or 1
+    body = [[name, str(b["flops"]), str(b["data_toggles"]), f"{sum(b['data_pj'].values()) / steps:.1f}",
+             f"{sum(b['clock_pj'].values()) / steps:.1f}", f"{b['energy_pj'] / steps:.1f}",
+             "yes" if b["calibrated"] else "no"] for name, b in row["blocks"].items()]
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in body]
     return "\n".join(lines)
 
 
