@@ -300,3 +300,18 @@ def test_network_flops_follow_the_fifo_depth():
     # memory (and its pointers grow with the depth).
     assert all(d - s >= 5 * 4 * width for s, d in zip(shallow["router"], deep["router"]))
     assert shallow["interface"] == deep["interface"]
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL.replace(gating="none", lanes=1), TileConfig()],
+                         ids=["small", "small-none", "default"])
+def test_count_flops_agrees_with_the_tile_register_budget(config):
+    """The tile's hand-written flop budget (the energy model's clock tree) against the design:
+    every flop of the tile but its two memories (synapse table and weight rows, not modelled as
+    flops) is in the budget."""
+    from subtile.golden.tile import initial_contents
+    from subtile.hdl.tile import RegisterBudget, Tile
+    weights, table = initial_contents(config)
+    budget = RegisterBudget(config)
+    memories = (config.addresses * config.table_entry_width
+                + config.branches * config.synapses * config.neurons * config.weight_format.width)
+    assert count_flops(Tile(config, weights=weights, table=table)) == budget.root_flops + budget.gated_flops + memories
