@@ -21,17 +21,21 @@ __all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS
 PROBE_UNITS = ("synapse", "mac", "accumulators", "neuron_state", "neuron_update", "branch_activation",
                "soma_activation", "encoder", "output")
 GATED_UNITS = ("synapse", "weights", "unmapped", "control", "emit", "branches", "accumulators", "neurons",
-               "neuron_state")
+               "neuron_state", "lanes", "lane_operands", "branch_operands", "emit_payloads")
 
 
 def gated_unit(domain: str) -> str:
     """The gated unit (:data:`GATED_UNITS`) of a tile's gated clock domain (``g_acc_3_1`` ->
-    ``accumulators``, ``g_neuron_3`` -> ``neuron_state``, ``g_<unit>`` -> ``<unit>``)."""
+    ``accumulators``, ``g_neuron_3`` -> ``neuron_state``, ``g_operands_2`` -> ``lane_operands``,
+    ``g_operands_2_1`` -> ``branch_operands``, ``g_<unit>`` -> ``<unit>``)."""
     name = domain.removeprefix("g_")
     if name.startswith("acc_"):
         return "accumulators"
-    if name.startswith("neuron_") and name[len("neuron_"):].isdigit():
-        return "neuron_state"
+    if name.startswith("operands_") and name.count("_") == 2 and name[len("operands_"):].replace("_", "").isdigit():
+        return "branch_operands"
+    for prefix, unit in (("neuron_", "neuron_state"), ("operands_", "lane_operands")):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return unit
     if name not in GATED_UNITS:
         raise ValueError(f"domain: {domain!r} is not a gated domain of the tile")
     return name
@@ -105,6 +109,17 @@ def _equals(value, constant: int):
     return ~value.any() if constant == 0 else value == constant
 
 
+class _LaneOperands:
+    """The operand registers of lane ``lane``: ``acc[b]`` (``operand_<lane>_acc_<b>``), ``v``
+    and ``y_sent`` (``operand_<lane>_v``, ``operand_<lane>_y_sent``)."""
+
+    def __init__(self, config: TileConfig, lane: int):
+        self.acc = [Signal(shape_of(config.accumulator_format), name=f"operand_{lane}_acc_{b}")
+                    for b in range(config.branches)]
+        self.v = Signal(shape_of(config.membrane_format), name=f"operand_{lane}_v")
+        self.y_sent = Signal(shape_of(config.payload_format), name=f"operand_{lane}_y_sent")
+
+
 class Tile(wiring.Component):
     """One neuromorphic tile (docs/architecture.md is the specification).
 
@@ -117,7 +132,9 @@ class Tile(wiring.Component):
     **Update phase.** A tick taken in cycle t starts the update at t + 1. A priority encoder
     picks the next group of ``lanes`` neurons with a dirty neuron (clean groups cost no
     cycle); the group is updated in one cycle by ``lanes`` :class:`~subtile.hdl.neuron.NeuronLane`
-    units, its emitted events are latched and leave over ``events_out`` in neuron order, one per
+    units (each computing from operand registers loaded with its dirty neuron's accumulators as
+    the sequencer moves to the group, so a lane's logic switches only once per update), its
+    emitted events are latched and leave over ``events_out`` in neuron order, one per
     cycle with ``events_out.ready`` high. A group thus takes 1 + (events it emits) cycles. After
     the last dirty group ``done`` is high for one cycle and events are accepted again: with every
     group dirty and ready always high, tick-to-done is ``groups + events + 1`` cycles.
@@ -192,10 +209,22 @@ class Tile(wiring.Component):
         self.acc_enable = [[Signal(name=f"acc_en_{n}_{b}") for b in range(config.branches)]
                            for n in range(config.neurons)]
         self.neuron_enable = [Signal(name=f"neuron_en_{n}") for n in range(config.neurons)]
+        # The lanes' operands (registers, loaded for each update; see elaborate()).
+        self.operands = [_LaneOperands(config, lane) for lane in range(config.lanes)]
+        self.operand_enable = [Signal(name=f"operands_en_{lane}") for lane in range(config.lanes)]
+        # With one lane per neuron, each accumulator operand has its own gate and a stamp pair.
+        private = config.lanes == config.neurons
+        self.branch_operand_enable = [[Signal(name=f"operands_en_{lane}_{b}") for b in range(config.branches)]
+                                      for lane in range(config.lanes)] if private else []
+        self.written = [[Signal(name=f"acc_written_{n}_{b}") for b in range(config.branches)]
+                        for n in range(config.neurons)] if private else []
+        self.loaded = [[Signal(name=f"operand_loaded_{n}_{b}") for b in range(config.branches)]
+                       for n in range(config.neurons)] if private else []
         # One-bit enables of the single clock gates: the pipeline, the sequencer, and the
         # parents of the accumulator and neuron gates.
         self.unit_enable = {unit: Signal(name=f"{unit}_en")
-                            for unit in ("synapse", "weights", "unmapped", "control", "emit", "branches", "neurons")}
+                            for unit in ("synapse", "weights", "unmapped", "control", "emit", "branches", "neurons",
+                                         "lanes", "emit_payloads")}
         super().__init__({
             "events_in": In(stream.Signature(event_in_layout(config))),
             "events_out": Out(stream.Signature(event_out_layout(config))),
@@ -299,18 +328,14 @@ class Tile(wiring.Component):
                 return value
 
             dirty = pick(regs.dirty, f"lane_{lane}_dirty", 1)
-            v = pick(regs.v, f"lane_{lane}_v", regs.v[0].shape())
-            y_sent = pick(regs.y_sent, f"lane_{lane}_y_sent", regs.y_sent[0].shape())
-            accs = [pick([row[b] for row in regs.acc], f"lane_{lane}_acc_{b}", regs.acc[0][0].shape())
-                    for b in range(b_count)]
-            # Operand isolation: an idle lane sees zeros, so its logic does not toggle.
-            active = updating & dirty if isolate else Const(1, 1)
+            # The lane's operands are registers (below).
+            operands = self.operands[lane]
             m.d.comb += [
-                unit.dirty.eq(active & dirty),
-                unit.v.eq(Mux(active, v, 0)),
-                unit.y_sent.eq(Mux(active, y_sent, 0)),
+                unit.dirty.eq(updating & dirty if isolate else dirty),
+                unit.v.eq(operands.v),
+                unit.y_sent.eq(operands.y_sent),
             ]
-            m.d.comb += [unit.acc[b].eq(Mux(active, accs[b], 0)) for b in range(b_count)]
+            m.d.comb += [unit.acc[b].eq(operands.acc[b]) for b in range(b_count)]
 
         # -- update phase: output events -----------------------------------------------------------
         pending = Signal(lanes, name="pending")                        # lanes with an event to send
@@ -348,33 +373,96 @@ class Tile(wiring.Component):
         with ctl.If(idle):
             with ctl.If(self.tick & self.tick_ready):
                 advance()
+        def set_pending(value):
+            # One lane has at most one pending event: then `pending` is not needed (nor its gate).
+            if lanes > 1:
+                ctl.d.g_emit += pending.eq(value)
+
         with ctl.Elif(updating):
-            ctl.d.g_emit += pending.eq(emits)
+            set_pending(emits)
             for lane, unit in enumerate(lane_units):
                 if isolate:
                     with ctl.If(unit.emit):
-                        ctl.d.g_emit += out_payload[lane].eq(unit.payload)
+                        ctl.d.g_emit_payloads += out_payload[lane].eq(unit.payload)
                 else:
-                    ctl.d.g_emit += out_payload[lane].eq(unit.payload)
+                    ctl.d.g_emit_payloads += out_payload[lane].eq(unit.payload)
             with ctl.If(emits.any()):
                 goto(emitting)
             with ctl.Else():
                 advance()
         with ctl.Elif(emitting):
             with ctl.If(self.events_out.ready):
-                ctl.d.g_emit += pending.eq(pending & (pending - 1)[:lanes])
+                set_pending(pending & (pending - 1)[:lanes])
                 with ctl.If(last_event):
                     advance()
         with ctl.Elif(finishing):
             goto(idle)
         # In the event phase only a tick can change the sequencer: its clock runs only then. The
-        # pending events and their payloads change only when a group emits or an event leaves.
+        # pending events change only when a group emits or an event leaves, their payloads only
+        # when a group emits.
         m.d.comb += [
             enable["control"].eq(~idle | self.tick),
             enable["emit"].eq((updating & emits.any()) | (emitting & self.events_out.ready)),
+            enable["emit_payloads"].eq(updating & emits.any()),
         ]
-        add_gated_submodule(m, "control", ctl, {"g_control": enable["control"], "g_emit": enable["emit"]},
+        sequencer_units = ("control", "emit", "emit_payloads") if lanes > 1 else ("control", "emit_payloads")
+        add_gated_submodule(m, "control", ctl, {f"g_{unit}": enable[unit] for unit in sequencer_units},
                             mode=config.gating)
+
+        # -- the lanes' operand registers ------------------------------------------------------------
+        # When the sequencer moves to a group (advance() with a group found), each lane whose
+        # neuron in that group is dirty loads the neuron's accumulators, v and y_sent, ready for
+        # the update cycle. Between updates the operands hold: a lane's logic switches once per
+        # update, by the difference from the previous operands, and not at all while events
+        # change the accumulators or when the update writes v and y_sent back. With one lane per
+        # neuron a lane keeps its own neuron's operands, so a branch that no event reached since
+        # the last update does not switch at all.
+        advancing = Signal(name="advancing")
+        m.d.comb += advancing.eq((idle & self.tick & self.tick_ready) | (updating & ~emits.any())
+                                 | (emitting & self.events_out.ready & last_event))
+        operand_regs = Module()
+        private = lanes == n_count                  # one lane per neuron
+        load = {"g_lanes": self.unit_enable["lanes"]}
+        m.d.comb += self.unit_enable["lanes"].eq(advancing & found)
+        for lane in range(lanes):
+            members = [g * lanes + lane for g in range(groups)]
+            domain = f"g_operands_{lane}"
+            next_dirty = Signal(name=f"lane_{lane}_next_dirty")
+            m.d.comb += [
+                next_dirty.eq(_select([regs.dirty[n] for n in members], next_group)),
+                self.operand_enable[lane].eq(self.unit_enable["lanes"] & next_dirty),
+            ]
+            load[domain] = self.operand_enable[lane]
+            operands = self.operands[lane]
+            sources = [([regs.v[n] for n in members], operands.v, "v", domain, self.operand_enable[lane]),
+                       ([regs.y_sent[n] for n in members], operands.y_sent, "y_sent", domain, self.operand_enable[lane])]
+            for b in range(b_count):
+                if private:
+                    # A private lane reloads an accumulator only if an event wrote it since the
+                    # last load (its stamp differs): the other branches' operands stay clocked off.
+                    n = lane
+                    branch_domain = f"g_operands_{lane}_{b}"
+                    enable = self.branch_operand_enable[lane][b]
+                    m.d.comb += enable.eq(self.operand_enable[lane] & (self.written[n][b] ^ self.loaded[n][b]))
+                    load[branch_domain] = enable
+                    operand_regs.d[branch_domain] += self.loaded[n][b].eq(
+                        self.written[n][b] if isolate else Mux(enable, self.written[n][b], self.loaded[n][b]))
+                    sources.append(([regs.acc[n][b]], operands.acc[b], f"acc_{b}", branch_domain, enable))
+                else:
+                    sources.append(([regs.acc[n][b] for n in members], operands.acc[b], f"acc_{b}", domain,
+                                    self.operand_enable[lane]))
+            for values, operand, label, operand_domain, enable in sources:
+                value = Signal.like(operand, name=f"lane_{lane}_next_{label}")
+                m.d.comb += value.eq(_select(values, next_group))
+                operand_regs.d[operand_domain] += operand.eq(value if isolate else Mux(enable, value, operand))
+        if lanes == 1:
+            # One lane: its gate's enable equals the parent's, so the lane's gate is fed from
+            # the root clock and there is no parent (RegisterBudget counts it so).
+            del load["g_lanes"]
+        add_gated_submodule(m, "operands", operand_regs, load, mode=config.gating,
+                            sources={domain: "g_lanes" for domain in load if "g_lanes" in load and domain != "g_lanes"})
+        # (The branch gates are fed from g_lanes too: a private lane's branch gate enable implies
+        # its lane's, which implies g_lanes.)
 
         # -- the gated state registers ----------------------------------------------------------------
         state = Module()
@@ -388,6 +476,12 @@ class Tile(wiring.Component):
                 enables[domain] = acc_enable[n][b]
                 acc = regs.acc[n][b]
                 state.d[domain] += acc.eq(acc_next[n] if gated else Mux(acc_enable[n][b], acc_next[n], acc))
+                if lanes == n_count:
+                    # The stamp of a private lane's operand: written != loaded once an event wrote
+                    # the accumulator after the operand was last loaded.
+                    written = self.written[n][b]
+                    state.d[domain] += written.eq(~self.loaded[n][b] if gated
+                                                  else Mux(acc_enable[n][b], ~self.loaded[n][b], written))
             update = Signal(name=f"update_{n}")
             in_group = _equals(group, g) if groups > 1 else Const(1, 1)
             m.d.comb += update.eq(updating & in_group & regs.dirty[n])
@@ -417,10 +511,11 @@ class RegisterBudget:
 
     Every flip-flop of the tile sits behind a gated clock: the event pipeline (``synapse``), its
     weight-read register (``weights``) and drop counter (``unmapped``), the sequencer
-    (``control``) and its pending output events (``emit``), the accumulators (one gate each, fed
-    from the ``branches`` gate), the dirty flags (``neurons``) and each neuron's v and y_sent
-    (one gate each, fed from ``neurons``). With ``enable`` and ``none`` the same flops are
-    clocked every cycle.
+    (``control``), its pending output events (``emit``) and their payloads
+    (``emit_payloads``), the accumulators (one gate each, fed from the ``branches`` gate), the
+    dirty flags (``neurons``), each neuron's v and y_sent (one gate each, fed from ``neurons``)
+    and each lane's accumulator operands (``lane_operands``, one gate per lane, fed from
+    ``lanes``). With ``enable`` and ``none`` the same flops are clocked every cycle.
 
     Members
     -------
@@ -434,20 +529,28 @@ class RegisterBudget:
 
     def __init__(self, config: TileConfig):
         wp, wm = config.payload_format.width, config.membrane_format.width
+        private = int(config.lanes == config.neurons)
         self.gated = {
             # s1_valid, s1_payload, s1_in_range, s2_valid and the table read data
             "synapse": (1, 1 + wp + 1 + 1 + config.table_entry_width),
             "weights": (1, config.neurons * config.weight_format.width + config.branch_index_width + wp),
             "unmapped": (1, 32),
             "control": (1, 4 + (max(config.groups, 2) - 1).bit_length() + config.groups),  # phase, group, remaining
-            "emit": (1, config.lanes * (1 + wp)),                                # pending events, payloads
+            "emit": (int(config.lanes > 1), config.lanes if config.lanes > 1 else 0),  # pending events
             "branches": (1, 0),
-            "accumulators": (config.neurons * config.branches, config.accumulator_width),
+            # (a private lane's stamp bit sits with each accumulator and each of its operands)
+            "accumulators": (config.neurons * config.branches, config.accumulator_width + private),
             "neurons": (1, config.neurons),                                       # the dirty flags
             "neuron_state": (config.neurons, wm + wp),                            # v, y_sent
+            "lanes": (int(config.lanes > 1), 0),                                  # none for one lane
+            "lane_operands": (config.lanes, wm + wp + (0 if private else config.branches * config.accumulator_width)),
+            "branch_operands": (config.lanes * config.branches if private else 0, config.accumulator_width + 1),
+            "emit_payloads": (1, config.lanes * wp),
         }
         self.parent = {unit: None for unit in self.gated}
-        self.parent.update(accumulators="branches", neuron_state="neurons")
+        self.parent.update(accumulators="branches", neuron_state="neurons",
+                           lane_operands="lanes" if config.lanes > 1 else None,
+                           branch_operands="lanes" if config.lanes > 1 else None)
         assert tuple(self.gated) == GATED_UNITS
         self.root_flops = 0
 
@@ -487,10 +590,10 @@ class TileProbes:
         self.data = {
             "synapse": [synapses.hit, synapses.branch, synapses.payload, synapses.weights.as_value()],
             "mac": [*tile.products, *tile.acc_next],
-            "accumulators": flat(regs.acc),
+            "accumulators": flat(regs.acc) + flat(tile.written),
             "neuron_state": [*regs.v, *regs.y_sent, *regs.dirty],
             "neuron_update": [value for lane in tile.lane_units for value in (
-                lane.acc.as_value(), lane.v, lane.y_sent, lane.dirty, lane.v_next)],
+                lane.acc.as_value(), lane.v, lane.y_sent, lane.dirty, lane.v_next)] + flat(tile.loaded),
             "branch_activation": [branch.d for lane in tile.lane_units for branch in lane.branch_units],
             "soma_activation": [lane.soma.y for lane in tile.lane_units],
             "encoder": [value for lane in tile.lane_units for value in (
@@ -498,5 +601,8 @@ class TileProbes:
             "output": [tile.events_out.valid, tile.events_out.payload.as_value()],
         }
         self.clock_enables = {unit: tile.unit_enable.get(unit) for unit in GATED_UNITS}
-        self.clock_enables.update(accumulators=Cat(flat(tile.acc_enable)), neuron_state=Cat(tile.neuron_enable))
+        self.clock_enables.update(accumulators=Cat(flat(tile.acc_enable)), neuron_state=Cat(tile.neuron_enable),
+                                  lane_operands=Cat(tile.operand_enable),
+                                  branch_operands=Cat(flat(tile.branch_operand_enable)) if tile.branch_operand_enable
+                                  else Const(0, 1))
         assert tuple(self.data) == PROBE_UNITS and tuple(self.clock_enables) == GATED_UNITS

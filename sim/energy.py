@@ -219,9 +219,10 @@ class Block:
         Bit flips per unit over the run.
     register_units : tuple of str
         Units whose toggles are register bits (the others are nets).
-    clocks : dict of str to (int, int)
-        Per clock unit: number of clock gates (0: flops on the root clock, clocked every
-        cycle) and flops behind each gate (all of them for the root).
+    clocks : dict of str to (int or None, int)
+        Per clock unit: number of clock gates (None: flops on the root clock, clocked every
+        cycle; 0: a unit this configuration does not have) and flops behind each gate (all of
+        them for the root).
     parent : dict of str to str or None
         Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock).
     pulses : dict of str to int
@@ -244,11 +245,11 @@ class Block:
 
     @property
     def flops(self) -> int:
-        return sum(max(gates, 1) * flops for gates, flops in self.clocks.values())
+        return sum((1 if gates is None else gates) * flops for gates, flops in self.clocks.values())
 
     @property
     def icgs(self) -> int:
-        return sum(gates for gates, _flops in self.clocks.values()) if self.gating == "icg" else 0
+        return sum(gates or 0 for gates, _flops in self.clocks.values()) if self.gating == "icg" else 0
 
     def energy(self, cycles: int, tech: TechModel) -> dict:
         """``data_pj`` and ``clock_pj`` per unit (calibrated when ``factors`` are given),
@@ -259,7 +260,9 @@ class Block:
         clock_cycle = tech.flop_clock_cycle_energy_pj()
         clock_pj, clocked = {}, {}
         for unit, (gates, flops) in self.clocks.items():
-            if gates and self.gating == "icg":
+            if gates == 0:                  # a unit this configuration does not have
+                clock_pj[unit], clocked[unit] = 0.0, 0
+            elif gates is not None and self.gating == "icg":
                 enabled = self.pulses[unit]
                 # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
                 parent = self.parent.get(unit)
@@ -269,7 +272,7 @@ class Block:
                                   + (fed * gates - enabled) * tech.icg_disabled_cycle_energy_pj())
                 clocked[unit] = enabled * flops
             else:
-                clocked[unit] = cycles * max(gates, 1) * flops
+                clocked[unit] = cycles * (1 if gates is None else gates) * flops
                 clock_pj[unit] = clocked[unit] * clock_cycle
         uncalibrated = sum(data_pj.values()) + sum(clock_pj.values())
         if self.factors:
@@ -288,7 +291,7 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
     budget = RegisterBudget(config)
     return Block(name=name, kind="tile", toggles={unit: toggles[unit] for unit in PROBE_UNITS},
                  register_units=TileProbes.register_units,
-                 clocks={"root": (0, budget.root_flops), **budget.gated},
+                 clocks={"root": (None, budget.root_flops), **budget.gated},
                  parent=dict(budget.parent), pulses={unit: pulses[unit] for unit in GATED_UNITS},
                  gating=config.gating, factors=calibration.term_factors() if calibration else {})
 
@@ -312,7 +315,7 @@ def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = No
             if any(unit not in counted for unit in units):
                 raise ValueError(f"run: no toggle counters for {name} (run it through MeshBench with count_toggles)")
             blocks.append(Block(name=name, kind=kind, toggles={unit: counted[unit] for unit in units},
-                                register_units=registers, clocks={"root": (0, flops[kind][i])}))
+                                register_units=registers, clocks={"root": (None, flops[kind][i])}))
     return blocks
 
 

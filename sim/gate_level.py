@@ -334,7 +334,7 @@ def subtract_coverage(counts: dict, baseline: dict) -> dict:
 #: net itself for flip-flop outputs): first matching prefix wins.
 _UNIT_OF_PREFIX = (
     ("state.", "neuron_state"), ("synapses.", "synapse"),
-    ("lane_", "neuron_update"), ("icg_", "clock_gates"),
+    ("lane_", "neuron_update"), ("operands.", "neuron_update"), ("icg_", "clock_gates"),
 )
 
 

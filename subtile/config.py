@@ -138,7 +138,7 @@ class TileConfig:
     soma_activation: ActivationChoice = ActivationChoice("tanh")
     leak_shift: int = 2
     delta: int = 2
-    lanes: int = 4
+    lanes: int = 16
     gating: str = "icg"
     seed: int = 1
     weight_density: float = 0.5

@@ -8,12 +8,12 @@ from subtile.errors import ConfigError
 
 def test_default_tile_and_derived_formats():
     config = TileConfig()
-    assert (config.neurons, config.branches, config.synapses, config.addresses, config.lanes) == (16, 4, 16, 64, 4)
+    assert (config.neurons, config.branches, config.synapses, config.addresses, config.lanes) == (16, 4, 16, 64, 16)
     # S * max|w * level| = 16 * 128 * 128 = 2**18 needs 20 signed bits; 12 fractional bits
     assert str(config.accumulator_format) == "fixed<20,8>" and config.accumulator_frac_bits == 12
     assert config.soma_spec.input_format == config.membrane_format
     assert config.soma_spec.output_format == config.payload_format
-    assert config.branch_spec.function == "tanh" and config.groups == 4 and config.rows == 64
+    assert config.branch_spec.function == "tanh" and config.groups == 1 and config.rows == 64
     assert (config.address_width, config.neuron_width, config.table_entry_width) == (6, 4, 7)
 
 

@@ -359,13 +359,14 @@ def test_contents_are_validated():
 def test_icg_verilog_instantiates_clock_gates():
     config = small(gating="icg")
     text = verilog.convert(Tile(config), name="tile", emit_src=False)
-    # one gate per accumulator and per neuron; their two parents; the pipeline's three and the
-    # sequencer's two
-    gates = config.neurons * config.branches + config.neurons + 7
+    # one gate per accumulator, per neuron and per lane; their three parents; the pipeline's
+    # three and the sequencer's three
+    gates = config.neurons * config.branches + config.neurons + config.lanes + 9
     assert text.count(f"{ICG_MODULE} icg_g_") == gates == RegisterBudget(config).gates
     # the children are clocked by their parents' gated clocks
     assert re.search(r"subtile_icg icg_g_acc_0_0 \(\s*\.CLK\(g_branches_clk\)", text)
     assert re.search(r"subtile_icg icg_g_neuron_0 \(\s*\.CLK\(g_neurons_clk\)", text)
+    assert re.search(r"subtile_icg icg_g_operands_0 \(\s*\.CLK\(g_lanes_clk\)", text)
     assert f"module {ICG_MODULE}" in icg_verilog()
     module = text[text.index("module \\tile.state"):]
     for name in ("acc_3_1", "v_3", "y_sent_3", "dirty_3"):
