@@ -1,13 +1,15 @@
 """Simulation throughput of a mesh under the project's flow, and the hotspot soak figures.
 
     python bench/mesh_speed.py [--config examples/mesh.toml] [--steps 2000] [--activity 0.2]
-                               [--hotspot 100000] [--json out.json]
+                               [--hotspot 100000] [--no-toggles] [--json out.json]
 
 Mesh: seeded random external input through the mesh harness (stimulus preloaded, Python
 wakes once per run), scored bit-exact against golden.mesh.MeshModel. Printed rates are over
 the program's run inside the simulator (``run``) and with the simulator's start-up (``total``);
 "delivered" counts the events the routers hand to tiles (external inputs plus packets).
-Also the golden model's own rate on the same stimulus.
+Also the golden model's own rate on the same stimulus. The mesh harness counts toggles of every
+tile, router and interface (for ``subtile energy``); ``--no-toggles`` builds it without the
+counters (the plain simulation).
 
 Hotspot (with --hotspot N): every tile of 2x2, 3x3 and 4x4 router meshes injects in every
 cycle towards one tile, at least N packets per mesh, checked in simulation; prints packets,
@@ -28,9 +30,10 @@ from subtile.sim.hotspot import HotspotBench, HotspotCase
 from subtile.sim.mesh import MeshBench, MeshCase
 
 
-def mesh_speed(config, steps, activity, seed, work_dir):
+def mesh_speed(config, steps, activity, seed, work_dir, count_toggles=True):
     stimulus = random_mesh_stimulus(config, steps, activity, seed)
-    bench = MeshBench([config], name=f"{config.name}_speed", stimulus_depth=1 << 17, response_depth=1 << 16)
+    bench = MeshBench([config], name=f"{config.name}_speed", stimulus_depth=1 << 17, response_depth=1 << 16,
+                      count_toggles=count_toggles)
     run = bench.run({0: MeshCase(stimulus, seed=seed)}, work_dir=work_dir)[0]
     if not run.passed:
         raise SystemExit(f"FAIL: {run.mismatch}")
@@ -39,6 +42,7 @@ def mesh_speed(config, steps, activity, seed, work_dir):
     golden_seconds = time.perf_counter() - start
     delivered = run.events_in + run.packets
     return {"mesh": f"{config.width}x{config.height}", "steps": steps, "activity": activity,
+            "toggle_counters": count_toggles,
             "cycles": run.cycles, "events_in": run.events_in, "packets": run.packets, "delivered": delivered,
             "tile_events_in": run.tile_events_in, "events_out": run.events_out,
             "run_seconds": round(run.run_seconds, 3), "total_seconds": round(run.seconds, 3),
@@ -73,11 +77,13 @@ def main():
     parser.add_argument("--activity", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hotspot", type=int, default=0, help="packets per mesh for the hotspot soak (0: skip)")
+    parser.add_argument("--no-toggles", action="store_true", help="build the mesh harness without toggle counters")
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="subtile-mesh-speed-"))
-    report = {"mesh": mesh_speed(load_config(args.config), args.steps, args.activity, args.seed, work_dir / "mesh")}
+    report = {"mesh": mesh_speed(load_config(args.config), args.steps, args.activity, args.seed, work_dir / "mesh",
+                                 count_toggles=not args.no_toggles)}
     m = report["mesh"]
     print(f"mesh {m['mesh']}: {m['steps']} steps, {m['cycles']} cycles, {m['events_in']} external events, "
           f"{m['packets']} packets, {m['delivered']} delivered, bit-exact")

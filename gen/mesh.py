@@ -37,17 +37,21 @@ def generate_mesh(config: MeshConfig, *, contents=None, axons=None) -> Generated
 
 
 def generate_mesh_bench(configs, *, top: str, stimulus_depth: int, response_depth: int, contents=None,
-                        axons=None) -> GeneratedDesign:
+                        axons=None, count_toggles: bool = True) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray` of mesh harnesses, one per config
-    (``contents[i]``, ``axons[i]``: that mesh's memories and axon tables, None for the defaults)."""
+    (``contents[i]``, ``axons[i]``: that mesh's memories and axon tables, None for the defaults;
+    ``count_toggles``: with the toggle counters of :class:`subtile.sim.mesh_harness.MeshHarness`)."""
     from ..sim.mesh_harness import MeshHarness
-    from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray
+    from ..sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, counter_names
     contents = list(contents) if contents is not None else [None] * len(configs)
     axons = list(axons) if axons is not None else [None] * len(configs)
     harnesses = [MeshHarness(_mesh(config, contents[index], axons[index]), config,
-                             stimulus_depth=stimulus_depth, response_depth=response_depth, index=index)
+                             stimulus_depth=stimulus_depth, response_depth=response_depth, index=index,
+                             count_toggles=count_toggles)
                  for index, config in enumerate(configs)]
     return generate(HarnessArray(harnesses), top=top,
                     extra_verilog=_mesh_extra_verilog(configs) + "\n" + SIM_BUFFERS_VERILOG,
                     kind="mesh_bench", configs=[c.to_toml() for c in configs],
+                    counters=[[name for prefix, (_kind, probes) in harness.probes.items()
+                               for name in counter_names(probes, prefix)] for harness in harnesses],
                     stimulus_depth=stimulus_depth, response_depth=response_depth)

@@ -14,7 +14,12 @@ from .synapse import event_out_layout
 from .tile import Tile
 from .validation import refusing
 
-__all__ = ["RouterMesh", "Mesh", "mesh_packet_layout", "COUNTERS_PER_ROUTER"]
+__all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
+           "INTERFACE_UNITS", "network_flops"]
+
+#: Units of a tile's network interface (output FIFO, fan-out, input merge) whose toggles are
+#: counted (:class:`InterfaceProbes`).
+INTERFACE_UNITS = ("out_fifo", "packets")
 
 #: Counters per router in ``counters``: forwarded[5], stalls[5], max_level[5], 32 bits each.
 COUNTERS_PER_ROUTER = 3 * PORTS
@@ -106,6 +111,19 @@ class _Merge(wiring.Component):
         return m
 
 
+def _output_fifo(tile_config) -> SyncFIFOBuffered:
+    """A tile's output FIFO: a tile emits at most N events per step, so its update never waits
+    for the network."""
+    return SyncFIFOBuffered(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons))
+
+
+def _fanout(config: MeshConfig, index: int, destinations) -> FanOut:
+    """Tile ``index``'s fan-out (``destinations``: per neuron, (x, y, address) triples)."""
+    return FanOut(event_layout=event_out_layout(config.tile_config(index)), packet_layout=mesh_packet_layout(config),
+                  destinations=destinations, max_destinations=config.max_destinations, source=index,
+                  external=config.position(index) in config.outputs)
+
+
 class Mesh(wiring.Component):
     """Tiles joined by event routers (docs/architecture.md, "Event routers and the mesh").
 
@@ -158,11 +176,11 @@ class Mesh(wiring.Component):
         self.fanouts = []
         for i in range(config.count):
             destinations = [[(*config.position(t), a) for t, a in neuron] for neuron in self.axons.destinations[i]]
-            self.fanouts.append(FanOut(event_layout=event_out_layout(config.tile_config(i)),
-                                       packet_layout=self.layout, destinations=destinations,
-                                       max_destinations=config.max_destinations, source=i,
-                                       external=i in outputs))
+            self.fanouts.append(_fanout(config, i, destinations))
         self.output_of = outputs
+        # Built here, not in elaborate, so that interface_probes() can name their ports.
+        self.out_fifos = [_output_fifo(config.tile_config(i)) for i in range(config.count)]
+        self.merges = {config.index(x, y): _Merge(self.layout) for x, y in config.inputs}
         members = {"tick": In(1), "tick_ready": Out(1),
                    "counters": Out(len(self.network.counters))}
         for k in range(len(config.inputs)):
@@ -179,11 +197,9 @@ class Mesh(wiring.Component):
         empty = [network.drained]
         ready = []
         for i, (tile, fanout) in enumerate(zip(self.tiles, self.fanouts)):
-            tile_config = config.tile_config(i)
             m.submodules[f"tile_{i}"] = tile
             m.submodules[f"fanout_{i}"] = fanout
-            queue = SyncFIFOBuffered(width=len(tile.events_out.payload.as_value()),
-                                     depth=max(2, tile_config.neurons))
+            queue = self.out_fifos[i]
             m.submodules[f"out_fifo_{i}"] = queue
             m.d.comb += [
                 queue.w_data.eq(tile.events_out.payload.as_value()),
@@ -198,7 +214,7 @@ class Mesh(wiring.Component):
             empty.append(~queue.level.any())
             ready.append(tile.tick_ready)
             if i in inputs:
-                merge = _Merge(self.layout)
+                merge = self.merges[i]
                 m.submodules[f"merge_{i}"] = merge
                 wiring.connect(m, fanout.packets, merge.a)
                 wiring.connect(m, wiring.flipped(getattr(self, f"input_{inputs[i]}")), merge.b)
@@ -219,3 +235,56 @@ class Mesh(wiring.Component):
             self.counters.eq(network.counters),
         ]
         return m
+
+    def interface_probes(self, index: int) -> "InterfaceProbes":
+        """Signals a simulation wrapper observes to count the toggles of tile ``index``'s
+        network interface (see :class:`InterfaceProbes`)."""
+        return InterfaceProbes(self, index)
+
+
+class InterfaceProbes:
+    """What a simulation wrapper observes to count the toggles of one tile's network interface,
+    grouped by unit (:data:`INTERFACE_UNITS`; the protocol of :class:`subtile.hdl.router.RouterProbes`).
+
+    Members
+    -------
+    data : dict of str to list of Value
+        ``out_fifo``: the output FIFO's head register; ``packets``: valid and payload of the
+        fan-out's packet stream into the router (the merge's output where there is one).
+    writes : dict of str to list of (Value, Value, int)
+        The output FIFO's memory, observed through its writes (write data, strobe, words).
+    register_units : tuple of str
+    clock_enables : dict
+        None: the interface is on the root clock.
+    """
+
+    register_units = ("out_fifo",)
+
+    def __init__(self, mesh: Mesh, index: int):
+        queue = mesh.out_fifos[index]
+        packets = mesh.merges[index].out if index in mesh.merges else mesh.fanouts[index].packets
+        self.data = {"out_fifo": [queue.r_data], "packets": [packets.valid, packets.payload.as_value()]}
+        self.writes = {"out_fifo": [(queue.w_data, queue.w_en & queue.w_rdy, queue.depth - 1)]}
+        self.clock_enables = {}
+        assert tuple(self.data) == INTERFACE_UNITS
+
+
+def network_flops(config: MeshConfig) -> dict[str, list[int]]:
+    """Flip-flops of the network, all on the root clock: per tile index, its ``router`` and its
+    ``interface`` (output FIFO, fan-out, and the merge at an external input), counted from the
+    design (:func:`subtile.hdl.budget.count_flops`; the axon tables are ROMs, so their contents
+    do not matter)."""
+    from .budget import count_flops
+    layout = mesh_packet_layout(config)
+    inputs = {config.index(x, y) for x, y in config.inputs}
+    routers, interfaces = [], []
+    for i in range(config.count):
+        x, y = config.position(i)
+        tile_config = config.tile_config(i)
+        routers.append(count_flops(Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
+                                          fifo_depth=config.fifo_depth)))
+        parts = [_output_fifo(tile_config), _fanout(config, i, [[] for _ in range(tile_config.neurons)])]
+        if i in inputs:
+            parts.append(_Merge(layout))
+        interfaces.append(sum(count_flops(part) for part in parts))
+    return {"router": routers, "interface": interfaces}

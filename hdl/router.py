@@ -14,13 +14,16 @@ from amaranth.lib.wiring import In, Out
 from ..errors import ConfigError
 from .validation import refusing
 
-__all__ = ["Router", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
-           "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH"]
+__all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
+           "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS"]
 
 LOCAL, NORTH, EAST, SOUTH, WEST = range(5)
 PORTS = 5
 PORT_NAMES = ("local", "north", "east", "south", "west")
 COUNTER_WIDTH = 32
+
+#: Units of a router whose toggles are counted (:class:`RouterProbes`).
+ROUTER_UNITS = ("fifo", "links", "counters")
 
 
 def _bits(count: int) -> int:
@@ -124,6 +127,8 @@ class Router(wiring.Component):
                     raise ConfigError(f"layout: the packet has no field {field!r}")
         self.layout, self.x, self.y = layout, x, y
         self.width, self.height, self.fifo_depth = width, height, fifo_depth
+        # Built here, not in elaborate, so that probes() can name their ports.
+        self.fifos = [SyncFIFOBuffered(width=layout.size, depth=fifo_depth) for _ in range(PORTS)]
         super().__init__({
             "inputs": In(stream.Signature(layout)).array(PORTS),
             "outputs": Out(stream.Signature(layout)).array(PORTS),
@@ -137,7 +142,7 @@ class Router(wiring.Component):
         m = Module()
         heads, routes, pops, levels = [], [], [], []
         for port, port_name in enumerate(PORT_NAMES):
-            fifo = SyncFIFOBuffered(width=self.layout.size, depth=self.fifo_depth)
+            fifo = self.fifos[port]
             m.submodules[f"fifo_{port_name}"] = fifo
             link = self.inputs[port]
             m.d.comb += [fifo.w_data.eq(link.payload), fifo.w_en.eq(link.valid), link.ready.eq(fifo.w_rdy)]
@@ -196,3 +201,54 @@ class Router(wiring.Component):
         for port in range(PORTS):
             m.d.comb += pops[port].eq(Cat(pop_terms[port]).any())
         return m
+
+    def connected_ports(self) -> list[int]:
+        """The ports that lead somewhere: local and the neighbours inside the mesh (the others
+        are tied off, and synthesis removes their logic)."""
+        inside = {LOCAL: True, NORTH: self.y > 0, EAST: self.x < self.width - 1,
+                  SOUTH: self.y < self.height - 1, WEST: self.x > 0}
+        return [port for port in range(PORTS) if inside[port]]
+
+    def probes(self) -> "RouterProbes":
+        """Signals a simulation wrapper observes to count toggles (see :class:`RouterProbes`)."""
+        return RouterProbes(self)
+
+
+class RouterProbes:
+    """What a simulation wrapper observes to count a router's toggles, grouped by unit
+    (:data:`ROUTER_UNITS`; the same protocol as :class:`subtile.hdl.tile.TileProbes`).
+
+    Members
+    -------
+    data : dict of str to list of Value
+        ``fifo``: each input FIFO's output register (its head); ``links``: valid and payload of
+        each connected output port (the link nets to the neighbour or the tile); ``counters``:
+        the packet, stall and occupancy counters.
+    writes : dict of str to list of (Value, Value, int)
+        Memories observed through their writes: per connected input FIFO, (write data, write
+        strobe, storage words). A write to a word flips ``popcount(new ^ old)`` bits, counted
+        under ``fifo``. The words are written in turn (a ring), so the word a write replaces is
+        the one written ``storage words`` writes earlier.
+    register_units : tuple of str
+        Units of ``data`` that are registers (flip-flop outputs); the rest are nets.
+    clock_enables : dict
+        Gated clocks: none (every flop of a router is on the root clock).
+    """
+
+    register_units = ("fifo", "counters")
+
+    def __init__(self, router: Router):
+        ports = router.connected_ports()
+        fifos = router.fifos
+        self.data = {
+            "fifo": [fifos[port].r_data for port in ports],
+            "links": [value for port in ports for value in (router.outputs[port].valid,
+                                                             router.outputs[port].payload.as_value())],
+            "counters": [value for port in ports for value in (router.forwarded[port], router.stalls[port],
+                                                               router.max_level[port])],
+        }
+        # SyncFIFOBuffered keeps depth - 1 words in its memory and the head in its output register.
+        self.writes = {"fifo": [(fifos[port].w_data, fifos[port].w_en & fifos[port].w_rdy, router.fifo_depth - 1)
+                                for port in ports]}
+        self.clock_enables = {}
+        assert tuple(self.data) == ROUTER_UNITS

@@ -1,9 +1,12 @@
-"""Switching-energy estimate of a tile run from toggles counted inside the simulation.
+"""Switching-energy estimate of a tile or mesh run from toggles counted inside the simulation.
 
 Inputs: the toggle and clock-pulse counters of a :class:`subtile.sim.tile.TileRun` (see
-:class:`subtile.hdl.tile.TileProbes`), the tile's flip-flop budget
-(:class:`subtile.hdl.tile.RegisterBudget`) and a :class:`subtile.sim.tech.TechModel`. What is
-modelled and what is not, with every constant's source: docs/energy-model.md.
+:class:`subtile.hdl.tile.TileProbes`) or of a :class:`subtile.sim.mesh.MeshRun` (every tile,
+router and network interface), the flip-flop budgets (:class:`subtile.hdl.tile.RegisterBudget`,
+:func:`subtile.hdl.mesh.network_flops`) and a :class:`subtile.sim.tech.TechModel`. A design is
+a list of :class:`Block` s (one for a tile; tiles, routers and interfaces for a mesh), all
+accounted the same way. What is modelled and what is not, with every constant's source:
+docs/energy-model.md.
 
 * Data: each counted bit flip of a register costs ``register_bit_toggle_energy_pj`` (flop
   internal energy plus the fan-out load); of a unit-boundary net, ``net_toggle_energy_pj``.
@@ -25,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import TileConfig
+from ..config import MeshConfig, TileConfig
 from ..errors import ConfigError
 from ..hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget, TileProbes
 from .tech import TechModel
 from .voltage import VoltageModel, energy_delay_distance, energy_delay_product, energy_delay_sum
 
-__all__ = ["EnergyReport", "Calibration", "estimate", "GATE_LEVEL_GROUPS", "DEFAULT_CALIBRATION",
+__all__ = ["EnergyReport", "Calibration", "Block", "estimate", "estimate_blocks", "tile_block", "mesh_blocks", "GATE_LEVEL_GROUPS", "DEFAULT_CALIBRATION",
            "LOGIC_CELLS_PER_FLOP"]
 
 #: Assumed combinational cells per flip-flop for the leakage estimate (an estimate, reported as
@@ -122,6 +125,12 @@ class EnergyReport:
     uncalibrated_dynamic_pj: float | None = None     # before the calibration, when one was applied
     calibration: str | None = None                   # its source
     minimum_energy: dict = field(default_factory=dict)
+    # A mesh: per block (tile_<x>_<y>, router_<x>_<y>, interface_<x>_<y>) its kind, flops,
+    # toggles, energy and per-unit data and clock energy; the blocks the calibration does not
+    # cover; the packets the network carried (external input events and the tiles' packets).
+    blocks: dict[str, dict] = field(default_factory=dict)
+    uncalibrated_blocks: list[str] = field(default_factory=list)
+    packets: int | None = None
 
     @property
     def total_pj(self) -> float:
@@ -149,7 +158,25 @@ class EnergyReport:
             "uncalibrated_energy_per_step_pj": (
                 (self.uncalibrated_dynamic_pj + self.leakage_pj) / self.steps
                 if self.steps and self.uncalibrated_dynamic_pj is not None else None),
+            **(self._mesh_dict() if self.blocks else {}),
         }
+
+    def _mesh_dict(self) -> dict:
+        """The per-block view of a mesh: each block, the sums per kind of block and per kind and
+        unit (e.g. ``router.data.fifo``: every router's FIFO energy), and per packet."""
+        by_kind, by_unit = {}, {}
+        for part in self.blocks.values():
+            by_kind[part["kind"]] = by_kind.get(part["kind"], 0.0) + part["energy_pj"]
+            for group in ("data", "clock"):
+                for unit, pj in part[f"{group}_pj"].items():
+                    key = f"{part['kind']}.{group}.{unit}"
+                    by_unit[key] = by_unit.get(key, 0.0) + pj
+            by_unit[f"{part['kind']}.leakage"] = by_unit.get(f"{part['kind']}.leakage", 0.0) + part["leakage_pj"]
+        network = by_kind.get("router", 0.0) + by_kind.get("interface", 0.0)
+        return {"blocks": self.blocks, "energy_by_kind_pj": by_kind, "breakdown_by_unit_pj": by_unit,
+                "packets": self.packets,
+                "network_energy_per_packet_pj": network / self.packets if self.packets else None,
+                "uncalibrated_blocks": self.uncalibrated_blocks}
 
     def voltage_sweep(self, vdd_values, voltage: VoltageModel, *, delay_weight: float = 0.0) -> list[dict]:
         """Energy per time step and its delay at each supply of ``vdd_values`` (V).
@@ -176,64 +203,187 @@ class EnergyReport:
                     sweep.frequency_hz, np.atleast_1d(edp), np.atleast_1d(eds), np.atleast_1d(edd))]
 
 
-def estimate(config: TileConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None,
-             calibration: Calibration | None = None) -> EnergyReport:
-    """Energy of ``run`` (a TileRun of ``config`` with toggle counters) at the tech's Vdd, and
-    the minimum-energy point of the voltage model for one time step. With ``calibration``, each
-    group of terms is scaled by its gate-level factor (the uncalibrated total is kept too)."""
-    budget = RegisterBudget(config)
-    missing = [u for u in PROBE_UNITS if u not in run.toggles] + [u for u in GATED_UNITS if u not in run.pulses]
-    if missing:
-        raise ValueError(f"run: no toggle counters for {', '.join(missing)} (run it through TileBench)")
-    cycles = run.cycles
-    data_pj = {unit: run.toggles[unit] * (tech.register_bit_toggle_energy_pj()
-                                          if unit in TileProbes.register_units else tech.net_toggle_energy_pj())
-               for unit in PROBE_UNITS}
+@dataclass
+class Block:
+    """One accounting block of a design: counted toggles per unit and its clock tree.
 
-    clock_cycle = tech.flop_clock_cycle_energy_pj()
-    clock_pj = {"root": cycles * budget.root_flops * clock_cycle}
-    clocked = {"root": cycles * budget.root_flops}           # flop-cycles per clock unit
-    gates = budget.gates
-    for unit, (count, flops) in budget.gated.items():
-        if count == 0:                  # a unit this configuration does not have
-            clock_pj[unit] = 0.0
-            clocked[unit] = 0
-        elif config.gating == "icg":
-            enabled = run.pulses[unit]
-            # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
-            parent = budget.parent[unit]
-            fed = cycles if parent is None else run.pulses[parent]
-            clock_pj[unit] = (enabled * flops * clock_cycle
-                              + enabled * tech.icg_enabled_cycle_energy_pj()
-                              + (fed * count - enabled) * tech.icg_disabled_cycle_energy_pj())
-            clocked[unit] = enabled * flops
-        else:
-            clock_pj[unit] = cycles * count * flops * clock_cycle
-            clocked[unit] = cycles * count * flops
+    A tile is one block (units of :data:`~subtile.hdl.tile.PROBE_UNITS`, clock tree of
+    :class:`~subtile.hdl.tile.RegisterBudget`); in a mesh each tile, each router and each tile's
+    network interface is one. The same accounting (:meth:`energy`) serves them all.
 
-    uncalibrated = None
-    if calibration is not None:
+    Members
+    -------
+    name, kind : str
+        E.g. ``tile_0_1``, ``tile``; ``router_1_0``, ``router``.
+    toggles : dict of str to int
+        Bit flips per unit over the run.
+    register_units : tuple of str
+        Units whose toggles are register bits (the others are nets).
+    clocks : dict of str to (int or None, int)
+        Per clock unit: number of clock gates (None: flops on the root clock, clocked every
+        cycle; 0: a unit this configuration does not have) and flops behind each gate (all of
+        them for the root).
+    parent : dict of str to str or None
+        Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock).
+    pulses : dict of str to int
+        Enabled cycles per gated clock unit (summed over its gates), counted in the simulation.
+    gating : str
+        ``icg``, ``enable`` or ``none`` (how gated units are clocked).
+    factors : dict of str to float
+        Calibration factor per term (``data.<unit>``, ``clock.<unit>``); empty: uncalibrated.
+    """
+
+    name: str
+    kind: str
+    toggles: dict
+    register_units: tuple
+    clocks: dict
+    parent: dict = field(default_factory=dict)
+    pulses: dict = field(default_factory=dict)
+    gating: str = "none"
+    factors: dict = field(default_factory=dict)
+
+    @property
+    def flops(self) -> int:
+        return sum((1 if gates is None else gates) * flops for gates, flops in self.clocks.values())
+
+    @property
+    def icgs(self) -> int:
+        return sum(gates or 0 for gates, _flops in self.clocks.values()) if self.gating == "icg" else 0
+
+    def energy(self, cycles: int, tech: TechModel) -> dict:
+        """``data_pj`` and ``clock_pj`` per unit (calibrated when ``factors`` are given),
+        ``clocked`` flop-cycles per clock unit and the ``uncalibrated`` dynamic sum."""
+        data_pj = {unit: count * (tech.register_bit_toggle_energy_pj() if unit in self.register_units
+                                  else tech.net_toggle_energy_pj())
+                   for unit, count in self.toggles.items()}
+        clock_cycle = tech.flop_clock_cycle_energy_pj()
+        clock_pj, clocked = {}, {}
+        for unit, (gates, flops) in self.clocks.items():
+            if gates == 0:                  # a unit this configuration does not have
+                clock_pj[unit], clocked[unit] = 0.0, 0
+            elif gates is not None and self.gating == "icg":
+                enabled = self.pulses[unit]
+                # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
+                parent = self.parent.get(unit)
+                fed = cycles if parent is None else self.pulses[parent]
+                clock_pj[unit] = (enabled * flops * clock_cycle
+                                  + enabled * tech.icg_enabled_cycle_energy_pj()
+                                  + (fed * gates - enabled) * tech.icg_disabled_cycle_energy_pj())
+                clocked[unit] = enabled * flops
+            else:
+                clocked[unit] = cycles * (1 if gates is None else gates) * flops
+                clock_pj[unit] = clocked[unit] * clock_cycle
         uncalibrated = sum(data_pj.values()) + sum(clock_pj.values())
-        factors = calibration.term_factors()
-        data_pj = {unit: pj * factors.get(f"data.{unit}", 1.0) for unit, pj in data_pj.items()}
-        clock_pj = {unit: pj * factors.get(f"clock.{unit}", 1.0) for unit, pj in clock_pj.items()}
+        if self.factors:
+            data_pj = {unit: pj * self.factors.get(f"data.{unit}", 1.0) for unit, pj in data_pj.items()}
+            clock_pj = {unit: pj * self.factors.get(f"clock.{unit}", 1.0) for unit, pj in clock_pj.items()}
+        return {"data_pj": data_pj, "clock_pj": clock_pj, "clocked": clocked, "uncalibrated": uncalibrated}
 
+
+def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "tile",
+               calibration: Calibration | None = None) -> Block:
+    """The :class:`Block` of a tile from its counters (``TileRun.toggles``, ``TileRun.pulses``)."""
+    missing = [u for u in PROBE_UNITS if u not in toggles] + [u for u in GATED_UNITS if u not in pulses]
+    if missing:
+        raise ValueError(f"run: no toggle counters for {', '.join(missing)} of {name} "
+                         "(run it through TileBench or MeshBench with count_toggles)")
+    budget = RegisterBudget(config)
+    return Block(name=name, kind="tile", toggles={unit: toggles[unit] for unit in PROBE_UNITS},
+                 register_units=TileProbes.register_units,
+                 clocks={"root": (None, budget.root_flops), **budget.gated},
+                 parent=dict(budget.parent), pulses={unit: pulses[unit] for unit in GATED_UNITS},
+                 gating=config.gating, factors=calibration.term_factors() if calibration else {})
+
+
+def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = None) -> list[Block]:
+    """The blocks of a mesh run (a MeshRun with toggle counters): per tile position its tile
+    (with the tile calibration), its router and its network interface (root clock, no
+    gate-level calibration: docs/energy-model.md, "Mesh")."""
+    from ..hdl.mesh import INTERFACE_UNITS, InterfaceProbes, network_flops
+    from ..hdl.router import ROUTER_UNITS, RouterProbes
+    flops = network_flops(config)
+    blocks = []
+    for i in range(config.count):
+        x, y = config.position(i)
+        blocks.append(tile_block(config.tile_config(i), run.toggles.get(f"tile_{x}_{y}", {}),
+                                 run.pulses.get(f"tile_{x}_{y}", {}), name=f"tile_{x}_{y}", calibration=calibration))
+        for kind, units, registers in (("router", ROUTER_UNITS, RouterProbes.register_units),
+                                       ("interface", INTERFACE_UNITS, InterfaceProbes.register_units)):
+            name = f"{kind}_{x}_{y}"
+            counted = run.toggles.get(name, {})
+            if any(unit not in counted for unit in units):
+                raise ValueError(f"run: no toggle counters for {name} (run it through MeshBench with count_toggles)")
+            blocks.append(Block(name=name, kind=kind, toggles={unit: counted[unit] for unit in units},
+                                register_units=registers, clocks={"root": (None, flops[kind][i])}))
+    return blocks
+
+
+def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: VoltageModel | None = None,
+             calibration: Calibration | None = None) -> EnergyReport:
+    """Energy of ``run`` (a TileRun of a tile ``config``, or a MeshRun of a mesh ``config``, with
+    toggle counters) at the tech's Vdd, and the minimum-energy point of the voltage model for one
+    time step. With ``calibration``, each group of a tile's terms is scaled by its gate-level
+    factor (the uncalibrated total is kept too); a mesh's routers and interfaces have no
+    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``)."""
+    if isinstance(config, MeshConfig):
+        blocks = mesh_blocks(config, run, calibration=calibration)
+        modes = {config.tile_config(i).gating for i in range(config.count)}
+        gating = modes.pop() if len(modes) == 1 else "mixed"
+    else:
+        blocks = [tile_block(config, run.toggles, run.pulses, calibration=calibration)]
+        gating = config.gating
+    # Packets the network carried: the external input events and those the tiles sent.
+    packets = run.events_in + run.packets if isinstance(config, MeshConfig) else None
+    return estimate_blocks(blocks, run, tech, gating=gating, voltage=voltage, calibration=calibration,
+                           prefix=isinstance(config, MeshConfig), packets=packets)
+
+
+def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, voltage: VoltageModel | None = None,
+                    calibration: Calibration | None = None, prefix: bool = True,
+                    packets: int | None = None) -> EnergyReport:
+    """Energy of ``run`` (``steps``, ``cycles``, ``synaptic_ops``, ``events_in``) split into
+    ``blocks``; the report's terms are named ``<block>.<unit>`` (or ``<unit>`` without
+    ``prefix``, for a single block). ``packets``: those the network carried, for the energy
+    per packet."""
+    cycles = run.cycles
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
-    flops = budget.root_flops + budget.gated_flops
-    icgs = gates if config.gating == "icg" else 0
-    logic_cells = LOGIC_CELLS_PER_FLOP * flops
-    leakage_nw = tech.leakage_power_nw(flops=flops, icgs=icgs, logic_cells=logic_cells)
     cycle_time = float(voltage.cycle_time_s(voltage.vdd_nominal))
-    leakage_pj = tech.leakage_energy_pj(cycle_time, cycles=cycles, flops=flops, icgs=icgs,
-                                        logic_cells=logic_cells)
-
+    data_pj, clock_pj, data_toggles, clock_toggles, parts = {}, {}, {}, {}, {}
+    uncalibrated = 0.0
+    leakage_nw = leakage_pj = 0.0
+    for block in blocks:
+        name = (lambda unit, block=block: f"{block.name}.{unit}") if prefix else (lambda unit: unit)
+        energy = block.energy(cycles, tech)
+        logic_cells = LOGIC_CELLS_PER_FLOP * block.flops
+        block_leakage_nw = tech.leakage_power_nw(flops=block.flops, icgs=block.icgs, logic_cells=logic_cells)
+        block_leakage_pj = tech.leakage_energy_pj(cycle_time, cycles=cycles, flops=block.flops, icgs=block.icgs,
+                                                  logic_cells=logic_cells)
+        leakage_nw += block_leakage_nw
+        leakage_pj += block_leakage_pj
+        uncalibrated += energy["uncalibrated"]
+        data_pj.update({name(u): v for u, v in energy["data_pj"].items()})
+        clock_pj.update({name(u): v for u, v in energy["clock_pj"].items()})
+        data_toggles.update({name(u): v for u, v in block.toggles.items()})
+        clock_toggles.update({name(u): 2 * v for u, v in energy["clocked"].items()})
+        dynamic = sum(energy["data_pj"].values()) + sum(energy["clock_pj"].values())
+        parts[block.name] = {
+            "kind": block.kind, "flops": block.flops, "clock_gates": block.icgs,
+            "calibrated": bool(block.factors),
+            "data_toggles": sum(block.toggles.values()),
+            "clock_toggles": 2 * sum(energy["clocked"].values()),
+            "energy_pj": dynamic + block_leakage_pj, "leakage_pj": block_leakage_pj,
+            "data_pj": energy["data_pj"], "clock_pj": energy["clock_pj"]}
     report = EnergyReport(
-        gating=config.gating, steps=run.steps, cycles=cycles, synaptic_ops=run.synaptic_ops,
-        events_in=run.events_in, data_toggles=sum(run.toggles.values()),
-        clock_toggles=2 * sum(clocked.values()), data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj,
-        leakage_nw=leakage_nw, data_toggles_by_unit=dict(run.toggles),
-        clock_toggles_by_unit={unit: 2 * count for unit, count in clocked.items()},
-        uncalibrated_dynamic_pj=uncalibrated, calibration=calibration.source if calibration else None)
+        gating=gating, steps=run.steps, cycles=cycles, synaptic_ops=run.synaptic_ops,
+        events_in=run.events_in, data_toggles=sum(data_toggles.values()),
+        clock_toggles=sum(clock_toggles.values()), data_pj=data_pj, clock_pj=clock_pj, leakage_pj=leakage_pj,
+        leakage_nw=leakage_nw, data_toggles_by_unit=data_toggles, clock_toggles_by_unit=clock_toggles,
+        uncalibrated_dynamic_pj=uncalibrated if calibration is not None else None,
+        calibration=calibration.source if calibration else None,
+        blocks=parts if prefix else {},
+        uncalibrated_blocks=[b.name for b in blocks if not b.factors] if calibration is not None and prefix else [],
+        packets=packets)
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

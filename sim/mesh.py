@@ -26,7 +26,8 @@ from .mesh_harness import (mesh_response_layout, mesh_stimulus_layout, mesh_stim
 from .tile import _pack, read_hex
 from .tile_harness import StimulusKind
 
-__all__ = ["MeshBench", "MeshCase", "MeshRun", "RouterCounters", "encode_mesh_stimulus", "simulate_mesh"]
+__all__ = ["MeshBench", "MeshCase", "MeshRun", "RouterCounters", "encode_mesh_stimulus", "simulate_mesh",
+           "block_name"]
 
 TB_MODULE = "subtile.sim.tb_mesh"
 PUBLIC_SIGNALS = ("clk", "rst", "h*_*")
@@ -95,6 +96,27 @@ def _routers(config: MeshConfig, words) -> list[RouterCounters]:
     return out
 
 
+_BLOCKS = {"t": "tile", "r": "router", "i": "interface"}
+
+
+def block_name(config: MeshConfig, prefix: str) -> str:
+    """The block a harness counter prefix names: ``t3_`` -> ``tile_1_1`` in a 2-wide mesh (as
+    ``r3_`` -> ``router_1_1``, the router's submodule name, and ``i3_`` -> ``interface_1_1``)."""
+    x, y = config.position(int(prefix[1:-1]))
+    return f"{_BLOCKS[prefix[0]]}_{x}_{y}"
+
+
+def _block_counters(config: MeshConfig, recorded: dict, kind: str) -> dict[str, dict[str, int]]:
+    """``{block: {unit: count}}`` from the recorded ``counter_<kind>_<prefix><unit>`` values."""
+    out = {}
+    head = f"counter_{kind}_"
+    for key, value in recorded.items():
+        if key.startswith(head):
+            prefix, unit = key[len(head):].split("_", 1)
+            out.setdefault(block_name(config, prefix + "_"), {})[unit] = int(value[0])
+    return out
+
+
 @dataclass
 class MeshCase:
     """One run on one mesh of a :class:`MeshBench`: ``stimulus[s][i]`` external events of tile i
@@ -130,6 +152,10 @@ class MeshRun:
     routers: list[RouterCounters] = field(default_factory=list)
     mismatch: str | None = None
     run_seconds: float = 0.0
+    # Per block (``tile_<x>_<y>``, ``router_<x>_<y>``, ``interface_<x>_<y>``; see block_name):
+    # bit flips per unit, and gated clock pulses per gated unit (tiles only).
+    toggles: dict[str, dict[str, int]] = field(default_factory=dict)
+    pulses: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self) -> dict:
         return {"pass": self.passed, "steps": self.steps, "events_in": self.events_in,
@@ -139,8 +165,7 @@ class MeshRun:
                 "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None,
                 "run_seconds": round(self.run_seconds, 3),
                 "build_cached": self.build.cached, "build_seconds": round(self.build.seconds, 3),
-                # Toggle counting covers single tiles (subtile energy); the keys match the tile's.
-                "toggles": {}, "clock_pulses": {},
+                "toggles": self.toggles, "clock_pulses": self.pulses,
                 "routers": [r.to_dict() for r in self.routers],
                 "stall_cycles": sum(sum(r.stalls) for r in self.routers),
                 "max_fifo_occupancy": max((max(r.max_level) for r in self.routers), default=0),
@@ -164,20 +189,29 @@ class MeshBench:
     ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables)."""
 
     def __init__(self, configs: Sequence[MeshConfig], *, name: str = "mesh_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13, contents=None, axons=None):
+                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13, contents=None, axons=None,
+                 count_toggles: bool = True):
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [None] * len(self.configs)
         self.axons = list(axons) if axons is not None else [None] * len(self.configs)
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
+        self.count_toggles = count_toggles
         self._build = None
+        self._counters = None
+
+    def counters(self, index: int) -> list[str]:
+        """Names of mesh ``index``'s toggle and clock-pulse counters (known once built; none
+        without ``count_toggles``)."""
+        return self._counters[index] if self._counters else []
 
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
             from ..gen.mesh import generate_mesh_bench
             design = generate_mesh_bench(self.configs, top=self.name, stimulus_depth=self.stimulus_depth,
                                          response_depth=self.response_depth, contents=self.contents,
-                                         axons=self.axons)
+                                         axons=self.axons, count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
+            self._counters = design.manifest_extra["counters"]
             self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
         return self._build
 
@@ -214,6 +248,7 @@ class MeshBench:
                 "seed": (case.seed & 0xFFFF) if case else 0,
                 "responses": [f"responses_t{i}" for i in range(config.count)]
                 + [f"responses_o{k}" for k in range(len(config.outputs))],
+                "toggle_counters": self.counters(index) if case is not None else [],
             })
         plan_path = work_dir / "mesh_plan.json"
         plan_path.write_text(json.dumps({"cases": plan}))
@@ -277,7 +312,9 @@ class MeshBench:
         return MeshRun(passed=mismatch is None, steps=steps, events_in=events_in, events_out=events_out,
                        packets=packets, tile_events_in=tile_events_in, synaptic_ops=synaptic_ops,
                        cycles=int(recorded["cycles"][0]), seconds=seconds, build=self._build, routers=routers,
-                       mismatch=mismatch, run_seconds=float(recorded["seconds"][0]))
+                       mismatch=mismatch, run_seconds=float(recorded["seconds"][0]),
+                       toggles=_block_counters(config, recorded, "toggles"),
+                       pulses=_block_counters(config, recorded, "pulses"))
 
 
 def simulate_mesh(config: MeshConfig, stimulus, *, work_dir: Path, seed: int = 1, idle: float = 0.0,

@@ -14,9 +14,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MeshConfig
-from .tile_harness import STEP_BITS, StimulusKind, _Lfsr
+from .tile_harness import STEP_BITS, StimulusKind, _Lfsr, add_toggle_counters, counter_names
 
-__all__ = ["MeshHarness", "mesh_stimulus_layout", "mesh_response_layout", "tile_response_plusarg",
+__all__ = ["MeshHarness", "mesh_probes", "mesh_stimulus_layout", "mesh_response_layout", "tile_response_plusarg",
            "output_response_plusarg", "mesh_stimulus_plusarg"]
 
 
@@ -30,6 +30,18 @@ def tile_response_plusarg(index: int, tile: int) -> str:
 
 def output_response_plusarg(index: int, port: int) -> str:
     return f"resp_h{index}_o{port}"
+
+
+def mesh_probes(mesh) -> dict:
+    """What the harness counts, per block: ``{prefix: (block, probes)}`` with prefix ``t<i>_``
+    (tile i, :class:`subtile.hdl.tile.TileProbes`), ``r<i>_`` (router i,
+    :class:`subtile.hdl.router.RouterProbes`) and ``i<i>_`` (tile i's network interface,
+    :class:`subtile.hdl.mesh.InterfaceProbes`)."""
+    count = len(mesh.tiles)
+    probes = {f"t{i}_": ("tile", mesh.tiles[i].probes()) for i in range(count)}
+    probes.update({f"r{i}_": ("router", mesh.network.routers[i].probes()) for i in range(count)})
+    probes.update({f"i{i}_": ("interface", mesh.interface_probes(i)) for i in range(count)})
+    return probes
 
 
 def _bits(count: int) -> int:
@@ -62,6 +74,10 @@ class MeshHarness(wiring.Component):
         external output), powers of two.
     index : int
         Names the plusargs (``+stim_h<index>``, ``+resp_h<index>_t<tile>``, ``+resp_h<index>_o<port>``).
+    count_toggles : bool
+        Count toggles and clock pulses of every tile, router and network interface in the
+        simulation (the members of :func:`counter_names` for each prefix of :func:`mesh_probes`);
+        False leaves the counters out.
 
     Members
     -------
@@ -79,9 +95,13 @@ class MeshHarness(wiring.Component):
         Events recorded per tile and per external output.
     counters : Out
         The routers' counters (``hdl.mesh.RouterMesh.counters``).
+    toggles_<prefix><unit>, pulses_<prefix><unit> : Out(64)
+        With ``count_toggles``: bit flips per unit and gated-clock pulses per gated unit of each
+        block, over the program (``start`` to ``finished``).
     """
 
-    def __init__(self, mesh, config: MeshConfig, *, stimulus_depth: int, response_depth: int, index: int = 0):
+    def __init__(self, mesh, config: MeshConfig, *, stimulus_depth: int, response_depth: int, index: int = 0,
+                 count_toggles: bool = True):
         for name, depth in (("stimulus_depth", stimulus_depth), ("response_depth", response_depth)):
             if depth < 2 or depth & (depth - 1):
                 raise ValueError(f"{name}: {depth} is not a power of two >= 2")
@@ -94,6 +114,9 @@ class MeshHarness(wiring.Component):
         }
         members.update({f"responses_t{i}": Out(32) for i in range(config.count)})
         members.update({f"responses_o{k}": Out(32) for k in range(len(config.outputs))})
+        self.probes = mesh_probes(mesh) if count_toggles else {}
+        for prefix, (_kind, probes) in self.probes.items():
+            members.update({name: Out(64) for name in counter_names(probes, prefix)})
         super().__init__(members)
 
     def _recorder(self, m, name, plusarg, valid_and_ready, neuron, payload, counter):
@@ -174,4 +197,11 @@ class MeshHarness(wiring.Component):
                          fire.eq(port.valid & port.ready)]
             self._recorder(m, f"o{k}", output_response_plusarg(self.index, k), fire,
                            port.payload.neuron, port.payload.payload, getattr(self, f"responses_o{k}"))
+
+        if self.probes:
+            counting = Signal(name="counting")
+            m.d.comb += counting.eq(self.start & ~self.finished)
+            for prefix, (_kind, probes) in self.probes.items():
+                add_toggle_counters(m, probes, counting=counting, prefix=prefix,
+                                    port=lambda name: getattr(self, name))
         return m

@@ -2,7 +2,7 @@
 
 Environment: ``SUBTILE_MESH_PLAN`` names a JSON file written by :meth:`subtile.sim.mesh.MeshBench.run`
 with, per harness, the LFSR settings, the cycle limit and the ``.npz`` file to write (cycles,
-steps, response counts, router counters). Stimulus and responses travel as files.
+steps, response counts, router counters, toggle and clock-pulse counters). Stimulus and responses travel as files.
 """
 
 import json
@@ -31,7 +31,9 @@ async def _run_case(dut, index: int, case: dict):
     np.savez(case["output"], seconds=np.array([seconds]),
              cycles=np.array([int(port("cycles").value)]), steps=np.array([int(port("steps").value)]),
              responses=np.array([int(port(name).value) for name in case["responses"]], dtype=np.int64),
-             counters=np.frombuffer(int(counters).to_bytes(len(counters) // 8, "little"), dtype="<u4").copy())
+             counters=np.frombuffer(int(counters).to_bytes(len(counters) // 8, "little"), dtype="<u4").copy(),
+             **{f"counter_{name}": np.array([int(port(name).value)], dtype=np.uint64)
+                for name in case.get("toggle_counters", [])})
 
 
 @cocotb.test()

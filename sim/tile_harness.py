@@ -20,7 +20,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import TileConfig
 
-__all__ = ["TileHarness", "HarnessArray", "StimulusKind", "stimulus_layout", "response_layout",
+__all__ = ["TileHarness", "HarnessArray", "add_toggle_counters", "counter_names", "StimulusKind",
+           "stimulus_layout", "response_layout",
            "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg"]
 
 #: Simulation-only buffers (Verilog-2005 with $readmemh/$writememh; not for synthesis).
@@ -216,8 +217,7 @@ class TileHarness(wiring.Component):
         }
         if count_toggles:
             # Toggle counts per unit, and gated-clock pulses per gated unit, over the program.
-            members.update({f"toggles_{unit}": Out(64) for unit in self.probes.data})
-            members.update({f"pulses_{unit}": Out(64) for unit in self.probes.clock_enables})
+            members.update({name: Out(64) for name in counter_names(self.probes)})
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -323,21 +323,53 @@ class TileHarness(wiring.Component):
         with m.If(accepted):
             m.d.sync += self.responses.eq(self.responses + 1)
 
-        if not self.count_toggles:
-            return m
-        # Toggle counting, inside the simulation: no Python per cycle.
-        counting = Signal(name="counting")
-        m.d.comb += counting.eq(self.start & ~self.finished)
-        for unit, values in self.probes.data.items():
-            value = Cat(*values)
-            m.submodules[f"toggle_counter_{unit}"] = Instance(
-                "subtile_toggle_counter", p_WIDTH=len(value), i_clk=ClockSignal(), i_en=counting,
-                i_value=value, o_count=getattr(self, f"toggles_{unit}"))
-        for unit, enables in self.probes.clock_enables.items():
-            m.submodules[f"pulse_counter_{unit}"] = Instance(
-                "subtile_pulse_counter", p_WIDTH=len(enables), i_clk=ClockSignal(), i_en=counting,
-                i_value=enables, o_count=getattr(self, f"pulses_{unit}"))
+        if self.count_toggles:
+            counting = Signal(name="counting")
+            m.d.comb += counting.eq(self.start & ~self.finished)
+            add_toggle_counters(m, self.probes, counting=counting, port=lambda name: getattr(self, name))
         return m
+
+
+def counter_names(probes, prefix: str = "") -> list[str]:
+    """Names of the counters :func:`add_toggle_counters` drives for ``probes``: ``toggles_<prefix><unit>``
+    per data unit and ``pulses_<prefix><unit>`` per gated unit."""
+    return ([f"toggles_{prefix}{unit}" for unit in probes.data]
+            + [f"pulses_{prefix}{unit}" for unit in probes.clock_enables])
+
+
+def add_toggle_counters(m: Module, probes, *, counting, port, prefix: str = ""):
+    """Count toggles inside the simulation (no Python per cycle), in every cycle ``counting`` is high.
+
+    ``probes`` follows :class:`subtile.hdl.tile.TileProbes`: ``data`` (unit -> values whose bit
+    flips from one cycle to the next are added up), ``clock_enables`` (unit -> clock-gate
+    enables, whose set bits are added up per cycle) and, optionally, ``writes`` (unit -> memories
+    seen through their writes, ``(data, strobe, words)`` with words written in turn: each write
+    adds the bits in which it differs from the word it replaces, kept in a shadow ring here). The
+    counts drive ``port(name)`` for the names of :func:`counter_names` (64-bit outputs).
+    """
+    for unit, values in probes.data.items():
+        value = Cat(*values)
+        counts = [Signal(64, name=f"toggles_{prefix}{unit}_nets")]
+        m.submodules[f"toggle_counter_{prefix}{unit}"] = Instance(
+            "subtile_toggle_counter", p_WIDTH=len(value), i_clk=ClockSignal(), i_en=counting,
+            i_value=value, o_count=counts[0])
+        for k, (data_in, strobe, words) in enumerate(getattr(probes, "writes", {}).get(unit, ())):
+            # The shadow ring: shadow[0] is the newest write, shadow[words - 1] the word the
+            # next write replaces (zero until written: memories start cleared).
+            shadow = [Signal(len(data_in), name=f"shadow_{prefix}{unit}_{k}_{j}") for j in range(words)]
+            with m.If(strobe):
+                m.d.sync += [shadow[0].eq(data_in)] + [shadow[j].eq(shadow[j - 1]) for j in range(1, words)]
+            flips = Signal(len(data_in), name=f"flips_{prefix}{unit}_{k}")
+            m.d.comb += flips.eq(Mux(strobe, data_in ^ shadow[-1], 0))
+            counts.append(Signal(64, name=f"toggles_{prefix}{unit}_write_{k}"))
+            m.submodules[f"write_counter_{prefix}{unit}_{k}"] = Instance(
+                "subtile_pulse_counter", p_WIDTH=len(flips), i_clk=ClockSignal(), i_en=counting,
+                i_value=flips, o_count=counts[-1])
+        m.d.comb += port(f"toggles_{prefix}{unit}").eq(sum(counts[1:], counts[0]))
+    for unit, enables in probes.clock_enables.items():
+        m.submodules[f"pulse_counter_{prefix}{unit}"] = Instance(
+            "subtile_pulse_counter", p_WIDTH=len(enables), i_clk=ClockSignal(), i_en=counting,
+            i_value=enables, o_count=port(f"pulses_{prefix}{unit}"))
 
 
 class HarnessArray(wiring.Component):

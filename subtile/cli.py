@@ -191,8 +191,8 @@ def cmd_sim_tile(args):
 
 
 def _energy_estimate(config, run, lib) -> dict:
-    """Energy of a tile run from its toggle counts: sky130 (or --lib), else Horowitz's 45 nm
-    figures when no Liberty file can be found."""
+    """Energy of a tile or mesh run from its toggle counts: sky130 (or --lib), else Horowitz's
+    45 nm figures when no Liberty file can be found."""
     from .sim.energy import estimate
     from .sim.tech import TechModel
     try:
@@ -204,7 +204,8 @@ def _energy_estimate(config, run, lib) -> dict:
     result = estimate(config, run, tech, calibration=_calibration(lib, None, False)).to_dict()
     return {"energy_per_step_pj": result["energy_per_step_pj"],
             "energy_per_synaptic_op_pj": result["energy_per_synaptic_op_pj"],
-            "vdd": tech.vdd, "technology": name, "breakdown_pj": result["breakdown_pj"]}
+            "vdd": tech.vdd, "technology": name, "breakdown_pj": result["breakdown_pj"],
+            **({"energy_by_kind_pj": result["energy_by_kind_pj"]} if "energy_by_kind_pj" in result else {})}
 
 
 def _calibration(lib, path, uncalibrated):
@@ -223,13 +224,11 @@ def cmd_energy(args):
     from .sim.tile import StepStimulus, TileCase
     from .sim.toggle_capture import capture_bench, coverage_report, write_run_saifs
     from .sim.voltage import VoltageModel
-    config = _tile_config(args)
-    _check_range("steps", args.steps, 1, 100_000)
-    activities = _float_list("activity", args.activity)
-    for activity in activities:
-        _check_range("activity", activity, 0.0, 1.0)
-    vdd_values = _vdd_range(args.vdd) if args.vdd else None
-    _check_range("delay-weight", args.delay_weight, 0.0, 1e30)
+    from .config import MeshConfig
+    config = _any_config(args)
+    if isinstance(config, MeshConfig):
+        return cmd_energy_mesh(args, config)
+    activities, vdd_values = _energy_options(args)
     tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
     voltage = VoltageModel(vdd_nominal=tech.vdd)
     calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
@@ -286,6 +285,125 @@ def cmd_energy(args):
                 print(f"coverage at activity {activity}, {name}: fast counters and Verilator toggle coverage "
                       + ("agree on every unit" if not differing else f"differ on {', '.join(differing)}"))
     return EXIT_OK
+
+
+def _energy_options(args):
+    """Steps, activities, supplies and delay weight of `subtile energy`, checked."""
+    _check_range("steps", args.steps, 1, 100_000)
+    activities = _float_list("activity", args.activity)
+    for activity in activities:
+        _check_range("activity", activity, 0.0, 1.0)
+    vdd_values = _vdd_range(args.vdd) if args.vdd else None
+    _check_range("delay-weight", args.delay_weight, 0.0, 1e30)
+    return activities, vdd_values
+
+
+def _mesh_gating(config, mode: str):
+    """``config`` with every tile in gating ``mode`` (the routers have no gates in any mode)."""
+    return config.replace(name=f"{config.name}_{mode}", tile=config.tile.replace(gating=mode),
+                          tiles=tuple(t.replace(gating=mode) for t in config.tiles))
+
+
+def cmd_energy_mesh(args, config):
+    """`subtile energy --config mesh.toml`: the tile command's rows for the whole mesh, with
+    every tile, router and network interface in the JSON (``blocks``)."""
+    import tomllib
+    from .golden.mesh import random_mesh_stimulus
+    from .sim.energy import estimate
+    from .sim.mesh import MeshBench, MeshCase, encode_mesh_stimulus
+    from .sim.tech import TechModel
+    from .sim.voltage import VoltageModel
+    activities, vdd_values = _energy_options(args)
+    if args.capture != "fast" or args.saif:
+        raise ConfigError("capture: a mesh is counted by the fast counters only (--capture coverage and "
+                          "--saif take a tile config)")
+    tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
+    voltage = VoltageModel(vdd_nominal=tech.vdd)
+    calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
+    stimuli = {a: random_mesh_stimulus(config, args.steps, a, args.seed) for a in activities}
+    # Buffers sized for the longest program (powers of two, at least the defaults' 1024: few
+    # distinct builds); a tile emits at most one event per neuron and step.
+    words = max(len(encode_mesh_stimulus(config, s, seed=args.seed)[0]) for s in stimuli.values())
+    responses = args.steps * max(config.tile_config(i).neurons for i in range(config.count)) + 1
+    depth = lambda n: max(1024, 1 << (int(n) - 1).bit_length())
+    # The three gating modes side by side in one build, each run on the same stimulus.
+    configs = [_mesh_gating(config, mode) for mode in ("icg", "enable", "none")]
+    bench = MeshBench(configs, name=f"{config.name}_energy", stimulus_depth=depth(words),
+                      response_depth=depth(responses))
+    rows = []
+    for activity in activities:
+        runs = bench.run({i: MeshCase(stimuli[activity], seed=args.seed) for i in range(len(configs))},
+                         work_dir=work_dir / f"activity_{activity:g}")
+        for index, run in runs.items():
+            if not run.passed:
+                print(f"FAIL {configs[index].tile.gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
+                return EXIT_FAIL
+            result = estimate(configs[index], run, tech, voltage=voltage, calibration=calibration)
+            row = {"activity": activity, **result.to_dict()}
+            if vdd_values is not None:
+                row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=args.delay_weight)
+            rows.append(row)
+    report = {"config": tomllib.loads(config.to_toml()), "steps": args.steps, "seed": args.seed,
+              "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
+              "calibration": calibration.source if calibration else None, "capture": args.capture,
+              "rows": rows, "proportionality": _proportionality(rows)}
+    plots = _energy_plots(rows, Path(args.plot), config.name) if args.plot else []
+    if args.json:
+        _emit_json(report, args.json)
+    if args.json != "-":
+        print(f"{config.name}: {config.width} x {config.height} tiles, {args.steps} steps, seed {args.seed}; "
+              f"the gating mode is the tiles' (routers and interfaces are on the root clock in every mode)")
+        print(format_mesh_energy_table(rows))
+        row = max((r for r in rows if r["gating"] == "icg"), key=lambda r: r["activity"])
+        print(f"\nper block, icg at activity {row['activity']:g} (pJ per step):")
+        print(format_block_table(row))
+        print(f"tiles: calibration {calibration.source}" if calibration else
+              "tiles: uncalibrated (registers, unit-boundary nets and clocks only)")
+        print("routers and interfaces: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
+              "words, link nets, every flop clocked every cycle); per block in the JSON (rows[].blocks)")
+        for mode, ratio in report["proportionality"].items():
+            print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
+        if vdd_values is not None:
+            row = _voltage_row(rows)
+            print(f"\nicg at activity {row['activity']:g} versus Vdd (delay weight {args.delay_weight:g} pJ/s):")
+            print(format_voltage_table(row["vdd_sweep"]))
+        for path in plots:
+            print(f"plot: {path}")
+    return EXIT_OK
+
+
+def format_mesh_energy_table(rows) -> str:
+    headers = ["activity", "gating", "data toggles", "clock toggles", "pJ/step", "pJ/syn op", "tiles pJ",
+               "routers pJ", "interfaces pJ", "pJ/packet (net)", "min-energy Vdd", "pJ/step there"]
+    body = []
+    for r in rows:
+        kinds = r["energy_by_kind_pj"]
+        per_packet = r["network_energy_per_packet_pj"]
+        body.append([f"{r['activity']:g}", r["gating"], str(r["data_toggles"]), str(r["clock_toggles"]),
+                     f"{r['energy_per_step_pj']:.1f}",
+                     "-" if r["energy_per_synaptic_op_pj"] is None else f"{r['energy_per_synaptic_op_pj']:.2f}",
+                     f"{kinds.get('tile', 0.0):.0f}", f"{kinds.get('router', 0.0):.0f}",
+                     f"{kinds.get('interface', 0.0):.0f}", "-" if per_packet is None else f"{per_packet:.1f}",
+                     f"{r['minimum_energy_point']['vdd']:.3f} V",
+                     f"{r['minimum_energy_point']['energy_per_step_pj']:.2f}"])
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+def format_block_table(row) -> str:
+    """One line per block of a mesh row: flops, data, clock and total energy per step."""
+    headers = ["block", "flops", "data toggles", "data pJ", "clock pJ", "total pJ", "calibrated"]
+    steps = row["steps"] or 1
+    body = [[name, str(b["flops"]), str(b["data_toggles"]), f"{sum(b['data_pj'].values()) / steps:.1f}",
+             f"{sum(b['clock_pj'].values()) / steps:.1f}", f"{b['energy_pj'] / steps:.1f}",
+             "yes" if b["calibrated"] else "no"] for name, b in row["blocks"].items()]
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in body]
+    return "\n".join(lines)
 
 
 def _vdd_range(text) -> list[float]:
@@ -485,7 +603,7 @@ def cmd_sim_mesh(args, config):
     run = simulate_mesh(config, stimulus, work_dir=work_dir, seed=args.seed, idle=args.idle, stall=args.stall)
     report = run.summary()
     delivered = run.events_in + run.packets
-    report["energy"] = None          # the energy model covers one tile (subtile energy)
+    report["energy"] = _energy_estimate(config, run, args.lib)
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["simulation_seconds"] = round(run.seconds, 3)
     report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
@@ -512,6 +630,10 @@ def cmd_sim_mesh(args, config):
         for router in run.routers:
             print(f"  ({router.x}, {router.y}): forwarded {' '.join(map(str, router.forwarded))}; "
                   f"stalls {' '.join(map(str, router.stalls))}; max {' '.join(map(str, router.max_level))}")
+        energy = report["energy"]
+        print(f"energy: {energy['energy_per_step_pj']:.1f} pJ per step, "
+              f"{energy['energy_per_synaptic_op_pj'] or 0:.2f} pJ per synaptic op at {energy['vdd']:g} V "
+              f"({energy['technology']}; routers uncalibrated; breakdown: subtile energy)")
         if not run.passed:
             print(f"first mismatch: {run.mismatch}")
             print(f"reproduce: {report['reproduce']}")
@@ -570,7 +692,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim_act.set_defaults(handler=cmd_sim_activation)
 
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
-    energy.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    energy.add_argument("--config", default=None,
+                        help="tile TOML, or mesh TOML with a [mesh] table (default: the documented default tile)")
     energy.add_argument("--steps", type=_int_arg("steps"), default=100)
     energy.add_argument("--activity", default="0.0,0.1,0.5,1.0",
                         help="comma-separated fractions of input addresses sending an event per step")

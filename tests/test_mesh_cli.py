@@ -63,6 +63,39 @@ def test_sim_mesh_json_has_the_tile_keys_and_router_counters(tmp_path, capsys):
                  "--work-dir", str(tmp_path / "work2")]) == 0
     text = capsys.readouterr().out
     assert text.startswith("PASS tiny_mesh (2 x 1 tiles): 15 steps") and "routers: max FIFO occupancy" in text
+    assert "routers uncalibrated" in text
+    energy = report["energy"]
+    assert energy["energy_per_step_pj"] > 0 and set(energy["energy_by_kind_pj"]) == {"tile", "router", "interface"}
+
+
+def test_energy_of_a_mesh_per_gating_mode_and_block(tmp_path, capsys):
+    config = tmp_path / "mesh.toml"
+    config.write_text(TINY_MESH)
+    out = tmp_path / "energy.json"
+    assert main(["energy", "--config", str(config), "--steps", "6", "--activity", "0,0.5", "--vdd", "0.2:1.8:0.4",
+                 "--json", str(out), "--plot", str(tmp_path / "plots"), "--work-dir", str(tmp_path / "work")]) == 0
+    text = capsys.readouterr().out
+    assert "routers pJ" in text and "no gate-level calibration" in text and "versus Vdd" in text
+    report = json.loads(out.read_text())
+    rows = {(r["activity"], r["gating"]): r for r in report["rows"]}
+    assert set(rows) == {(a, g) for a in (0.0, 0.5) for g in ("icg", "enable", "none")}
+    for row in rows.values():
+        blocks = row["blocks"]
+        assert set(blocks) == {f"{kind}_{x}_0" for kind in ("tile", "router", "interface") for x in (0, 1)}
+        assert row["energy_pj"] == pytest.approx(sum(b["energy_pj"] for b in blocks.values()))
+        assert row["energy_pj"] == pytest.approx(sum(row["energy_by_kind_pj"].values()))
+        assert sorted(row["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
+        assert blocks["router_0_0"]["clock_toggles"] == 2 * row["cycles"] * blocks["router_0_0"]["flops"]
+        assert len(row["vdd_sweep"]) == 5 and 0.15 <= row["minimum_energy_point"]["vdd"] < 1.8
+    # (This tile's sigmoid soma is not settled at reset: even without input it sends events once.)
+    assert 0 < rows[0.0, "icg"]["energy_pj"] < rows[0.5, "icg"]["energy_pj"]
+    # The routers have no gate: their energy is the same in every tile gating mode.
+    for activity in (0.0, 0.5):
+        routers = {g: rows[activity, g]["energy_by_kind_pj"]["router"] for g in ("icg", "enable", "none")}
+        assert routers["icg"] == pytest.approx(routers["none"]) == pytest.approx(routers["enable"])
+        assert rows[activity, "icg"]["energy_by_kind_pj"]["tile"] < rows[activity, "none"]["energy_by_kind_pj"]["tile"]
+    assert rows[0.5, "icg"]["data_toggles"] > 0 and rows[0.5, "icg"]["packets"] > 0
+    assert (tmp_path / "plots" / "energy_vs_activity.png").exists()
 
 
 @pytest.mark.parametrize("command, text, message", [
@@ -70,7 +103,9 @@ def test_sim_mesh_json_has_the_tile_keys_and_router_counters(tmp_path, capsys):
     (["generate", "mesh"], "[tile]\nneurons = 2\nlanes = 1\n", "has no [mesh] table"),
     (["generate", "mesh"], "[mesh]\nwidth = 17\n", "mesh.width: 17 is outside the allowed range 1..16"),
     (["sim"], "[mesh]\nfifo_depth = 0\n", "mesh.fifo_depth: 0 is outside the allowed range 2..1024"),
-    (["energy"], TINY_MESH, "describes a mesh"),
+    (["energy", "--capture", "coverage"], TINY_MESH, "capture: a mesh is counted by the fast counters only"),
+    (["energy", "--steps", "0"], TINY_MESH, "steps: 0 is outside the allowed range 1..100000"),
+    (["energy", "--activity", "0.1,2"], TINY_MESH, "activity: 2.0 is outside the allowed range 0.0..1.0"),
 ])
 def test_mesh_config_errors_exit_2(tmp_path, capsys, command, text, message):
     config = tmp_path / "c.toml"
