@@ -213,7 +213,7 @@ class Tile(wiring.Component):
         self.operands = [_LaneOperands(config, lane) for lane in range(config.lanes)]
         self.operand_enable = [Signal(name=f"operands_en_{lane}") for lane in range(config.lanes)]
         # With one lane per neuron, each accumulator operand has its own gate and a stamp pair.
-        private = config.lanes == config.neurons
+        private = config.private_lanes
         self.branch_operand_enable = [[Signal(name=f"operands_en_{lane}_{b}") for b in range(config.branches)]
                                       for lane in range(config.lanes)] if private else []
         self.written = [[Signal(name=f"acc_written_{n}_{b}") for b in range(config.branches)]
@@ -421,7 +421,7 @@ class Tile(wiring.Component):
         m.d.comb += advancing.eq((idle & self.tick & self.tick_ready) | (updating & ~emits.any())
                                  | (emitting & self.events_out.ready & last_event))
         operand_regs = Module()
-        private = lanes == n_count                  # one lane per neuron
+        private = config.private_lanes
         load = {"g_lanes": self.unit_enable["lanes"]}
         m.d.comb += self.unit_enable["lanes"].eq(advancing & found)
         for lane in range(lanes):
@@ -476,7 +476,7 @@ class Tile(wiring.Component):
                 enables[domain] = acc_enable[n][b]
                 acc = regs.acc[n][b]
                 state.d[domain] += acc.eq(acc_next[n] if gated else Mux(acc_enable[n][b], acc_next[n], acc))
-                if lanes == n_count:
+                if config.private_lanes:
                     # The stamp of a private lane's operand: written != loaded once an event wrote
                     # the accumulator after the operand was last loaded.
                     written = self.written[n][b]
@@ -529,7 +529,7 @@ class RegisterBudget:
 
     def __init__(self, config: TileConfig):
         wp, wm = config.payload_format.width, config.membrane_format.width
-        private = int(config.lanes == config.neurons)
+        private = int(config.private_lanes)
         self.gated = {
             # s1_valid, s1_payload, s1_in_range, s2_valid and the table read data
             "synapse": (1, 1 + wp + 1 + 1 + config.table_entry_width),

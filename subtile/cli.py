@@ -219,20 +219,14 @@ def _calibration(lib, path, uncalibrated):
 
 def cmd_energy(args):
     from .golden.tile import random_stimulus
-    from .sim.energy import estimate
-    from .sim.tech import TechModel
     from .sim.tile import StepStimulus, TileCase
     from .sim.toggle_capture import capture_bench, coverage_report, write_run_saifs
-    from .sim.voltage import VoltageModel
     from .config import MeshConfig
     config = _any_config(args)
     if isinstance(config, MeshConfig):
         return cmd_energy_mesh(args, config)
     activities, vdd_values = _energy_options(args)
-    tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
-    voltage = VoltageModel(vdd_nominal=tech.vdd)
-    calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
-    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
+    tech, voltage, calibration, work_dir = _energy_setup(args)
     # The three gating modes side by side in one build, each run on the same stimulus.
     configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
     bench = capture_bench(configs, capture=args.capture, saif=bool(args.saif), name=f"{config.name}_energy")
@@ -248,15 +242,10 @@ def cmd_energy(args):
             captured.setdefault("saif", []).extend(
                 str(p) for p in write_run_saifs(bench, runs, saif.with_name(f"{saif.stem}_{activity:g}{saif.suffix}"),
                                                 scope=args.saif_scope))
-        for index, run in runs.items():
-            if not run.passed:
-                print(f"FAIL {configs[index].gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
-                return EXIT_FAIL
-            result = estimate(configs[index], run, tech, voltage=voltage, calibration=calibration)
-            row = {"activity": activity, **result.to_dict()}
-            if vdd_values is not None:
-                row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=args.delay_weight)
-            rows.append(row)
+        measured = _energy_rows(configs, runs, activity, tech, voltage, calibration, vdd_values, args.delay_weight)
+        if measured is None:
+            return EXIT_FAIL
+        rows.extend(measured)
     report = {"config": config.to_dict(), "steps": args.steps, "seed": args.seed,
               "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
               "calibration": calibration.source if calibration else None,
@@ -269,14 +258,7 @@ def cmd_energy(args):
         print(format_energy_table(rows))
         print(f"calibration: {calibration.source}" if calibration else
               "uncalibrated: registers, unit-boundary nets and clocks only (logic inside units not counted)")
-        for mode, ratio in report["proportionality"].items():
-            print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
-        if vdd_values is not None:
-            row = _voltage_row(rows)
-            print(f"\nicg at activity {row['activity']:g} versus Vdd (delay weight {args.delay_weight:g} pJ/s):")
-            print(format_voltage_table(row["vdd_sweep"]))
-        for path in plots:
-            print(f"plot: {path}")
+        _print_energy_summary(report, vdd_values, args.delay_weight, plots)
         for path in captured.get("saif", []):
             print(f"saif: {path} (tile at scope {args.saif_scope})")
         for activity, tiles in ((a, t) for a, t in captured.items() if a != "saif"):
@@ -298,6 +280,47 @@ def _energy_options(args):
     return activities, vdd_values
 
 
+def _energy_setup(args):
+    """Technology, voltage model, calibration and work folder of `subtile energy`."""
+    from .sim.tech import TechModel
+    from .sim.voltage import VoltageModel
+    tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
+    voltage = VoltageModel(vdd_nominal=tech.vdd)
+    calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
+    return tech, voltage, calibration, work_dir
+
+
+def _energy_rows(configs, runs, activity, tech, voltage, calibration, vdd_values, delay_weight):
+    """One report row per run (a tile or mesh config each), or ``None`` after printing the first
+    run that does not match the golden model."""
+    from .sim.energy import estimate
+    rows = []
+    for index, run in runs.items():
+        if not run.passed:
+            gating = getattr(configs[index], "gating", None) or configs[index].tile.gating
+            print(f"FAIL {gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
+            return None
+        result = estimate(configs[index], run, tech, voltage=voltage, calibration=calibration)
+        row = {"activity": activity, **result.to_dict()}
+        if vdd_values is not None:
+            row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=delay_weight)
+        rows.append(row)
+    return rows
+
+
+def _print_energy_summary(report, vdd_values, delay_weight, plots) -> None:
+    """The proportionality lines, the voltage table and the plot paths of `subtile energy`."""
+    for mode, ratio in report["proportionality"].items():
+        print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
+    if vdd_values is not None:
+        row = _voltage_row(report["rows"])
+        print(f"\nicg at activity {row['activity']:g} versus Vdd (delay weight {delay_weight:g} pJ/s):")
+        print(format_voltage_table(row["vdd_sweep"]))
+    for path in plots:
+        print(f"plot: {path}")
+
+
 def _mesh_gating(config, mode: str):
     """``config`` with every tile in gating ``mode`` (the routers have no gates in any mode)."""
     return config.replace(name=f"{config.name}_{mode}", tile=config.tile.replace(gating=mode),
@@ -309,18 +332,12 @@ def cmd_energy_mesh(args, config):
     every tile, router and network interface in the JSON (``blocks``)."""
     import tomllib
     from .golden.mesh import random_mesh_stimulus
-    from .sim.energy import estimate
     from .sim.mesh import MeshBench, MeshCase, encode_mesh_stimulus
-    from .sim.tech import TechModel
-    from .sim.voltage import VoltageModel
     activities, vdd_values = _energy_options(args)
     if args.capture != "fast" or args.saif:
         raise ConfigError("capture: a mesh is counted by the fast counters only (--capture coverage and "
                           "--saif take a tile config)")
-    tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
-    voltage = VoltageModel(vdd_nominal=tech.vdd)
-    calibration = _calibration(args.lib, args.calibration, args.uncalibrated)
-    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="subtile-energy-"))
+    tech, voltage, calibration, work_dir = _energy_setup(args)
     stimuli = {a: random_mesh_stimulus(config, args.steps, a, args.seed) for a in activities}
     # Buffers sized for the longest program (powers of two, at least the defaults' 1024: few
     # distinct builds); a tile emits at most one event per neuron and step.
@@ -335,15 +352,10 @@ def cmd_energy_mesh(args, config):
     for activity in activities:
         runs = bench.run({i: MeshCase(stimuli[activity], seed=args.seed) for i in range(len(configs))},
                          work_dir=work_dir / f"activity_{activity:g}")
-        for index, run in runs.items():
-            if not run.passed:
-                print(f"FAIL {configs[index].tile.gating} at activity {activity}: {run.mismatch}", file=sys.stderr)
-                return EXIT_FAIL
-            result = estimate(configs[index], run, tech, voltage=voltage, calibration=calibration)
-            row = {"activity": activity, **result.to_dict()}
-            if vdd_values is not None:
-                row["vdd_sweep"] = result.voltage_sweep(vdd_values, voltage, delay_weight=args.delay_weight)
-            rows.append(row)
+        measured = _energy_rows(configs, runs, activity, tech, voltage, calibration, vdd_values, args.delay_weight)
+        if measured is None:
+            return EXIT_FAIL
+        rows.extend(measured)
     report = {"config": tomllib.loads(config.to_toml()), "steps": args.steps, "seed": args.seed,
               "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
               "calibration": calibration.source if calibration else None, "capture": args.capture,
@@ -362,14 +374,7 @@ def cmd_energy_mesh(args, config):
               "tiles: uncalibrated (registers, unit-boundary nets and clocks only)")
         print("routers and interfaces: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
               "words, link nets, every flop clocked every cycle); per block in the JSON (rows[].blocks)")
-        for mode, ratio in report["proportionality"].items():
-            print(f"{mode}: energy per step at activity 0.1 is {100 * ratio:.1f} % of that at 1.0")
-        if vdd_values is not None:
-            row = _voltage_row(rows)
-            print(f"\nicg at activity {row['activity']:g} versus Vdd (delay weight {args.delay_weight:g} pJ/s):")
-            print(format_voltage_table(row["vdd_sweep"]))
-        for path in plots:
-            print(f"plot: {path}")
+        _print_energy_summary(report, vdd_values, args.delay_weight, plots)
     return EXIT_OK
 
 

@@ -285,6 +285,11 @@ class TileConfig:
         """Neuron groups updated one after another, L neurons each."""
         return self.neurons // self.lanes
 
+    @property
+    def private_lanes(self) -> bool:
+        """One update lane per neuron (L = N): each lane keeps its own neuron's operands."""
+        return self.lanes == self.neurons
+
     # -- serialization ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
         out = {}

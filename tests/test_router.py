@@ -41,6 +41,14 @@ def unpack(word: int) -> dict:
     return out
 
 
+def by_source(received):
+    """The words of one output's ``(cycle, word)`` list, grouped by their source port (src_tile)."""
+    got = defaultdict(list)
+    for _, word in received:
+        got[unpack(word)["src_tile"]].append(word)
+    return got
+
+
 def run_router(router, sources, ready, cycles):
     """Drive ``router`` for ``cycles`` cycles.
 
@@ -103,9 +111,7 @@ def test_xy_routing_every_destination_from_every_port():
     received, _, counters, queues = run_router(router, sources, always, 200)
     assert not any(queues)
     for out in range(PORTS):
-        got = defaultdict(list)
-        for _, word in received[out]:
-            got[unpack(word)["src_tile"]].append(word)
+        got = by_source(received[out])
         for port in range(PORTS):
             assert got[port] == expected[(port, out)], (port, out)
         assert counters["forwarded"][out] == len(received[out])
@@ -203,9 +209,7 @@ def test_random_traffic_random_backpressure(seed):
     received, _, counters, queues = run_router(router, sources, lambda p, c: readies[p, c], 800)
     assert not any(queues)
     for out in range(PORTS):
-        got = defaultdict(list)
-        for _, word in received[out]:
-            got[unpack(word)["src_tile"]].append(word)
+        got = by_source(received[out])
         for port in range(PORTS):
             want = [w for w in sources[port] if xy_route(x, y, unpack(w)["x"], unpack(w)["y"]) == out]
             assert got[port] == want
