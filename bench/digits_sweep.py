@@ -17,9 +17,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from subtile.cli import format_digits_table
-from subtile.golden.digits import DigitsSpec
-from subtile.sim.digits import evaluate
+from subtile.cli.main import format_digits_table
+from subtile.workloads.digits import DigitsSpec
+from subtile.workloads.digits_rtl import evaluate
 
 
 def main() -> None:

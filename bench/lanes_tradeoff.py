@@ -17,13 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from subtile.config import TileConfig, load_config
+from subtile.spec.config import TileConfig, load_config
 from subtile.errors import ConfigError
 from subtile.golden.tile import random_stimulus
-from subtile.sim.energy import Calibration, estimate
-from subtile.sim.tech import TechModel
-from subtile.sim.tile import StepStimulus, TileBench, TileCase
-from subtile.sim.voltage import VoltageModel
+from subtile.power.energy import Calibration, estimate
+from subtile.power.tech_model import TechModel
+from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
+from subtile.power.voltage import VoltageModel
 
 
 def main(argv=None) -> int:

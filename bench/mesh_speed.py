@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from subtile.config import load_config
+from subtile.spec.config import load_config
 from subtile.golden.mesh import MeshModel, random_mesh_stimulus
 from subtile.sim.hotspot import HotspotBench, HotspotCase
-from subtile.sim.mesh import MeshBench, MeshCase
+from subtile.sim.mesh_bench import MeshBench, MeshCase
 
 
 def mesh_speed(config, steps, activity, seed, work_dir, count_toggles=True):

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from subtile.config import TileConfig, load_config
+from subtile.spec.config import TileConfig, load_config
 from subtile.gen.tile import generate_tile
 from subtile.golden.tile import TileModel, random_stimulus
-from subtile.sim import runner
-from subtile.sim.tile import StepStimulus, TileBench, TileCase
-from subtile.sim.toolchain import verilator_environment
+from subtile.toolchain import runner
+from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
+from subtile.toolchain.verilator import verilator_environment
 
 MAIN_CPP = r"""
 // Plain Verilator harness: drive the tile's streams from a stimulus file, count cycles.

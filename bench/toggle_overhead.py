@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from subtile.config import TileConfig, load_config
+from subtile.spec.config import TileConfig, load_config
 from subtile.golden.tile import random_stimulus
-from subtile.sim.tile import StepStimulus, TileBench, TileCase, encode_stimulus
+from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase, encode_stimulus
 
 MODES = {
     "plain": {"count_toggles": False},

@@ -1,8 +1,8 @@
 """Generation of one activation unit: Verilog plus manifest."""
 
-from ..golden.activation import ActivationSpec
-from ..hdl.activation import ActivationUnit
-from .verilog import GeneratedDesign, generate
+from subtile.spec.activation import ActivationSpec
+from subtile.hdl.activation import ActivationUnit
+from subtile.gen.verilog import GeneratedDesign, generate
 
 __all__ = ["generate_activation", "default_top"]
 

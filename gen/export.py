@@ -23,9 +23,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
-from .synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_icg_model
-from .verilog import GeneratedDesign, lint_waiver_text
+from subtile.errors import ConfigError
+from subtile.gen.synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_icg_model
+from subtile.gen.verilog import GeneratedDesign, lint_waiver_text
 
 __all__ = ["ExportResult", "export_tile", "split_modules", "sdc_text", "checks_sv", "STREAM_CHECK_SV",
            "run_command", "testbench_sv"]
@@ -136,7 +136,7 @@ def _sv_struct(name: str, layout, comment: str) -> list[str]:
 
 
 def package_sv(top: str, config) -> str:
-    from ..hdl.synapse import event_in_layout, event_out_layout, prog_layout
+    from subtile.hdl.synapse import event_in_layout, event_out_layout, prog_layout
     lines = [f"// Payload types of {top} (written by subtile export): packed structs with the same",
              "// bit layout as the flat Verilog ports.", f"package {top}_pkg;"]
     lines += _sv_struct("event_in_t", event_in_layout(config), "events_in payload: input address, signed level change")
@@ -150,7 +150,7 @@ def checks_sv(top: str, config) -> str:
     """Assertions on the tile's ports: the stream protocol of the three streams and the tile's
     invariants (see the README written by :func:`export_tile`)."""
     aw, nw, wp = config.address_width, config.neuron_width, config.payload_format.width
-    from ..hdl.synapse import prog_layout
+    from subtile.hdl.synapse import prog_layout
     pw = prog_layout(config).size
     return f"""\
 // Assertions for {top} (written by subtile export); enable with `verilator --assert`.
@@ -359,7 +359,7 @@ def _layout_rows(layout) -> list[str]:
 
 def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCell, period_ns: float,
                 sv: bool) -> str:
-    from ..hdl.synapse import event_in_layout, event_out_layout, prog_layout
+    from subtile.hdl.synapse import event_in_layout, event_out_layout, prog_layout
     top = design.top
     tb_name = f"tb/{top}_tb.sv"
     port_rows = [f"| `{p['name']}` | {p['direction']} | {p['width']} | {'signed' if p['signed'] else ''} |"
@@ -491,7 +491,7 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
 def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False, period_ns: float = 20.0,
                 icg: IcgCell = SKY130_ICG) -> ExportResult:
     """Write the export of ``config``'s tile into ``out_dir`` (see the module docstring)."""
-    from .tile import generate_tile
+    from subtile.gen.tile import generate_tile
     if not 0.1 <= period_ns <= 1e6:
         raise ConfigError(f"period-ns: {period_ns} is outside the allowed range 0.1..1000000")
     design = generate_tile(config)
@@ -520,7 +520,7 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
             rtl.append(f"rtl/{name}.v")
     asic_icg = None
     if has_icg:
-        from ..hdl.clock_gate import icg_verilog
+        from subtile.hdl.clock_gate import icg_verilog
         write("rtl/subtile_icg.v", icg_verilog())
         asic_icg = f"asic/subtile_icg_{icg.name}.v"
         write(asic_icg, icg_mapping_verilog(icg))
@@ -539,7 +539,7 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
                            (f"sv/{top}_sv.sv", wrapper_sv(design))):
             write(name, text)
             sv_files.append(name)
-    from .verilog import tool_versions
+    from subtile.gen.verilog import tool_versions
     version = tool_versions().get("subtile", "0.0.0")
     core_name = f"subtile:tile:{top}:{version}"
     tb = f"tb/{top}_tb.sv"
@@ -562,7 +562,7 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
 
 def run_command(args) -> int:
     """``subtile export``."""
-    from ..config import TileConfig, load_config
+    from subtile.spec.config import TileConfig, load_config
     config = load_config(args.config) if args.config else TileConfig()
     icg = IcgCell.parse(args.icg_cell, args.icg_pins)
     result = export_tile(config, args.output_dir, single_file=args.single_file, sv=args.sv,

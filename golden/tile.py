@@ -7,8 +7,8 @@ quantization error. :func:`initial_contents` is the single source of the memorie
 contents (the hardware embeds exactly these arrays), and :func:`random_stimulus` draws
 sigma-delta input streams that respect the contract's level bounds.
 
-All rounding and overflow comes from :mod:`subtile.golden.fixed`; activation codes come from
-:meth:`subtile.golden.activation.ActivationPlan.evaluate`.
+All rounding and overflow comes from :mod:`subtile.spec.fixed`; activation codes come from
+:meth:`subtile.spec.activation.ActivationPlan.evaluate`.
 """
 
 from __future__ import annotations
@@ -19,50 +19,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import TileConfig
-from ..errors import ConfigError
-from .activation import ActivationSpec
-from .fixed import FixedFormat, Overflow, Rounding, resize, saturate, shift_right, wrap
+from subtile.spec.config import TileConfig
+from subtile.errors import ConfigError
+from subtile.spec.activation import ActivationSpec
+from subtile.spec.contents import (SynapseTable, _check_codes, _check_index, _integer_array, _table_layout,
+                                   initial_contents)
+from subtile.spec.fixed import FixedFormat, Overflow, Rounding, resize, saturate, shift_right, wrap
 
 __all__ = ["SynapseTable", "TileState", "StepResult", "TileModel", "FloatTileModel",
            "initial_contents", "random_stimulus", "reset_dirty", "UNMAPPED_FORMAT"]
 
 #: The unmapped-event counter: 32 bits, wrapping.
 UNMAPPED_FORMAT = FixedFormat(32, 32, signed=False)
-
-
-# -- validation helpers ------------------------------------------------------------------------
-def _check_index(name: str, value, lo: int, hi: int) -> int:
-    """An integer parameter in lo..hi, or a one-line ConfigError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name}: expected an integer in {lo}..{hi}, got {value!r}")
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
-    return int(value)
-
-
-def _integer_array(name: str, values, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """An int64 copy of ``values``; refuses non-integer data and (if given) another shape."""
-    array = np.asarray(values)
-    if array.size == 0 and shape is None:
-        return np.zeros(array.shape, dtype=np.int64)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise ConfigError(f"{name}: expected integer codes, got dtype {array.dtype}")
-    if shape is not None and array.shape != shape:
-        raise ConfigError(f"{name}: shape {array.shape} is not the expected {shape}")
-    return array.astype(np.int64, copy=True)
-
-
-def _check_codes(name: str, codes: np.ndarray, fmt: FixedFormat, what: str) -> None:
-    bad = np.flatnonzero(~fmt.contains(codes).ravel())
-    if bad.size:
-        raise ConfigError(f"{name}: {what} {int(codes.ravel()[bad[0]])} at index {int(bad[0])} is outside "
-                          f"the allowed range {fmt.min_code}..{fmt.max_code} ({fmt})")
-
-
-def _table_layout(config: TileConfig) -> tuple[int, int, int]:
-    """What a synapse table's size and word layout depend on."""
-    return config.addresses, config.branches, config.synapses
 
 
 @lru_cache(maxsize=64)
@@ -75,117 +43,6 @@ def _activation_table(spec: ActivationSpec) -> np.ndarray:
     table = spec.plan().evaluate(codes)
     table.setflags(write=False)
     return table
-
-
-# -- memories ----------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class SynapseTable:
-    """The synapse table ``table[a] = (valid, b, s)``, one entry per input address.
-
-    Parameters
-    ----------
-    valid : ndarray of bool, shape (A,)
-    branch, slot : ndarray of int64, shape (A,)
-        Branch index b and slot index s of each address; the weight row is ``b * S + s``.
-        Entries with ``valid`` false are ignored by the tile; :func:`initial_contents` leaves
-        them 0, and :meth:`decode` keeps whatever fields the word holds so that
-        ``decode(words).encode() == words``.
-    config : TileConfig
-        Gives the field widths of the packed word.
-    """
-
-    valid: np.ndarray
-    branch: np.ndarray
-    slot: np.ndarray
-    config: TileConfig
-
-    def __post_init__(self):
-        cfg, shape = self.config, (self.config.addresses,)
-        valid = np.asarray(self.valid)
-        if valid.dtype != np.bool_ or valid.shape != shape:
-            raise ConfigError(f"table.valid: expected a bool array of shape {shape}, "
-                              f"got {valid.dtype} {valid.shape}")
-        object.__setattr__(self, "valid", valid.copy())
-        for name, count, width in (("branch", cfg.branches, cfg.branch_index_width),
-                                   ("slot", cfg.synapses, cfg.slot_index_width)):
-            values = _integer_array(f"table.{name}", getattr(self, name), shape)
-            # Mapped entries must name a real branch/slot; unmapped ones only have to fit the word.
-            hi = np.where(valid, count - 1, (1 << width) - 1)
-            bad = np.flatnonzero((values < 0) | (values > hi))
-            if bad.size:
-                a = int(bad[0])
-                raise ConfigError(f"table.{name}: {int(values[a])} at address {a} is outside the "
-                                  f"allowed range 0..{int(hi[a])}")
-            object.__setattr__(self, name, values)
-
-    @classmethod
-    def empty(cls, config: TileConfig) -> "SynapseTable":
-        """A table with every address unmapped."""
-        zeros = np.zeros(config.addresses, dtype=np.int64)
-        return cls(np.zeros(config.addresses, dtype=bool), zeros, zeros, config)
-
-    @property
-    def rows(self) -> np.ndarray:
-        """Weight-memory row ``b * S + s`` of each address (meaningful where valid)."""
-        return self.branch * self.config.synapses + self.slot
-
-    def encode(self) -> np.ndarray:
-        """Packed table words (int64, shape (A,)): bit 0 valid, then the branch index in
-        ``branch_index_width`` bits, then the slot index in ``slot_index_width`` bits."""
-        return (self.valid.astype(np.int64)
-                | (self.branch << 1)
-                | (self.slot << (1 + self.config.branch_index_width)))
-
-    @classmethod
-    def decode(cls, words, config: TileConfig) -> "SynapseTable":
-        """Unpack words written by :meth:`encode` (or through the programming port)."""
-        words = _integer_array("words", words, (config.addresses,))
-        hi = (1 << config.table_entry_width) - 1
-        bad = np.flatnonzero((words < 0) | (words > hi))
-        if bad.size:
-            raise ConfigError(f"words: {int(words[bad[0]])} at address {int(bad[0])} is outside the "
-                              f"allowed range 0..{hi} ({config.table_entry_width}-bit table entries)")
-        bw = config.branch_index_width
-        return cls((words & 1).astype(bool), (words >> 1) & ((1 << bw) - 1),
-                   words >> (1 + bw), config)
-
-    def copy(self) -> "SynapseTable":
-        return SynapseTable(self.valid, self.branch, self.slot, self.config)
-
-
-def initial_contents(config: TileConfig) -> tuple[np.ndarray, SynapseTable]:
-    """The memories' initial contents, drawn from ``config.seed``.
-
-    The hardware embeds these arrays as memory initialisation, so this function is their only
-    definition; the draw order below is part of the contract.
-
-    Returns
-    -------
-    weights : ndarray of int64, shape (rows, N)
-        ``weights[row][n]`` in weight-format codes; each is non-zero with probability
-        ``weight_density`` (zero draws of the value are replaced by 1, so density is exact in
-        expectation).
-    table : SynapseTable
-        ``min(round(table_fill * A), rows)`` random addresses mapped to distinct random
-        (branch, slot) pairs; the other entries are invalid with zero fields.
-    """
-    rng = np.random.default_rng(config.seed)
-    rows, neurons, wf = config.rows, config.neurons, config.weight_format
-    nonzero = rng.random((rows, neurons)) < config.weight_density
-    values = rng.integers(wf.min_code, wf.max_code + 1, size=(rows, neurons))
-    values[values == 0] = 1
-    weights = np.where(nonzero, values, 0).astype(np.int64)
-
-    addresses_count = config.addresses
-    mapped = min(round(config.table_fill * addresses_count), rows)
-    addresses = rng.permutation(addresses_count)[:mapped]
-    slots = rng.permutation(rows)[:mapped]
-    valid = np.zeros(addresses_count, dtype=bool)
-    branch = np.zeros(addresses_count, dtype=np.int64)
-    slot = np.zeros(addresses_count, dtype=np.int64)
-    valid[addresses] = True
-    branch[addresses], slot[addresses] = np.divmod(slots, config.synapses)
-    return weights, SynapseTable(valid, branch, slot, config)
 
 
 # -- state and results -------------------------------------------------------------------------

@@ -1,21 +1,21 @@
-"""Smooth-activation units: the hardware of :mod:`subtile.golden.activation`."""
+"""Smooth-activation units: the hardware of :mod:`subtile.spec.activation`."""
 
 from amaranth.hdl import Const, Module, Mux, ShapeCastable, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.activation import ActivationSpec, ActivationPlan
-from ..golden.fixed import Overflow, Rounding, align, resize, shift_right, signed_width
-from .fixed import AMARANTH_OPS, shape_of
-from .validation import refusing
+from subtile.spec.activation import ActivationSpec, ActivationPlan
+from subtile.spec.fixed import Overflow, Rounding, align, resize, shift_right, signed_width
+from subtile.hdl.fixed import AMARANTH_OPS, shape_of
+from subtile.hdl.validation import refusing
 
 __all__ = ["ActivationUnit"]
 
 
 class ActivationUnit(wiring.Component):
     """One activation function on fixed-point codes, bit-exact with
-    :meth:`subtile.golden.activation.ActivationPlan.evaluate`.
+    :meth:`subtile.spec.activation.ActivationPlan.evaluate`.
 
     Parameters
     ----------

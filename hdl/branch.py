@@ -4,12 +4,12 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..errors import ConfigError
-from ..golden.activation import ActivationPlan, ActivationSpec
-from ..golden.fixed import FixedFormat, Overflow, Rounding, resize
-from .activation import ActivationUnit
-from .fixed import AMARANTH_OPS, shape_of
-from .validation import refusing
+from subtile.errors import ConfigError
+from subtile.spec.activation import ActivationPlan, ActivationSpec
+from subtile.spec.fixed import FixedFormat, Overflow, Rounding, resize
+from subtile.hdl.activation import ActivationUnit
+from subtile.hdl.fixed import AMARANTH_OPS, shape_of
+from subtile.hdl.validation import refusing
 
 __all__ = ["Branch"]
 

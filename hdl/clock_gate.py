@@ -23,8 +23,8 @@ register whose clock runs.
 
 from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, EnableInserter, Instance, ResetSignal, Signal, Value
 
-from ..config import GATING_MODES
-from ..errors import ConfigError
+from subtile.spec.config import GATING_MODES
+from subtile.errors import ConfigError
 
 __all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "ICG_VERILOG_TEMPLATE", "icg_verilog", "add_gated_submodule"]
 

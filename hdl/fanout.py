@@ -5,8 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..errors import ConfigError
-from .validation import refusing
+from subtile.errors import ConfigError
+from subtile.hdl.validation import refusing
 
 __all__ = ["FanOut"]
 

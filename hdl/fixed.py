@@ -1,13 +1,13 @@
 """Amaranth side of the shared fixed-point specification.
 
-The rounding, saturation and wrap rules live in :mod:`subtile.golden.fixed`; this module only
+The rounding, saturation and wrap rules live in :mod:`subtile.spec.fixed`; this module only
 supplies the Amaranth backend (:data:`AMARANTH_OPS`) those rules run on, and the Amaranth shape
 of a format. Never re-implement a rule here: call the golden one with ``ops=AMARANTH_OPS``.
 """
 
 from amaranth.hdl import Mux, Shape, signed, unsigned
 
-from ..golden.fixed import FixedFormat
+from subtile.spec.fixed import FixedFormat
 
 __all__ = ["AMARANTH_OPS", "shape_of"]
 

@@ -5,14 +5,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..config import MeshConfig
-from ..errors import ConfigError
-from .fanout import FanOut
-from .router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout,
+from subtile.spec.config import MeshConfig
+from subtile.spec.contents import initial_axons, initial_contents
+from subtile.errors import ConfigError
+from subtile.hdl.fanout import FanOut
+from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout,
                      round_robin)
-from .synapse import event_out_layout
-from .tile import Tile
-from .validation import refusing
+from subtile.hdl.synapse import event_out_layout
+from subtile.hdl.tile import Tile
+from subtile.hdl.validation import refusing
 
 __all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
            "INTERFACE_UNITS", "network_flops"]
@@ -162,8 +163,6 @@ class Mesh(wiring.Component):
         with refusing(self):
             if not isinstance(config, MeshConfig):
                 raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
-            from ..golden.mesh import initial_axons
-            from ..golden.tile import initial_contents
             if contents is None:
                 contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
             self.axons = initial_axons(config) if axons is None else axons
@@ -272,9 +271,9 @@ class InterfaceProbes:
 def network_flops(config: MeshConfig) -> dict[str, list[int]]:
     """Flip-flops of the network, all on the root clock: per tile index, its ``router`` and its
     ``interface`` (output FIFO, fan-out, and the merge at an external input), counted from the
-    design (:func:`subtile.hdl.budget.count_flops`; the axon tables are ROMs, so their contents
+    design (:func:`subtile.hdl.flops.count_flops`; the axon tables are ROMs, so their contents
     do not matter)."""
-    from .budget import count_flops
+    from subtile.hdl.flops import count_flops
     layout = mesh_packet_layout(config)
     inputs = {config.index(x, y) for x, y in config.inputs}
     routers, interfaces = [], []

@@ -6,14 +6,14 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import TileConfig
-from ..errors import ConfigError
-from ..golden.activation import ActivationPlan, ActivationSpec
-from ..golden.fixed import FixedFormat, Overflow, Rounding, resize, saturate, shift_right
-from .activation import ActivationUnit
-from .branch import Branch
-from .fixed import AMARANTH_OPS, shape_of
-from .validation import refusing
+from subtile.spec.config import TileConfig
+from subtile.errors import ConfigError
+from subtile.spec.activation import ActivationPlan, ActivationSpec
+from subtile.spec.fixed import FixedFormat, Overflow, Rounding, resize, saturate, shift_right
+from subtile.hdl.activation import ActivationUnit
+from subtile.hdl.branch import Branch
+from subtile.hdl.fixed import AMARANTH_OPS, shape_of
+from subtile.hdl.validation import refusing
 
 __all__ = ["LevelCrossingEncoder", "NeuronLane", "activation_plans"]
 
@@ -30,6 +30,28 @@ def activation_plans(config: TileConfig) -> tuple[ActivationPlan | None, Activat
     """
     branch = config.branch_spec
     return (None if branch is None else _plan(branch)), _plan(config.soma_spec)
+
+
+def resting_state_settled(config: TileConfig) -> bool:
+    """Whether a neuron in the all-zero state is settled: an update would leave v = 0 and y_sent = 0,
+    emit nothing and leave the neuron clean (docs/architecture.md, "State", ``reset_dirty``).
+
+    The lane's datapath rules evaluated once, on constants, for the dirty flags' reset value. It is
+    derived here from the shared fixed-point and activation rules, not taken from the golden model,
+    so the RTL's reset state is checked against the golden model's independent derivation.
+    """
+    branch_plan, soma_plan = activation_plans(config)
+    dendrite, membrane, k = config.dendrite_format, config.membrane_format, config.leak_shift
+    a = resize(0, config.accumulator_frac_bits, dendrite, Rounding.NEAREST_EVEN, Overflow.SATURATE)
+    d = a if branch_plan is None else int(branch_plan.evaluate([a])[0])
+    u = int(resize(config.branches * d, dendrite.frac_bits, membrane, Rounding.NEAREST_EVEN,
+                   Overflow.SATURATE))
+    v = int(shift_right(u, k, Rounding.FLOOR))
+    y = int(soma_plan.evaluate([v])[0])
+    emits = y != 0 and abs(y) >= config.delta
+    rest = y - (int(saturate(y, config.payload_format)) if emits else 0)
+    dirty = int(shift_right(u - v, k, Rounding.FLOOR)) != 0 or (rest != 0 and abs(rest) >= config.delta)
+    return v == 0 and y == 0 and not dirty
 
 
 class LevelCrossingEncoder(wiring.Component):

@@ -11,8 +11,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..errors import ConfigError
-from .validation import refusing
+from subtile.errors import ConfigError
+from subtile.hdl.validation import refusing
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS"]

@@ -6,10 +6,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import TileConfig
-from ..errors import ConfigError
-from .fixed import shape_of
-from .validation import refusing
+from subtile.spec.config import TileConfig
+from subtile.errors import ConfigError
+from subtile.hdl.fixed import shape_of
+from subtile.hdl.validation import refusing
 
 __all__ = ["SynapsePipeline", "event_in_layout", "event_out_layout", "prog_layout",
            "pack_weight_rows", "table_words"]

@@ -5,15 +5,16 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import TileConfig
-from ..errors import ConfigError
-from ..golden.fixed import wrap
-from .clock_gate import add_gated_submodule
-from .fixed import shape_of
-from .neuron import NeuronLane, activation_plans
-from .synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_weight_rows, prog_layout,
+from subtile.spec.config import TileConfig
+from subtile.errors import ConfigError
+from subtile.spec.contents import initial_contents
+from subtile.spec.fixed import wrap
+from subtile.hdl.clock_gate import add_gated_submodule
+from subtile.hdl.fixed import shape_of
+from subtile.hdl.neuron import NeuronLane, activation_plans, resting_state_settled
+from subtile.hdl.synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_weight_rows, prog_layout,
                       table_words)
-from .validation import refusing
+from subtile.hdl.validation import refusing
 
 __all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS", "gated_unit"]
 
@@ -57,7 +58,7 @@ class TileRegisters:
     y_sent : list of Signal
         ``y_sent[n]``, named ``y_sent_<n>``, payload format, reset 0.
     dirty : list of Signal
-        ``dirty[n]``, named ``dirty_<n>``, one bit, reset ``golden.tile.reset_dirty(config)``.
+        ``dirty[n]``, named ``dirty_<n>``, one bit, reset ``not hdl.neuron.resting_state_settled(config)``.
     """
 
     def __init__(self, config: TileConfig):
@@ -68,8 +69,7 @@ class TileRegisters:
                   for n in range(config.neurons)]
         self.y_sent = [Signal(shape_of(config.payload_format), name=f"y_sent_{n}")
                        for n in range(config.neurons)]
-        from ..golden.tile import reset_dirty       # lazy: golden/ may load after hdl/
-        dirty = int(reset_dirty(config))
+        dirty = int(not resting_state_settled(config))
         self.dirty = [Signal(init=dirty, name=f"dirty_{n}") for n in range(config.neurons)]
 
 
@@ -183,7 +183,6 @@ class Tile(wiring.Component):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
             if weights is None or table is None:
-                from ..golden.tile import initial_contents       # lazy: golden/ may load after hdl/
                 default_weights, default_table = initial_contents(config)
                 weights = default_weights if weights is None else weights
                 table = default_table if table is None else table

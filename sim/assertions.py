@@ -25,9 +25,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..gen.export import testbench_sv
-from .runner import cache_root
-from .toolchain import verilator_environment, verilator_executable
+from subtile.gen.export import testbench_sv
+from subtile.toolchain.runner import cache_root
+from subtile.toolchain.verilator import verilator_environment, verilator_executable
 
 __all__ = ["MODES", "testbench_sv", "build", "run", "CheckedRun"]
 

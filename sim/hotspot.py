@@ -22,10 +22,10 @@ from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hdl.mesh import RouterMesh
-from ..hdl.router import packet_layout
-from . import runner
-from .tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, _Lfsr
+from subtile.hdl.mesh import RouterMesh
+from subtile.hdl.router import packet_layout
+from subtile.toolchain import runner
+from subtile.sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, _Lfsr
 
 __all__ = ["HotspotHarness", "HotspotBench", "HotspotCase", "HotspotResult"]
 
@@ -187,7 +187,7 @@ class HotspotBench:
 
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
-            from ..gen.verilog import generate
+            from subtile.gen.verilog import generate
             harnesses = [HotspotHarness(width=w, height=h, fifo_depth=self.fifo_depth) for w, h in self.shapes]
             design = generate(HarnessArray(harnesses), top=self.name, extra_verilog=SIM_BUFFERS_VERILOG,
                               kind="hotspot_bench", shapes=self.shapes, fifo_depth=self.fifo_depth)
@@ -195,7 +195,7 @@ class HotspotBench:
         return self._build
 
     def run(self, cases: dict[int, HotspotCase], *, work_dir: Path, max_cycles: int = 100_000_000):
-        from .mesh import _routers
+        from subtile.sim.mesh_bench import _routers
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)

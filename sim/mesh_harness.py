@@ -13,11 +13,14 @@ from amaranth.hdl import ClockSignal, Instance, Module, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import MeshConfig
-from .tile_harness import STEP_BITS, StimulusKind, _Lfsr, add_toggle_counters, counter_names
+from subtile.gen.mesh import mesh_component, mesh_extra_verilog
+from subtile.gen.verilog import GeneratedDesign, generate
+from subtile.spec.config import MeshConfig
+from subtile.sim.tile_harness import (SIM_BUFFERS_VERILOG, STEP_BITS, HarnessArray, StimulusKind, _Lfsr,
+                                      add_toggle_counters, counter_names)
 
 __all__ = ["MeshHarness", "mesh_probes", "mesh_stimulus_layout", "mesh_response_layout", "tile_response_plusarg",
-           "output_response_plusarg", "mesh_stimulus_plusarg"]
+           "output_response_plusarg", "mesh_stimulus_plusarg", "generate_mesh_bench"]
 
 
 def mesh_stimulus_plusarg(index: int) -> str:
@@ -205,3 +208,22 @@ class MeshHarness(wiring.Component):
                 add_toggle_counters(m, probes, counting=counting, prefix=prefix,
                                     port=lambda name: getattr(self, name))
         return m
+
+
+def generate_mesh_bench(configs, *, top: str, stimulus_depth: int, response_depth: int, contents=None,
+                        axons=None, count_toggles: bool = True) -> GeneratedDesign:
+    """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray` of mesh harnesses, one per config
+    (``contents[i]``, ``axons[i]``: that mesh's memories and axon tables, None for the defaults;
+    ``count_toggles``: with the toggle counters of :class:`subtile.sim.mesh_harness.MeshHarness`)."""
+    contents = list(contents) if contents is not None else [None] * len(configs)
+    axons = list(axons) if axons is not None else [None] * len(configs)
+    harnesses = [MeshHarness(mesh_component(config, contents[index], axons[index]), config,
+                             stimulus_depth=stimulus_depth, response_depth=response_depth, index=index,
+                             count_toggles=count_toggles)
+                 for index, config in enumerate(configs)]
+    return generate(HarnessArray(harnesses), top=top,
+                    extra_verilog=mesh_extra_verilog(configs) + "\n" + SIM_BUFFERS_VERILOG,
+                    kind="mesh_bench", configs=[c.to_toml() for c in configs],
+                    counters=[[name for prefix, (_kind, probes) in harness.probes.items()
+                               for name in counter_names(probes, prefix)] for harness in harnesses],
+                    stimulus_depth=stimulus_depth, response_depth=response_depth)

@@ -1,8 +1,8 @@
-"""cocotb testbench of :class:`subtile.sim.activation.ActivationBench`.
+"""cocotb testbench of :class:`subtile.sim.activation_bench.ActivationBench`.
 
 Drives input code i at cycle i and records the whole output bus once per cycle, just before
 the rising edge (after the combinational logic settled). Comparison against the golden model
-happens outside the simulator (:func:`subtile.sim.activation.compare`), in vectorized NumPy.
+happens outside the simulator (:func:`subtile.sim.activation_bench.compare`), in vectorized NumPy.
 
 Environment: ``SUBTILE_BENCH_MANIFEST`` (the bench manifest with ``layout`` and ``cycles``),
 ``SUBTILE_BENCH_SAMPLES`` (the ``.npz`` file to write, one array per unit).
@@ -16,7 +16,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, Timer
 
-from subtile.sim.activation import load_layout
+from subtile.sim.activation_bench import load_layout
 
 log = logging.getLogger("subtile.tb.activation")
 

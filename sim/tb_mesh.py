@@ -1,6 +1,6 @@
 """cocotb testbench of an array of :class:`subtile.sim.mesh_harness.MeshHarness`: one wake-up per run.
 
-Environment: ``SUBTILE_MESH_PLAN`` names a JSON file written by :meth:`subtile.sim.mesh.MeshBench.run`
+Environment: ``SUBTILE_MESH_PLAN`` names a JSON file written by :meth:`subtile.sim.mesh_bench.MeshBench.run`
 with, per harness, the LFSR settings, the cycle limit and the ``.npz`` file to write (cycles,
 steps, response counts, router counters, toggle and clock-pulse counters). Stimulus and responses travel as files.
 """

@@ -1,6 +1,6 @@
 """cocotb testbench of :class:`subtile.sim.tile_harness.HarnessArray`: whole steps per wake-up.
 
-Environment: ``SUBTILE_TILE_PLAN`` names a JSON file written by :meth:`subtile.sim.tile.TileBench.run`
+Environment: ``SUBTILE_TILE_PLAN`` names a JSON file written by :meth:`subtile.sim.tile_bench.TileBench.run`
 with, per harness, the LFSR settings, the state registers to read after each step and the
 ``.npz`` file to write (per-step state, cycles, response count). Stimulus and responses travel
 through files the harness reads and writes itself (plusargs). All harnesses run concurrently;

@@ -18,11 +18,13 @@ from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, S
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import TileConfig
+from subtile.gen.tile import extra_verilog, tile_component
+from subtile.gen.verilog import GeneratedDesign, generate
+from subtile.spec.config import TileConfig
 
 __all__ = ["TileHarness", "HarnessArray", "add_toggle_counters", "counter_names", "StimulusKind",
            "stimulus_layout", "response_layout",
-           "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg"]
+           "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg", "generate_bench"]
 
 #: Simulation-only buffers (Verilog-2005 with $readmemh/$writememh; not for synthesis).
 SIM_BUFFERS_VERILOG = """\
@@ -404,3 +406,23 @@ class HarnessArray(wiring.Component):
                 else:
                     m.d.comb += outer.eq(inner)
         return m
+
+
+def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int,
+                   count_toggles: bool = True, checks: bool = False) -> GeneratedDesign:
+    """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
+    tile with its (weights, table) from ``contents``; ``count_toggles`` as in
+    :class:`~subtile.sim.tile_harness.TileHarness`; with ``checks``, each tile also gets the
+    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``)."""
+    harnesses = [TileHarness(tile_component(config, weights, table), config, stimulus_depth=stimulus_depth,
+                             response_depth=response_depth, index=index, count_toggles=count_toggles,
+                             checks=f"{top}_h{index}_checks" if checks else None)
+                 for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
+    extra = "".join(sorted({extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
+    if checks:
+        from subtile.gen.export import STREAM_CHECK_SV, checks_sv
+        extra += "\n" + STREAM_CHECK_SV + "".join("\n" + checks_sv(f"{top}_h{index}", config)
+                                                 for index, config in enumerate(configs))
+    return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
+                    configs=[config.to_dict() for config in configs],
+                    stimulus_depth=stimulus_depth, response_depth=response_depth)

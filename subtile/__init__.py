@@ -1,14 +1,14 @@
 """subtile: subthreshold-inspired neuromorphic tiles in Amaranth, verified bit-exact under Verilator.
 
-Layers (each a subpackage): ``subtile.golden`` (NumPy bit-exact model and the fixed-point
-specification), ``subtile.hdl`` (Amaranth components), ``subtile.gen`` (Verilog and manifests),
-``subtile.sim`` (Verilator runner and cocotb testbenches).
+Each top-level folder of the checkout is one subpackage (``golden/`` is ``subtile.golden``); the
+map and the allowed import direction are in docs/layout.md. This package itself holds the base
+every layer may use (``errors``, ``store``) and re-exports the main names below.
 """
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError
-from .golden.fixed import FixedFormat, Overflow, Rounding
-from .golden.activation import ActivationSpec
+from subtile.errors import ConfigError
+from subtile.spec.fixed import FixedFormat, Overflow, Rounding
+from subtile.spec.activation import ActivationSpec
 
 __all__ = ["ConfigError", "FixedFormat", "Overflow", "Rounding", "ActivationSpec", "__version__"]

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from subtile.errors import ConfigError
 
 __all__ = ["ResultStore", "StoredResult"]
 

@@ -1,0 +1,455 @@
+"""Design-space sweeps: many tile configurations, each generated, linted, simulated on RTL with
+toggle counting (checked against the golden model), costed (energy, area) and compared with the
+float model (accuracy).
+
+A sweep is described by a TOML file::
+
+    [sweep]
+    name = "tiny-weights"          # the run name in the results database
+    base = "tiny.toml"             # tile config (relative to this file), or an inline [base] table
+    mode = "grid"                  # or "random": `samples` points drawn with `seed` from the axes
+    batch = 6                      # points per Verilator build (several tiles side by side)
+    area = ["generic", "sky130"]   # synthesis targets ([] for none; ice40 / ecp5 allowed)
+
+    [workload]
+    kind = "random"                # random sigma-delta stimulus (golden.tile.random_stimulus)
+    steps = 32
+    activity = 0.3
+    seed = 1
+
+    [axes]                         # any TileConfig field; activation sub-fields as "soma_activation.impl"
+    weight_format = ["fixed<3,1>", "fixed<4,2>"]
+    gating = ["icg", "none"]
+
+Each point's result goes to a :class:`subtile.store.ResultStore` row (key = hash of the point's
+parameters) as soon as its batch finishes, so a killed sweep started again skips the finished
+points and loses none; a failed point is stored with its error and the sweep goes on. Points run
+in batches (one Verilator build per batch, cached by the hash of its Verilog) on a local process
+pool or, with ``scheduler``, on a Dask distributed cluster. Synthesis results are cached by
+:func:`subtile.gen.synth.synthesize`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from subtile.spec.config import TileConfig, load_config, read_toml
+from subtile.errors import ConfigError
+from subtile.store import ResultStore
+
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "evaluate_batch", "sweep_records", "accuracy",
+           "AREA_TARGETS"]
+
+AREA_TARGETS = ("generic", "sky130", "ice40", "ecp5")
+_MODES = ("grid", "random")
+_SWEEP_KEYS = {"name", "base", "mode", "samples", "seed", "batch", "area"}
+_WORKLOAD_KEYS = {"kind", "steps", "activity", "seed", "jump"}
+_ACTIVATION_FIELDS = ("branch_activation", "soma_activation")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file (see the module docs)."""
+
+    name: str
+    base: dict
+    axes: dict
+    mode: str = "grid"
+    samples: int = 0
+    seed: int = 1
+    batch: int = 6
+    area: tuple = ("generic", "sky130")
+    workload: dict = field(default_factory=lambda: {"kind": "random", "steps": 32, "activity": 0.3,
+                                                    "seed": 1, "jump": 0.5})
+
+    def points(self) -> list[dict]:
+        """Parameters of every point, in sweep order (a grid in axis order, or random samples)."""
+        names = list(self.axes)
+        if self.mode == "grid":
+            return [dict(zip(names, values)) for values in itertools.product(*self.axes.values())]
+        rng = np.random.default_rng(self.seed)
+        seen, points = set(), []
+        size = math.prod(len(v) for v in self.axes.values())
+        # sampling without replacement from the grid: a repeated point would be the same row
+        while len(points) < min(self.samples, size):
+            point = {n: self.axes[n][int(rng.integers(len(self.axes[n])))] for n in names}
+            text = json.dumps(point, sort_keys=True)
+            if text not in seen:
+                seen.add(text)
+                points.append(point)
+        return points
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "base": self.base, "axes": self.axes, "mode": self.mode,
+                "samples": self.samples, "seed": self.seed, "batch": self.batch, "area": list(self.area),
+                "workload": self.workload}
+
+
+def point_key(params: dict) -> str:
+    """The store key of a point: a hash of its parameters."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def point_config(base: dict, params: dict) -> TileConfig:
+    """The tile of one point: ``base`` with the point's parameters applied (ConfigError if invalid)."""
+    data = json.loads(json.dumps(base))
+    for name, value in params.items():
+        head, _, sub = name.partition(".")
+        if sub:
+            if head not in _ACTIVATION_FIELDS:
+                raise ConfigError(f"axes.{name}: only {', '.join(_ACTIVATION_FIELDS)} have sub-fields")
+            choice = data.get(head, "tanh")
+            choice = dict(choice) if isinstance(choice, dict) else {"function": choice}
+            choice[sub] = value
+            data[head] = choice
+        else:
+            data[head] = value
+    return TileConfig.from_dict(data)
+
+
+def _check_axis(name: str) -> None:
+    """Axis names must be tile fields (values are checked per point: a bad value is a failed point)."""
+    from dataclasses import fields
+    from subtile.spec.config import ActivationChoice
+    head, _, sub = name.partition(".")
+    allowed = [f.name for f in fields(TileConfig) if f.name != "name"]
+    if head not in allowed:
+        raise ConfigError(f"axes.{name}: not a tile field; allowed: {', '.join(allowed)}")
+    if sub:
+        subs = [f.name for f in fields(ActivationChoice)]
+        if head not in _ACTIVATION_FIELDS:
+            raise ConfigError(f"axes.{name}: only {', '.join(_ACTIVATION_FIELDS)} have sub-fields")
+        if sub not in subs:
+            raise ConfigError(f"axes.{name}: {sub!r} is not one of {', '.join(subs)}")
+
+
+def load_sweep(path) -> SweepSpec:
+    """Read and validate a sweep TOML file (ConfigError naming the bad key)."""
+    path = Path(path)
+    data = read_toml(path, "sweep")
+    sweep = data.get("sweep", {})
+    unknown = set(sweep) - _SWEEP_KEYS
+    if unknown:
+        raise ConfigError(f"sweep: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_SWEEP_KEYS))}")
+    base = sweep.get("base", data.get("base"))
+    if base is None:
+        base = TileConfig().to_dict()
+    elif isinstance(base, str):
+        loaded = load_config(path.parent / base)
+        if not isinstance(loaded, TileConfig):
+            raise ConfigError("sweep.base: a mesh config; sweeps take a tile config for now")
+        base = loaded.to_dict()
+    elif isinstance(base, dict):
+        base = TileConfig.from_dict(base.get("tile", base)).to_dict()
+    else:
+        raise ConfigError(f"sweep.base: expected a file name or a table, got {base!r}")
+    axes = data.get("axes", {})
+    if not isinstance(axes, dict) or not axes:
+        raise ConfigError("axes: give at least one axis, e.g. weight_format = [\"fixed<4,2>\", \"fixed<6,2>\"]")
+    for name, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"axes.{name}: expected a non-empty list of values, got {values!r}")
+        _check_axis(name)
+    mode = sweep.get("mode", "grid")
+    if mode not in _MODES:
+        raise ConfigError(f"sweep.mode: {mode!r} is not one of {', '.join(_MODES)}")
+    samples = sweep.get("samples", 0)
+    if mode == "random" and (not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= 100000):
+        raise ConfigError(f"sweep.samples: {samples!r} is outside the allowed range 1..100000")
+    batch = sweep.get("batch", 6)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 16:
+        raise ConfigError(f"sweep.batch: {batch!r} is outside the allowed range 1..16")
+    area = sweep.get("area", ["generic", "sky130"])
+    if not isinstance(area, list) or any(t not in AREA_TARGETS for t in area):
+        raise ConfigError(f"sweep.area: {area!r}; allowed: a list of {', '.join(AREA_TARGETS)}")
+    workload = {"kind": "random", "steps": 32, "activity": 0.3, "seed": 1, "jump": 0.5,
+                **data.get("workload", {})}
+    unknown = set(workload) - _WORKLOAD_KEYS
+    if unknown:
+        raise ConfigError(f"workload: unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"allowed: {', '.join(sorted(_WORKLOAD_KEYS))}")
+    if workload["kind"] != "random":
+        raise ConfigError(f"workload.kind: {workload['kind']!r} is not supported; allowed: random")
+    steps = workload["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 4096:
+        raise ConfigError(f"workload.steps: {steps!r} is outside the allowed range 1..4096")
+    name = sweep.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"sweep.name: {name!r} is not a non-empty string")
+    return SweepSpec(name=name, base=base, axes=axes, mode=mode, samples=samples,
+                     seed=sweep.get("seed", 1), batch=batch, area=tuple(area), workload=workload)
+
+
+# -- one batch ---------------------------------------------------------------------------------
+def accuracy(config: TileConfig, stimulus, contents=None) -> dict:
+    """Error of the bit-exact tile against the float model on the same stimulus, in output LSBs:
+    the sent output levels ``y_sent`` after every step, over all neurons."""
+    from subtile.golden.tile import FloatTileModel, TileModel, initial_contents
+    weights, table = contents if contents is not None else initial_contents(config)
+    fixed = TileModel(config, weights=weights, table=table)
+    real = FloatTileModel(config, weights=weights, table=table)
+    errors = []
+    for events in stimulus:
+        a, b = fixed.step(events), real.step(events)
+        errors.append(config.payload_format.to_real(a.state.y_sent) - b.state.y_sent)
+    errors = np.abs(np.concatenate(errors)) / config.payload_format.lsb if errors else np.zeros(1)
+    return {"err_max_lsb": float(errors.max()), "err_rms_lsb": float(np.sqrt(np.mean(errors ** 2)))}
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(1, (max(2, n) - 1).bit_length())
+
+
+def evaluate_batch(spec: dict, points: list[tuple[str, dict]], work_dir: str) -> list[tuple[str, dict, dict | None, str | None]]:
+    """Evaluate points of one batch; returns (key, params, metrics, error) per point.
+
+    Runs in a worker (a process of the pool or a Dask worker): everything it needs comes in its
+    arguments, and errors of one point become that point's ``error`` rather than exceptions."""
+    from subtile.gen.tile import generate_tile
+    from subtile.golden.tile import initial_contents, random_stimulus
+    from subtile.toolchain import runner
+    from subtile.power.energy import estimate
+    from subtile.power.tech_model import TechModel
+    from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase, encode_stimulus
+    from subtile.power.voltage import VoltageModel
+
+    work = Path(work_dir)
+    workload = spec["workload"]
+    out, live, designs = {}, [], {}
+    for key, params in points:
+        start = time.perf_counter()
+        try:
+            config = point_config(spec["base"], params)
+            design = designs[key] = generate_tile(config)
+            verilog = design.write(work / "lint" / key)
+            messages = runner.lint([verilog.with_suffix(".vlt"), verilog], design.top)
+            if any(m.startswith("%Error") for m in messages):
+                raise RuntimeError(f"lint: {messages[0]}")
+            stimulus = random_stimulus(config, workload["steps"], workload["activity"], workload["seed"],
+                                       jump=workload.get("jump", 0.5))
+            contents = initial_contents(config)
+            metrics = {"lint_warnings": len(messages), **accuracy(config, stimulus, contents)}
+            live.append((key, params, config, stimulus, contents, metrics, start))
+        except Exception as error:  # noqa: BLE001 - a failed point is stored, the sweep goes on
+            out[key] = (key, params, None, f"{type(error).__name__}: {error}")
+    if live:
+        try:
+            steps = [[StepStimulus(events) for events in item[3]] for item in live]
+            depth = _pow2(max(len(encode_stimulus(item[2], s)) for item, s in zip(live, steps)) + 1)
+            responses = _pow2(max(workload["steps"] * (item[2].neurons + 1) for item in live) + 16)
+            bench = TileBench([item[2] for item in live], contents=[item[4] for item in live],
+                              name="sweep_bench", stimulus_depth=depth, response_depth=responses)
+            batch_dir = work / "batches" / hashlib.sha256("".join(k for k, *_ in live).encode()).hexdigest()[:12]
+            sim_start = time.perf_counter()
+            runs = bench.run({i: TileCase(s, seed=workload["seed"], read_state=True) for i, s in enumerate(steps)},
+                             work_dir=batch_dir)
+            sim_seconds = time.perf_counter() - sim_start
+        except Exception as error:  # noqa: BLE001
+            for key, params, *_ in live:
+                out[key] = (key, params, None, f"{type(error).__name__}: {error}")
+            live = []
+        tech = TechModel.from_liberty() if live else None
+        voltage = VoltageModel(vdd_nominal=tech.vdd) if tech else None
+        for index, (key, params, config, stimulus, contents, metrics, start) in enumerate(live):
+            try:
+                run = runs[index]
+                if not run.passed:
+                    raise AssertionError(f"RTL differs from the golden model: {run.mismatch}")
+                energy = estimate(config, run, tech, voltage=voltage).to_dict()
+                best = energy["minimum_energy_point"]
+                metrics.update({
+                    "steps": run.steps, "cycles": run.cycles, "cycles_per_step": run.cycles / run.steps,
+                    "events_in": run.events_in, "events_out": run.events_out, "synaptic_ops": run.synaptic_ops,
+                    "energy_pj_per_step": energy["energy_per_step_pj"],
+                    "energy_min_pj_per_step": best.get("energy_per_step_pj"), "vdd_min_energy": best.get("vdd"),
+                    "step_time_min_s": best.get("step_time_s"),
+                    "build_cached": run.build.cached, "build_seconds": round(run.build.seconds, 2),
+                    "sim_seconds_batch": round(sim_seconds, 2), "batch_size": len(live),
+                    "energy": energy,
+                })
+                for target in spec["area"]:
+                    from subtile.gen.synth import DEVICES, synthesize, synthesize_config
+                    quiet = lambda line: None  # noqa: E731
+                    # ASIC targets take the Verilog already generated for lint; FPGA ones regenerate
+                    # it (synthesize_config swaps icg gating for clock enables there)
+                    result = (synthesize_config(config, target, progress=quiet) if target in DEVICES
+                              else synthesize(designs[key].verilog, designs[key].top, target, progress=quiet))
+                    metrics[f"area_{target}_cells"] = result.cell_count
+                    if result.area_um2 is not None:
+                        metrics[f"area_{target}_um2"] = result.area_um2
+                    if result.luts is not None:
+                        metrics[f"area_{target}_luts"] = result.luts
+                    metrics[f"synth_{target}_cached"] = result.cached
+                metrics["seconds"] = round(time.perf_counter() - start, 2)
+                out[key] = (key, params, metrics, None)
+            except Exception as error:  # noqa: BLE001
+                out[key] = (key, params, None, f"{type(error).__name__}: {error}")
+    return [out[key] for key, _ in points]
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+def _columns_view(store: ResultStore, spec: SweepSpec) -> None:
+    """A view ``sweep_points`` with one column per parameter and headline metric (SQLite JSON)."""
+    names = [*spec.axes, "err_max_lsb", "err_rms_lsb", "energy_pj_per_step", "energy_min_pj_per_step",
+             "vdd_min_energy", "cycles_per_step", *[f"area_{t}_cells" for t in spec.area],
+             *[f"area_{t}_um2" for t in spec.area if t == "sky130"]]
+    columns = ", ".join(
+        f"json_extract({'params' if n in spec.axes else 'metrics'}, '$.\"{n}\"') AS \"{n}\"" for n in names)
+    db = sqlite3.connect(store.path)
+    try:
+        db.execute("DROP VIEW IF EXISTS sweep_points")
+        db.execute(f"CREATE VIEW sweep_points AS SELECT run, key, status, error, {columns}, params, metrics "
+                   f"FROM results")
+        db.commit()
+    finally:
+        db.close()
+
+
+def run_sweep(spec: SweepSpec, *, db, work_dir, jobs: int = 1, scheduler: str | None = None,
+              progress: bool = True, log: Callable[[str], None] | None = None) -> dict:
+    """Run the points of ``spec`` not yet in ``db``; returns a summary.
+
+    Batches are cut from the full point list (not from the pending points), so a resumed sweep
+    rebuilds the same bench Verilog and hits the Verilator build cache."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    points = spec.points()
+    keyed = [(point_key(p), p) for p in points]
+    store = ResultStore(db, run=spec.name)
+    started = time.perf_counter()
+    try:
+        _columns_view(store, spec)
+        done = store.done_keys()
+        pending = [kp for kp in keyed if kp[0] not in done]
+        if len(pending) < len(keyed):
+            log(f"resuming: {len(keyed) - len(pending)} of {len(keyed)} points already in {store.path}")
+        batches = [keyed[i:i + spec.batch] for i in range(0, len(keyed), spec.batch)]
+        batches = [b for b in batches if any(k not in done for k, _ in b)]
+        spec_dict = spec.to_dict()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(pending), unit="point", desc=f"sweep {spec.name}", file=sys.stderr)
+        written = failed = 0
+
+        def record(results):
+            nonlocal written, failed
+            for key, params, metrics, error in results:
+                if key in done:
+                    continue
+                if store.put(key, params=params, metrics=metrics, error=error):
+                    written += 1
+                    failed += error is not None
+                    if error is not None:
+                        log(f"point {key} {params} failed: {error}")
+                if bar is not None:
+                    bar.update(1)
+
+        if scheduler:
+            from dask.distributed import Client, as_completed
+            with Client(scheduler) as client:
+                futures = [client.submit(evaluate_batch, spec_dict, b, str(work_dir), pure=False) for b in batches]
+                for future in as_completed(futures):
+                    record(future.result())
+        elif jobs <= 1:
+            for b in batches:
+                record(evaluate_batch(spec_dict, b, str(work_dir)))
+        else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(evaluate_batch, spec_dict, b, str(work_dir)) for b in batches]
+                for future in done_first(futures):
+                    record(future.result())
+        if bar is not None:
+            bar.close()
+        seconds = time.perf_counter() - started
+        total = store.results()
+    finally:
+        store.close()
+    keys = {k for k, _ in keyed}
+    mine = [r for r in total if r.key in keys]
+    return {"sweep": spec.name, "points": len(keyed), "ran": written, "failed_now": failed,
+            "stored": len(mine), "failed": sum(r.status == "failed" for r in mine),
+            "seconds": round(seconds, 1),
+            "points_per_hour": round(written / seconds * 3600, 1) if written and seconds else None,
+            "db": str(Path(db))}
+
+
+# -- reading results ---------------------------------------------------------------------------
+def sweep_records(db, run: str | None = None) -> list[dict]:
+    """Flat records (key, run, status, error, parameters, scalar metrics) of a results database;
+    the full metrics JSON is under ``"metrics"``."""
+    path = Path(db)
+    if not path.is_file():
+        raise ConfigError(f"db: {path} does not exist")
+    con = sqlite3.connect(path)
+    try:
+        query = "SELECT run, key, status, params, metrics, error FROM results"
+        rows = con.execute(query + (" WHERE run = ?" if run else "") + " ORDER BY written, key",
+                           (run,) if run else ()).fetchall()
+    except sqlite3.DatabaseError as error:
+        raise ConfigError(f"db: {path} is not a subtile results database ({error})") from None
+    finally:
+        con.close()
+    records = []
+    for run_name, key, status, params, metrics, error in rows:
+        params, metrics = json.loads(params), json.loads(metrics)
+        record = {"run": run_name, "key": key, "status": status, "error": error}
+        record.update({name: value for name, value in params.items()})
+        record.update({name: value for name, value in metrics.items()
+                       if isinstance(value, (int, float, str, bool)) or value is None})
+        record["params"], record["metrics"] = params, metrics
+        records.append(record)
+    return records
+
+
+def export_table(records: list[dict], path) -> Path:
+    """Write the flat records to CSV (``.csv``) or Parquet (``.parquet``, needs pyarrow)."""
+    import csv
+    path = Path(path)
+    columns = []
+    for record in records:
+        columns += [c for c in record if c not in columns and c not in ("params", "metrics")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ConfigError("export: Parquet needs pyarrow (pip install subtile[cluster])") from None
+        table = pa.table({c: [None if r.get(c) is None else str(r[c]) if isinstance(r.get(c), str) else r.get(c)
+                              for r in records] for c in columns})
+        pq.write_table(table, path)
+    else:
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(records)
+    return path
+
+
+def run_command(args) -> int:
+    """``subtile sweep``."""
+    spec = load_sweep(args.sweep)
+    if args.jobs < 1:
+        raise ConfigError(f"jobs: {args.jobs} is outside the allowed range 1..256")
+    db = Path(args.db) if args.db else Path(args.sweep).with_suffix(".sqlite")
+    work_dir = Path(args.work_dir) if args.work_dir else db.parent / f"{db.stem}-work"
+    summary = run_sweep(spec, db=db, work_dir=work_dir, jobs=args.jobs, scheduler=args.scheduler,
+                        progress=not args.quiet)
+    for target in args.export or ():
+        export_table(sweep_records(db, spec.name), target)
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,209 @@
+"""Design-space sweeps (``subtile sweep``): a 12-point grid on the 2-neuron tile, kill-and-resume,
+the Dask path on a LocalCluster, failed points, and the sweep file's validation.
+
+The heavy tests share one 12-point sweep (two Verilator builds of six tiles each, generic-cell
+synthesis): the resumed and the Dask sweeps cut the same batches, so they hit the build and
+synthesis caches and only simulate again.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from subtile.cli.main import main
+from subtile.spec.config import TileConfig
+from subtile.errors import ConfigError
+from subtile.explore.sweep import (accuracy, evaluate_batch, load_sweep, point_config, point_key, run_sweep,
+                               sweep_records)
+from subtile.golden.tile import random_stimulus
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SWEEP = f"""
+[sweep]
+name = "t12"
+base = "{EXAMPLES / 'tiny.toml'}"
+batch = 6
+area = ["generic"]
+
+[workload]
+steps = 16
+activity = 0.5
+seed = 2
+
+[axes]
+weight_format = ["fixed<3,1>", "fixed<4,2>", "fixed<6,2>"]
+"soma_activation.impl" = ["interp", "lut"]
+gating = ["icg", "none"]
+"""
+#: Metrics that do not depend on timing or on caches: a resumed or distributed sweep must match.
+STABLE = ("err_max_lsb", "err_rms_lsb", "energy_pj_per_step", "energy_min_pj_per_step", "vdd_min_energy",
+          "cycles", "events_in", "events_out", "synaptic_ops", "lint_warnings", "area_generic_cells")
+
+
+def _rows(db):
+    if not Path(db).exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT key, status, params, metrics FROM results ORDER BY key").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def _stable(db):
+    return {r["key"]: (r["status"], {name: r.get(name) for name in STABLE}) for r in sweep_records(db)}
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "t12.toml"
+    path.write_text(SWEEP)
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(sweep_file):
+    db = sweep_file.parent / "full.sqlite"
+    assert main(["sweep", str(sweep_file), "-j", "2", "--db", str(db), "--quiet",
+                 "--export", str(sweep_file.parent / "full.csv")]) == 0
+    return db
+
+
+class TestSweep:
+    def test_twelve_points_each_checked_costed_and_scored(self, uninterrupted, sweep_file):
+        records = sweep_records(uninterrupted)
+        spec = load_sweep(sweep_file)
+        assert sorted(r["key"] for r in records) == sorted(point_key(p) for p in spec.points())
+        assert len(records) == 12 and all(r["status"] == "ok" for r in records), \
+            [r["error"] for r in records if r["error"]]
+        for r in records:
+            config = point_config(spec.base, r["params"])
+            assert r["weight_format"] == str(config.weight_format)
+            # the RTL ran the workload under toggle counting and matched the golden model
+            assert r["steps"] == 16 and r["events_in"] > 0 and r["cycles"] > 0
+            assert r["energy_pj_per_step"] > 0 and 0 < r["energy_min_pj_per_step"] < r["energy_pj_per_step"]
+            assert r["area_generic_cells"] > 0 and r["lint_warnings"] == 0
+            assert 0 <= r["err_rms_lsb"] <= r["err_max_lsb"]
+            # accuracy is the golden fixed-point model against the float model on this stimulus
+            stimulus = random_stimulus(config, 16, 0.5, 2)
+            assert accuracy(config, stimulus)["err_max_lsb"] == r["err_max_lsb"]
+        by = {(r["weight_format"], r["soma_activation.impl"], r["gating"]): r for r in records}
+        for fmt in ("fixed<3,1>", "fixed<4,2>", "fixed<6,2>"):
+            for impl in ("interp", "lut"):
+                gated, free = by[(fmt, impl, "icg")], by[(fmt, impl, "none")]
+                # gating changes energy, never behaviour
+                assert gated["events_out"] == free["events_out"] and gated["err_max_lsb"] == free["err_max_lsb"]
+                assert gated["energy_pj_per_step"] < free["energy_pj_per_step"]
+        # wider weights cost more cells
+        assert by[("fixed<3,1>", "interp", "none")]["area_generic_cells"] \
+            < by[("fixed<6,2>", "interp", "none")]["area_generic_cells"]
+        # one column per parameter and headline metric, plus the full JSON
+        con = sqlite3.connect(uninterrupted)
+        row = con.execute('SELECT weight_format, gating, energy_pj_per_step, metrics FROM sweep_points '
+                          'WHERE key = ?', (records[0]["key"],)).fetchone()
+        con.close()
+        assert row[:3] == (records[0]["weight_format"], records[0]["gating"], records[0]["energy_pj_per_step"])
+        assert json.loads(row[3])["energy"]["breakdown_pj"]
+        csv = (sweep_file.parent / "full.csv").read_text().splitlines()
+        assert len(csv) == 13 and "energy_pj_per_step" in csv[0]
+
+    def test_sigkill_then_restart_loses_and_duplicates_nothing(self, uninterrupted, sweep_file, tmp_path):
+        db = tmp_path / "resume.sqlite"
+        command = [sys.executable, "-m", "subtile", "sweep", str(sweep_file), "-j", "1", "--db", str(db),
+                   "--work-dir", str(tmp_path / "work")]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        deadline = time.monotonic() + 600
+        try:
+            while not _rows(db) and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)      # the CLI and its simulator child
+            process.wait()
+        assert process.returncode == -signal.SIGKILL, process.stdout.read().decode()[-2000:]
+        before = _rows(db)
+        assert 1 <= len(before) < 12, "the kill did not land mid-sweep"
+        assert main(["sweep", str(sweep_file), "--db", str(db), "--work-dir", str(tmp_path / "work"),
+                     "--quiet"]) == 0
+        after = _rows(db)
+        assert len(after) == 12 and len({key for key, *_ in after}) == 12     # all, once each
+        assert set(before) <= set(after)           # rows written before the kill are kept as they were
+        assert _stable(db) == _stable(uninterrupted)
+
+    def test_dask_local_cluster_gives_the_same_results(self, uninterrupted, sweep_file, tmp_path):
+        distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster:
+            summary = run_sweep(load_sweep(sweep_file), db=tmp_path / "dask.sqlite", work_dir=tmp_path / "work",
+                                scheduler=cluster.scheduler_address, progress=False, log=lambda line: None)
+        assert summary["ran"] == summary["stored"] == 12 and summary["failed"] == 0
+        assert _stable(tmp_path / "dask.sqlite") == _stable(uninterrupted)
+
+
+def test_failed_points_are_stored_with_their_error_and_the_sweep_goes_on(tmp_path):
+    # lanes <= neurons = 2: lanes = 3 fails validation, before any build
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[sweep]\nbase = "{EXAMPLES / "tiny.toml"}"\narea = []\n[axes]\nlanes = [3]\n')
+    summary = run_sweep(load_sweep(path), db=tmp_path / "bad.sqlite", work_dir=tmp_path / "w", progress=False,
+                        log=lambda line: None)
+    assert summary["stored"] == summary["failed"] == 1
+    (record,) = sweep_records(tmp_path / "bad.sqlite")
+    assert record["status"] == "failed" and record["error"].startswith("ConfigError: lanes: 3 is outside the allowed range 1..2")
+    again = run_sweep(load_sweep(path), db=tmp_path / "bad.sqlite", work_dir=tmp_path / "w", progress=False,
+                      log=lambda line: None)
+    assert again["ran"] == 0 and again["stored"] == 1          # a stored failure is not rerun
+
+
+def test_evaluate_batch_keeps_point_order_and_errors_per_point(tmp_path):
+    spec = load_sweep(_write(tmp_path, '[axes]\nlanes = [3, 5]\n'))
+    points = [(point_key(p), p) for p in spec.points()]
+    out = evaluate_batch(spec.to_dict(), points, str(tmp_path))
+    assert [key for key, *_ in out] == [key for key, _ in points]
+    assert all(metrics is None and "lanes" in error for _, _, metrics, error in out)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "s.toml"
+    path.write_text(f'[sweep]\nbase = "{EXAMPLES / "tiny.toml"}"\narea = []\n' + text)
+    return path
+
+
+def test_grid_and_random_points(tmp_path):
+    grid = load_sweep(_write(tmp_path, '[axes]\nleak_shift = [1, 2, 3]\ngating = ["icg", "none"]\n'))
+    assert grid.points() == [{"leak_shift": k, "gating": g} for k in (1, 2, 3) for g in ("icg", "none")]
+    path = _write(tmp_path, '[axes]\nleak_shift = [1, 2, 3]\ngating = ["icg", "none"]\n')
+    path.write_text(path.read_text().replace("[sweep]\n", "[sweep]\nmode = \"random\"\nsamples = 4\nseed = 7\n"))
+    sampled = load_sweep(path).points()
+    assert len(sampled) == 4 and len({json.dumps(p, sort_keys=True) for p in sampled}) == 4
+    assert all(p in grid.points() for p in sampled) and sampled == load_sweep(path).points()
+    config = point_config(grid.base, {"soma_activation.impl": "lut", "delta": 1})
+    assert config.soma_activation.impl == "lut" and config.soma_activation.function == "relu" and config.delta == 1
+    assert isinstance(config, TileConfig)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[axes]\nbogus = [1]\n', "axes.bogus: not a tile field"),
+    ('[axes]\n"soma_activation.bogus" = [1]\n', "axes.soma_activation.bogus: 'bogus' is not one of"),
+    ('[axes]\nlanes = []\n', "axes.lanes: expected a non-empty list"),
+    ('[axes]\n', "axes: give at least one axis"),
+    ('[workload]\nkind = "digits"\n[axes]\nlanes = [1]\n', "workload.kind: 'digits' is not supported"),
+    ('[workload]\nsteps = 0\n[axes]\nlanes = [1]\n', "workload.steps: 0 is outside"),
+    ('[axes]\n"neurons.x" = [1]\n', "axes.neurons.x: only branch_activation, soma_activation"),
+])
+def test_bad_sweep_files_are_one_line_config_errors(tmp_path, text, message, capsys):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        load_sweep(path)
+    assert main(["sweep", str(path), "--db", str(tmp_path / "x.sqlite")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.split(":")[0] in err[0]

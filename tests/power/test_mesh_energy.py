@@ -1,0 +1,317 @@
+"""Toggle counting and energy of meshes: every tile, router and network interface, counted in the
+simulator.
+
+One Verilator build holds a 1x1 and a 2x1 mesh (no axons: a tile's output events stay in it, so
+the traffic is exactly what the test injects); a second build holds the 1x1 mesh's tile alone.
+Counts are checked where they are known by construction: a register's bit flips depend only on
+the sequence of values it takes, not on when it takes them.
+"""
+
+import types
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from subtile.spec.config import MeshConfig, TileConfig
+from subtile.golden.mesh import MeshModel
+from subtile.golden.tile import random_stimulus
+from subtile.hdl.flops import count_flops
+from subtile.hdl.mesh import mesh_packet_layout, network_flops
+from subtile.hdl.router import EAST, LOCAL, ROUTER_UNITS, WEST
+from subtile.hdl.synapse import event_out_layout
+from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, TileProbes
+from subtile.power.energy import Calibration, estimate
+from subtile.sim.mesh_bench import MeshBench, MeshCase, encode_mesh_stimulus
+from subtile.sim.mesh_harness import mesh_stimulus_layout
+from subtile.power.tech_model import TechModel
+from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
+from subtile.sim.tile_harness import StimulusKind
+
+SMALL = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, payload_format="fixed<6,2>",
+                   dendrite_format="fixed<8,3>", membrane_format="fixed<8,3>", branch_activation="identity",
+                   soma_activation={"function": "tanh", "impl": "lut"}, delta=1)
+# No axons, no external outputs: the network carries only the injected events.
+SOLO = MeshConfig(name="solo", width=1, height=1, tile=SMALL, fifo_depth=2, max_destinations=0, outputs=())
+PAIR = MeshConfig(name="pair", width=2, height=1, tile=SMALL, fifo_depth=3, max_destinations=0,
+                  inputs=((0, 0),), outputs=())
+STEPS = 12
+PAIR_STEPS = 30
+
+
+def _pack(layout, **fields) -> int:
+    word = 0
+    for name, value in fields.items():
+        member = layout[name]
+        word |= (int(value) & ((1 << member.shape.width) - 1)) << member.offset
+    return word
+
+
+def _ring_flips(words, slots: int) -> int:
+    """Bit flips of a memory of ``slots`` words (cleared) written with ``words`` in turn."""
+    ring = [0] * slots
+    flips = 0
+    for k, word in enumerate(words):
+        flips += bin(word ^ ring[k % slots]).count("1")
+        ring[k % slots] = word
+    return flips
+
+
+def _sequence_flips(words) -> int:
+    """Bit flips of a register (cleared) that takes the values ``words`` in turn."""
+    return sum(bin(a ^ b).count("1") for a, b in zip([0, *words], words))
+
+
+def _fifo_flips(words, depth: int) -> int:
+    """A SyncFIFOBuffered of ``depth``: its memory (depth - 1 words, a ring) and its head register."""
+    return _ring_flips(words, depth - 1) + _sequence_flips(words)
+
+
+@pytest.fixture(scope="session")
+def mesh_bench():
+    return MeshBench([SOLO, PAIR], name="mesh_energy_bench")
+
+
+@pytest.fixture(scope="session")
+def solo_stimulus():
+    return [events for events in random_stimulus(SOLO.tile_config(0), STEPS, 0.5, 3)]
+
+
+@pytest.fixture(scope="session")
+def pair_packets():
+    """One event per step, for tile (1, 0) only, with addresses and payloads of known bit
+    patterns (one per step, so that the tile, busy updating when a step's event arrives, never
+    takes two events back to back: every packet crosses each link alone)."""
+    rng = np.random.default_rng(5)
+    config = PAIR.tile_config(1)
+    width = config.payload_format.width
+    return [[np.zeros((0, 2), dtype=np.int64),
+             np.array([[rng.integers(0, config.addresses), rng.integers(-(1 << (width - 1)), 1 << (width - 1))]])]
+            for _ in range(PAIR_STEPS)]
+
+
+@pytest.fixture(scope="session")
+def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
+    """Runs of both meshes: traffic (SOLO: random events; PAIR: events through both routers) and idle."""
+    runs = {}
+
+    def get(variant):
+        if variant not in runs:
+            if variant == "traffic":
+                cases = {0: MeshCase([[e] for e in solo_stimulus], seed=3), 1: MeshCase(pair_packets, seed=4)}
+            else:
+                empty = np.zeros((0, 2), dtype=np.int64)
+                cases = {0: MeshCase([[empty]] * STEPS, seed=3), 1: MeshCase([[empty, empty]] * STEPS, seed=4)}
+            runs[variant] = mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
+        return runs[variant]
+    return get
+
+
+def _program_events(config: MeshConfig, stimulus, seed: int) -> list[np.ndarray]:
+    """Per step, the (x, y, address, payload) events of a mesh program in the order the harness
+    injects them (the encoder shuffles a step's events)."""
+    layout = mesh_stimulus_layout(config)
+    width = config.payload_format.width
+    field = lambda word, name: (word >> layout[name].offset) & ((1 << layout[name].shape.width) - 1)
+    steps, current = [], []
+    for word in encode_mesh_stimulus(config, stimulus, seed=seed)[0]:
+        kind = field(word, "kind")
+        if kind == StimulusKind.EVENT:
+            payload = field(word, "payload")
+            current.append((field(word, "x"), field(word, "y"), field(word, "address"),
+                            payload - (1 << width) if payload >> (width - 1) else payload))
+        elif kind == StimulusKind.TICK:
+            steps.append(np.array(current, dtype=np.int64).reshape(-1, 4))
+            current = []
+    return steps
+
+
+@pytest.fixture(scope="session")
+def solo_tile_run(solo_stimulus, tmp_path_factory):
+    """The SOLO mesh's tile alone in the tile harness, on the same events in the same order."""
+    bench = TileBench([SOLO.tile_config(0)], name="mesh_energy_tile")
+    events = [e[:, 2:] for e in _program_events(SOLO, [[e] for e in solo_stimulus], seed=3)]
+    assert sum(len(e) for e in events) == sum(len(e) for e in solo_stimulus)
+    case = TileCase([StepStimulus(e) for e in events], seed=3, read_state=False)
+    return bench.run({0: case}, work_dir=tmp_path_factory.mktemp("mesh-energy-tile"))[0]
+
+
+class TestMeshCounters:
+    def test_runs_match_the_golden_model(self, mesh_runs):
+        for variant in ("traffic", "idle"):
+            for run in mesh_runs(variant).values():
+                assert run.passed, run.mismatch
+
+    def test_every_block_is_counted(self, mesh_runs):
+        solo, pair = mesh_runs("traffic")[0], mesh_runs("traffic")[1]
+        assert set(pair.toggles) == {f"{kind}_{x}_0" for kind in ("tile", "router", "interface") for x in (0, 1)}
+        assert set(pair.pulses) == {"tile_0_0", "tile_1_0"}
+        for name, units in solo.toggles.items():
+            expected = {"tile": PROBE_UNITS, "router": ROUTER_UNITS}.get(name.split("_")[0])
+            if expected:
+                assert tuple(units) == expected
+        assert tuple(solo.pulses["tile_0_0"]) == GATED_UNITS
+
+    def test_tile_registers_count_as_in_the_tile_bench(self, mesh_runs, solo_tile_run):
+        """The tile in the mesh sees the same events in the same order as in the tile harness
+        (only the cycles between them differ), so its registers take the same sequences of
+        values and flip the same bits; the nets between registers see the same values too.
+        (Clock pulses are not compared: the event pipeline's and the sequencer's gates open for
+        the cycles an event or a tick waits, which differ.)"""
+        assert solo_tile_run.passed, solo_tile_run.mismatch
+        mesh = mesh_runs("traffic")[0].toggles["tile_0_0"]
+        assert sum(mesh.values()) > 0
+        for unit in TileProbes.register_units:
+            assert mesh[unit] == solo_tile_run.toggles[unit], unit
+        assert mesh == solo_tile_run.toggles
+
+    def test_routers_count_the_bits_of_the_packets_they_carry(self, mesh_runs, pair_packets):
+        run = mesh_runs("traffic")[1]
+        layout = mesh_packet_layout(PAIR)
+        # In injection order; the harness leaves the src_* fields of external packets at 0.
+        words = [_pack(layout, x=x, y=y, address=a, payload=p)
+                 for step in _program_events(PAIR, pair_packets, seed=4) for x, y, a, p in step]
+        count = len(words)
+        assert run.routers[0].forwarded[EAST] == count and run.routers[1].forwarded[LOCAL] == count
+        assert run.routers[1].forwarded[WEST] == 0 and run.routers[0].forwarded[LOCAL] == 0
+        # Each packet is written once into router (0, 0)'s local FIFO and once into router
+        # (1, 0)'s west FIFO, in order; no other FIFO is written.
+        fifo = _fifo_flips(words, PAIR.fifo_depth)
+        assert run.toggles["router_0_0"]["fifo"] == fifo
+        assert run.toggles["router_1_0"]["fifo"] == fifo
+        # Router (0, 0)'s east and local outputs both show its local FIFO's head (the only
+        # requester, and the default grant); router (1, 0)'s local output shows each packet
+        # while it is valid and its empty local FIFO's head (0) otherwise, its west output the
+        # same empty head. Each packet leaves alone (injected every other cycle): valid pulses.
+        assert run.toggles["router_0_0"]["links"] == 2 * _sequence_flips(words) + 2 * count
+        assert run.toggles["router_1_0"]["links"] == 2 * sum(bin(w).count("1") for w in words) + 2 * count
+        # Counters: a counter counting to n flips 2n - popcount(n) bits (packets and stall
+        # cycles: the tile is busy updating when a step's packet arrives); each occupancy
+        # high-water mark goes from 0 to at most 1 (one packet at a time).
+        counted = lambda n: 2 * n - bin(n).count("1")
+        assert run.routers[1].stalls[LOCAL] > 0
+        for index, router in enumerate(run.routers):
+            assert max(router.max_level) == 1
+            expected = sum(counted(n) for n in (*router.forwarded, *router.stalls)) + sum(router.max_level)
+            assert run.toggles[f"router_{index}_0"]["counters"] == expected
+
+    def test_output_fifo_counts_the_tile_output_events(self, mesh_runs, pair_packets):
+        run = mesh_runs("traffic")[1]
+        model = MeshModel(PAIR)
+        outputs = [[], []]
+        for step in pair_packets:
+            result = model.step(step)
+            for i, tile in enumerate(result.tiles):
+                outputs[i] += [tuple(e) for e in np.asarray(tile.events_out).reshape(-1, 2)]
+        assert outputs[1] and not outputs[0]
+        for i, events in enumerate(outputs):
+            config = PAIR.tile_config(i)
+            layout = event_out_layout(config)
+            words = [_pack(layout, neuron=n, payload=p) for n, p in events]
+            x, y = PAIR.position(i)
+            assert run.toggles[f"interface_{x}_{y}"]["out_fifo"] == _fifo_flips(words, max(2, config.neurons))
+
+    def test_idle_mesh_has_no_data_toggles(self, mesh_runs):
+        for run in mesh_runs("idle").values():
+            assert run.cycles > 0 and run.events_in == 0
+            for block, units in run.toggles.items():
+                assert all(count == 0 for count in units.values()), (block, units)
+
+    def test_energy_is_the_sum_of_its_parts(self, mesh_runs):
+        tech = TechModel.from_liberty()
+        calibration = Calibration.load()
+        run = mesh_runs("traffic")[1]
+        report = estimate(PAIR, run, tech, calibration=calibration)
+        result = report.to_dict()
+        blocks = result["blocks"]
+        assert report.total_pj == pytest.approx(sum(b["energy_pj"] for b in blocks.values()))
+        assert report.total_pj == pytest.approx(sum(result["energy_by_kind_pj"].values()))
+        assert report.total_pj == pytest.approx(sum(result["breakdown_by_unit_pj"].values()))
+        assert report.total_pj == pytest.approx(sum(result["breakdown_pj"].values()))
+        assert result["energy_per_step_pj"] == pytest.approx(report.total_pj / PAIR_STEPS)
+        assert report.data_toggles == sum(sum(units.values()) for units in run.toggles.values())
+        assert result["packets"] == run.events_in + run.packets == PAIR_STEPS
+        kinds = result["energy_by_kind_pj"]
+        assert result["network_energy_per_packet_pj"] == pytest.approx(
+            (kinds["router"] + kinds["interface"]) / PAIR_STEPS)
+        assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
+        flops = network_flops(PAIR)
+        for i in range(PAIR.count):
+            x, y = PAIR.position(i)
+            # A tile's terms are the tile model's (with the tile calibration) over the mesh's cycles.
+            alone = types.SimpleNamespace(steps=run.steps, cycles=run.cycles, synaptic_ops=0, events_in=0,
+                                          toggles=run.toggles[f"tile_{x}_{y}"], pulses=run.pulses[f"tile_{x}_{y}"])
+            tile = estimate(PAIR.tile_config(i), alone, tech, calibration=calibration)
+            assert blocks[f"tile_{x}_{y}"]["data_pj"] == pytest.approx(tile.data_pj)
+            assert blocks[f"tile_{x}_{y}"]["clock_pj"] == pytest.approx(tile.clock_pj)
+            # Routers have no clock gate: every flop's clock pin toggles twice per cycle.
+            router = blocks[f"router_{x}_{y}"]
+            assert router["flops"] == flops["router"][i]
+            assert router["clock_toggles"] == 2 * run.cycles * flops["router"][i]
+            assert router["clock_pj"]["root"] == pytest.approx(
+                run.cycles * flops["router"][i] * tech.flop_clock_cycle_energy_pj())
+            assert router["data_pj"]["links"] == pytest.approx(
+                run.toggles[f"router_{x}_{y}"]["links"] * tech.net_toggle_energy_pj())
+            assert router["data_pj"]["fifo"] == pytest.approx(
+                run.toggles[f"router_{x}_{y}"]["fifo"] * tech.register_bit_toggle_energy_pj())
+        assert result["minimum_energy_point"]["vdd"] < tech.vdd
+
+    def test_idle_mesh_energy_is_clock_and_leakage(self, mesh_runs):
+        tech = TechModel.from_liberty()
+        run = mesh_runs("idle")[1]
+        report = estimate(PAIR, run, tech)
+        assert report.data_toggles == 0 and all(v == 0 for v in report.data_pj.values())
+        routers = sum(b["energy_pj"] for n, b in report.blocks.items() if n.startswith("router"))
+        assert routers > 0
+
+
+def test_count_flops_counts_registers_and_writable_memories():
+    class Part(wiring.Component):
+        address: In(3)
+        data: Out(8)
+
+        def __init__(self):
+            self.fifo = SyncFIFOBuffered(width=8, depth=4)
+            super().__init__()
+
+        def elaborate(self, platform):
+            m = Module()
+            counter = Signal(5)
+            m.d.sync += counter.eq(counter + 1)
+            m.submodules.fifo = self.fifo
+            m.submodules.rom = rom = Memory(shape=8, depth=8, init=range(8))
+            read = rom.read_port(domain="comb")
+            m.d.comb += [read.addr.eq(self.address), self.data.eq(read.data + counter)]
+            return m
+
+    # counter 5; FIFO: 3 words of 8 in memory, the 8-bit head register, produce, consume and
+    # level (2 bits each), r_rdy 1; the ROM is logic.
+    assert count_flops(Part()) == 5 + 3 * 8 + 8 + 2 + 2 + 2 + 1
+
+
+def test_network_flops_follow_the_fifo_depth():
+    shallow, deep = network_flops(PAIR), network_flops(PAIR.replace(fifo_depth=7))
+    width = mesh_packet_layout(PAIR).size
+    # Each connected or tied-off input FIFO of a router holds depth - 1 words of one packet in
+    # memory (and its pointers grow with the depth).
+    assert all(d - s >= 5 * 4 * width for s, d in zip(shallow["router"], deep["router"]))
+    assert shallow["interface"] == deep["interface"]
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL.replace(gating="none", lanes=1), TileConfig()],
+                         ids=["small", "small-none", "default"])
+def test_count_flops_agrees_with_the_tile_register_budget(config):
+    """The tile's hand-written flop budget (the energy model's clock tree) against the design:
+    every flop of the tile but its two memories (synapse table and weight rows, not modelled as
+    flops) is in the budget."""
+    from subtile.golden.tile import initial_contents
+    from subtile.hdl.tile import RegisterBudget, Tile
+    weights, table = initial_contents(config)
+    budget = RegisterBudget(config)
+    memories = (config.addresses * config.table_entry_width
+                + config.branches * config.synapses * config.neurons * config.weight_format.width)
+    assert count_flops(Tile(config, weights=weights, table=table)) == budget.root_flops + budget.gated_flops + memories
