@@ -24,7 +24,7 @@ import numpy as np
 
 from subtile.golden.mesh import MeshModel
 from subtile.golden.tile import TileModel, TileState
-from subtile.kit.tile import MeshDriver, TileDriver
+from subtile.kit.tile import MeshDriver, TileDriver, memory_writes
 from subtile.sim.tile_bench import state_signals
 
 __all__ = ["GoldenScoreboard", "Mismatch", "event_mismatch", "read_state"]
@@ -111,17 +111,27 @@ class GoldenScoreboard:
         self.log = logging.getLogger(f"cocotb.{driver.dut._name}.scoreboard")
         self.steps = self.events = 0
         self._order: list[str] = []            # kinds of transfers this step, to check writes come first
+        self._unmodelled: str | None = None
         if not self.mesh:
+            # The memories keep what earlier tests of this simulation wrote (rst does not clear them).
+            for frame in memory_writes(driver.dut):
+                self._apply(frame)
             driver.events_in.add_callback(lambda frame: self._order.append("event"))
             driver.prog.add_callback(self._write)
         driver.add_step_callback(self._check)
+        driver.scoreboard = self
 
     def _write(self, frame: dict) -> None:
         cfg = self.driver.config
-        if "event" in self._order:
-            raise Mismatch(f"step {self.driver.step}: a programming write after an input event in the same "
-                           "step; the golden model applies writes before the step's events (write first)")
+        if "event" in self._order and self._unmodelled is None:
+            # Raised from the step check: this runs in the driver's coroutine, not the test's.
+            self._unmodelled = (f"step {self.driver.step}: a programming write after an input event in the "
+                                "same step; the golden model applies writes before the step's events")
         self._order.append("write")
+        self._apply(frame)
+
+    def _apply(self, frame: dict) -> None:
+        cfg = self.driver.config
         if frame["target"] == 0:
             if frame["row"] < cfg.addresses:
                 data = frame["data"]
@@ -139,6 +149,8 @@ class GoldenScoreboard:
 
     def _check(self, step: int, got) -> None:
         self._order = []
+        if self._unmodelled:
+            raise Mismatch(self._unmodelled)
         if self.mesh:
             self._check_mesh(step, got)
         else:

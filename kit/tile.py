@@ -21,7 +21,17 @@ from subtile.kit.bus import resolve_bit
 from subtile.kit.design import Design
 from subtile.kit.stream import StreamSink, StreamSource
 
-__all__ = ["EventSource", "EventSink", "ProgDriver", "TileDriver", "MeshDriver", "start_clock"]
+__all__ = ["EventSource", "EventSink", "ProgDriver", "TileDriver", "MeshDriver", "start_clock", "memory_writes"]
+
+#: Programming writes taken so far in this simulation, per tile (its handle's path). ``rst`` does not
+#: clear the memories, so a later test of the same simulation starts from these contents; the
+#: scoreboard replays them into its fresh model.
+_MEMORY_WRITES: dict[str, list[dict]] = {}
+
+
+def memory_writes(dut) -> list[dict]:
+    """The programming writes ``dut`` has taken through a :class:`ProgDriver` in this simulation."""
+    return _MEMORY_WRITES.setdefault(dut._path, [])
 
 
 class EventSource(StreamSource):
@@ -57,13 +67,16 @@ class ProgDriver(StreamSource):
     """The programming port: synapse-table and weight writes, accepted while the tile is idle.
 
     ``await prog.write_table(address, valid, branch, slot)`` and
-    ``await prog.write_weight(row, neuron, code)`` queue a write; ``await prog.wait()`` waits until
-    every write is taken. The word encodings are the tile's (``TileConfig.table_entry_width``).
+    ``await prog.write_weight(row, neuron, code)`` return once the tile has taken the write (the
+    tile takes writes only while no input event is offered, so a write and the events sent after
+    it keep their order); ``send_nowait`` queues raw frames. The word encodings are the tile's
+    (``TileConfig.table_entry_width``).
     """
 
     def __init__(self, dut, design: Design, **kwargs):
         super().__init__(dut, "prog", design.prog(), **kwargs)
         self.config = design.config
+        self.add_callback(memory_writes(dut).append)
 
     def table_frame(self, address: int, valid: bool = True, branch: int = 0, slot: int = 0) -> dict:
         cfg = self.config
@@ -81,9 +94,11 @@ class ProgDriver(StreamSource):
 
     async def write_table(self, address: int, valid: bool = True, branch: int = 0, slot: int = 0) -> None:
         await self.send(self.table_frame(address, valid, branch, slot))
+        await self.wait()
 
     async def write_weight(self, row: int, neuron: int, code: int) -> None:
         await self.send(self.weight_frame(row, neuron, code))
+        await self.wait()
 
 
 def start_clock(dut, period_ns: float = 10) -> None:
