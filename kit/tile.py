@@ -15,6 +15,7 @@ import logging
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+from cocotb.utils import get_sim_time
 
 from subtile.errors import ConfigError
 from subtile.kit.bus import resolve_bit
@@ -101,9 +102,14 @@ class ProgDriver(StreamSource):
         await self.wait()
 
 
+#: Clock periods started by :func:`start_clock`, per clock handle's path (for cycle counts).
+_PERIODS: dict[str, float] = {}
+
+
 def start_clock(dut, period_ns: float = 10) -> None:
     """Start ``dut.clk`` as a simulator-side clock (no Python per edge)."""
     Clock(dut.clk, period_ns, unit="ns", impl="gpi").start(start_high=False)
+    _PERIODS[dut.clk._path] = period_ns
 
 
 class _StepDriver:
@@ -113,8 +119,14 @@ class _StepDriver:
         self.dut, self.design = dut, design
         self.log = logging.getLogger(f"cocotb.{dut._name}.step")
         self.step = 0                            # steps completed
+        self.step_cycles: list[int] = []         # per step: clock cycles from the taken tick to its end
+        self.period_ns = None
         self._step_callbacks = []
         dut.tick.value = 0
+
+    async def _settled(self):
+        await FallingEdge(self.dut.clk)
+        await ReadOnly()
 
     def add_step_callback(self, callback) -> None:
         """Call ``callback(step, result)`` after every step (the scoreboard does)."""
@@ -127,13 +139,10 @@ class _StepDriver:
         self.dut.rst.value = 0
         await ClockCycles(self.dut.clk, 1)
 
-    async def _settled(self):
-        await FallingEdge(self.dut.clk)
-        await ReadOnly()
-
     async def _take_tick(self) -> None:
         """Raise ``tick`` until a cycle with ``tick_ready`` takes it."""
         dut = self.dut
+        self.period_ns = _PERIODS.get(dut.clk._path)
         await RisingEdge(dut.clk)
         dut.tick.value = 1
         while True:
@@ -143,16 +152,20 @@ class _StepDriver:
             if taken:
                 break
         dut.tick.value = 0
+        self._tick_time = get_sim_time("ps")
 
     async def _wait_for(self, handle, *, limit: int, what: str) -> None:
         for _ in range(limit):
             await self._settled()
             if resolve_bit(handle):
                 await RisingEdge(self.dut.clk)
+                self._end_time = get_sim_time("ps")
                 return
         raise AssertionError(f"step {self.step}: no {what} within {limit} cycles of the tick")
 
     def _finish(self, result) -> None:
+        if self.period_ns:
+            self.step_cycles.append(round((self._end_time - self._tick_time) / (self.period_ns * 1000)))
         for callback in self._step_callbacks:
             callback(self.step, result)
         self.step += 1
