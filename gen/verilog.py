@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 from subtile.errors import ConfigError
 
 __all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
-           "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks"]
+           "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
 #: other warning is a defect (the lint test fails on it). Explained in docs/lint.md.
@@ -115,6 +115,26 @@ def start_comb_blocks(text: str) -> str:
                    f"{m[1]}// verilator lint_on INITIALDLY"), text)
 
 
+_BARE_REGISTER = re.compile(r"^(  reg (?:\[(\d+):0\] )?)([A-Za-z_]\w*);$", re.M)
+
+
+def initialise_registers(text: str) -> str:
+    """Give a zero initialiser to every register Yosys declares without one (the memories' read
+    data, ``reg [63:0] _1_;``, loaded by ``_1_ <= mem[...]``).
+
+    Verilator starts such a register at 0, Icarus at X until its first load: the design's
+    behaviour does not depend on it, but a toggle count over it does (X -> value counts no
+    flip). With the initialiser both simulators start from the same state; combinational
+    ``reg`` s (assigned with ``=`` in ``always @*``) are left alone."""
+    def initialise(match):
+        name = match[3]
+        if not re.search(rf"^\s+{re.escape(name)}\s*<=", text, re.M):
+            return match[0]
+        width = int(match[2]) + 1 if match[2] else 1
+        return f"{match[1]}{name} = {width}'h0;"
+    return _BARE_REGISTER.sub(initialise, text)
+
+
 def verilog_sha256(text: str) -> str:
     """Hash of Verilog text, ignoring ``(* src = ... *)`` attributes (they hold absolute paths)."""
     return hashlib.sha256(_SRC_ATTRIBUTE.sub("", text).encode()).hexdigest()
@@ -201,7 +221,7 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     appended; ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
     """
     check_identifier(top)
-    text = start_comb_blocks(compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False))) + extra_verilog
+    text = initialise_registers(start_comb_blocks(compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False)))) + extra_verilog
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None
     header = text[text.index(f"module {top}("):]
