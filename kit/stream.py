@@ -22,7 +22,7 @@ from collections import deque
 from typing import Callable, Iterable, Iterator
 
 import cocotb
-from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge
 
 from subtile.kit.bus import STREAM, Layout, StreamProtocol, resolve_bit
 
@@ -43,6 +43,7 @@ class _StreamBase:
         self.count = 0                      # transfers so far
         self._callbacks: list[Callable[[dict], None]] = []
         self._pause: Iterator[bool] | None = None
+        self._kick = Event()
         self._task = None
 
     def add_callback(self, callback: Callable[[dict], None]) -> None:
@@ -52,6 +53,7 @@ class _StreamBase:
     def set_pause_generator(self, generator: Iterable[bool] | None = None) -> None:
         """Pause in every cycle for which ``generator`` yields True; None removes it."""
         self._pause = None if generator is None else iter(generator)
+        self._kick.set()
 
     def clear_pause_generator(self) -> None:
         self._pause = None
@@ -134,13 +136,21 @@ class StreamMonitor(_StreamBase):
 
     async def _run(self):
         falling, rising, settled = FallingEdge(self.clock), RisingEdge(self.clock), ReadOnly()
+        valid_rises = RisingEdge(self.valid)
         while True:
             await falling
             await settled
-            if not self._in_reset() and resolve_bit(self.valid) and resolve_bit(self.ready):
+            valid = resolve_bit(self.valid)
+            if valid and not self._in_reset() and resolve_bit(self.ready):
                 self._transfer(self.layout.unpack(int(self.payload.value)))
             await rising
             self._drive()
+            if not valid and self._pause is None and not resolve_bit(self.valid):
+                # Nothing to do per cycle until valid rises (it changes just after a rising edge;
+                # read again just now, in case it already did): sleep instead of waking up every
+                # cycle; a new pause generator wakes the unit.
+                self._kick.clear()
+                await First(valid_rises, self._kick.wait())
 
 
 class StreamSink(StreamMonitor):

@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
 
 from subtile.errors import ConfigError
@@ -155,13 +155,31 @@ class _StepDriver:
         self._tick_time = get_sim_time("ps")
 
     async def _wait_for(self, handle, *, limit: int, what: str) -> None:
-        for _ in range(limit):
-            await self._settled()
-            if resolve_bit(handle):
-                await RisingEdge(self.dut.clk)
-                self._end_time = get_sim_time("ps")
-                return
-        raise AssertionError(f"step {self.step}: no {what} within {limit} cycles of the tick")
+        """Wait until ``handle`` is high in a settled cycle, then for the next rising edge."""
+        failure = f"step {self.step}: no {what} within {limit} cycles of the tick"
+        await self._settled()
+        if self.period_ns:
+            # Sleep until the signal rises (it is registered or a function of registers, so it
+            # changes just after a rising edge), then check its settled value (a glitch is no rise).
+            deadline = get_sim_time("ps") + limit * self.period_ns * 1000
+            while not resolve_bit(handle):
+                left = deadline - get_sim_time("ps")
+                if left <= 0:
+                    raise AssertionError(failure)
+                try:
+                    await with_timeout(RisingEdge(handle), left, "ps")
+                except SimTimeoutError:
+                    raise AssertionError(failure) from None
+                await ReadOnly()
+        else:
+            for _ in range(limit):
+                if resolve_bit(handle):
+                    break
+                await self._settled()
+            else:
+                raise AssertionError(failure)
+        await RisingEdge(self.dut.clk)
+        self._end_time = get_sim_time("ps")
 
     def _finish(self, result) -> None:
         if self.period_ns:
