@@ -40,7 +40,10 @@ def _fail(message: str) -> int:
 
 
 def harness_rate(config, stimulus, simulator, work: Path) -> dict:
-    bench = TileBench([config], name=f"{config.name}_speed", simulator=simulator, count_toggles=False)
+    words = sum(len(s) for s in stimulus) + len(stimulus) + 1
+    depth = 1 << max(14, words.bit_length(), (config.neurons * len(stimulus)).bit_length())
+    bench = TileBench([config], name=f"{config.name}_speed", simulator=simulator, count_toggles=False,
+                      stimulus_depth=depth, response_depth=depth)
     run = bench.run({0: TileCase([StepStimulus(e) for e in stimulus], read_state=False)}, work_dir=work)[0]
     if not run.passed:
         raise AssertionError(f"fast harness on {simulator}: {run.mismatch}")
@@ -102,13 +105,15 @@ def main(argv=None) -> int:
                 print(f"[kit_speed] {simulator}: {flow} ...", file=sys.stderr, flush=True)
                 result = measure()
                 rows.append({"simulator": simulator, "flow": flow, **{k: result[k] for k in ("cycles", "seconds", "events_out")},
-                             "cycles_per_second": round(result["cycles"] / result["seconds"])})
+                             "cycles_per_second": round(result["cycles"] / result["seconds"]),
+                             "events_per_second": round(events_in / result["seconds"])})
     print(f"{config.name}: {config.neurons} neurons, {args.steps} steps, activity {args.activity}: "
           f"{events_in} input events, {rows[0]['events_out']} output events")
-    print("| simulator | flow | cycles | seconds | cycles/s |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("| simulator | flow | cycles | seconds | cycles/s | input events/s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        print(f"| {row['simulator']} | {row['flow']} | {row['cycles']:,} | {row['seconds']:.2f} | {row['cycles_per_second']:,} |")
+        print(f"| {row['simulator']} | {row['flow']} | {row['cycles']:,} | {row['seconds']:.2f} | "
+              f"{row['cycles_per_second']:,} | {row['events_per_second']:,} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"config": config.name, "steps": args.steps, "events_in": events_in,
                                                "rows": rows}, indent=2) + "\n")
