@@ -400,7 +400,9 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         f"{icg.gated_clock}). FuseSoC: `fusesoc --cores-root . run --target lint "
         f"subtile:tile:{top}`; `--target sim` builds and runs `{tb_name}`, a self-driving testbench "
         "(random events, ticks and backpressure; `+steps=N +seed=S`), with the assertions on when the "
-        "SystemVerilog layer is present. Timing: `{top}.sdc` "
+        "SystemVerilog layer is present; `--tool icarus` runs it under Icarus Verilog (`iverilog -g2012`, "
+        "the plain module). For your own cocotb tests of this folder see subtile's `examples/cocotb/` "
+        f"(`subtile.kit` reads `manifest.json`). Timing: `{top}.sdc` "
         f"({period_ns:g} ns clock).", "",
         "FPGA: use `gating = \"enable\"` (clock enables); the `icg` latch + AND clock gates are an ASIC "
         "construct and make poor FPGA clocks. Both modes are bit-exact with each other.", "",
