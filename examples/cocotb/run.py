@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     work = Path(args.work).resolve()
     rtl = work / "rtl"
     # 1. The RTL, exactly as a user gets it (folder with Verilog, FuseSoC core, manifest.json).
-    export = subprocess.run(["subtile", "export", "--config", args.config, "--output-dir", str(rtl)])
+    export = subprocess.run([sys.executable, "-m", "subtile", "export", "--config", args.config, "--output-dir", str(rtl)])
     if export.returncode:
         return export.returncode
     manifest = json.loads((rtl / "manifest.json").read_text())
