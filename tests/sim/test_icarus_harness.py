@@ -1,16 +1,19 @@
-"""The fast tile harness (sim/tile_harness.py) under Icarus as under Verilator: the same run
-passes against the golden model on both, takes the same cycles, and every in-simulation toggle
-and clock-pulse counter agrees (Icarus 11 miscounts $countones of an expression, and starts the
-memories' read registers at X: the harness and gen/verilog.py avoid both)."""
+"""The fast tile and mesh harnesses (sim/tile_harness.py, sim/mesh_harness.py) under Icarus as
+under Verilator: the same run passes against the golden model on both, takes the same cycles,
+and every in-simulation toggle and clock-pulse counter agrees (Icarus 11 miscounts $countones of
+an expression, and starts the memories' read registers at X: the harness and gen/verilog.py
+avoid both)."""
 
 import shutil
 
 import numpy as np
 import pytest
 
+from subtile.golden.mesh import random_mesh_stimulus
 from subtile.golden.tile import random_stimulus
+from subtile.sim.mesh_bench import MeshBench, MeshCase
 from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
-from subtile.spec.config import TileConfig
+from subtile.spec.config import MeshConfig, TileConfig
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -49,3 +52,23 @@ def test_icarus_refuses_verilator_only_options():
         TileBench([CONFIG], simulator="icarus", coverage=True)
     with pytest.raises(ValueError, match="simulator: 'xsim' is not one of verilator, icarus"):
         TileBench([CONFIG], simulator="xsim")
+
+
+MESH = MeshConfig(name="m_icarus", width=2, height=1, fifo_depth=2, max_destinations=2,
+                  tile=TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, delta=1,
+                                  branch_activation="identity", soma_activation={"function": "tanh", "impl": "lut"}))
+
+
+def test_mesh_harness_agrees_between_simulators(tmp_path):
+    """The fast mesh harness (sim/mesh_harness.py) on both: golden-exact, same cycles, same router
+    counters and toggle counts."""
+    case = MeshCase(random_mesh_stimulus(MESH, 8, 0.4, 3), seed=3, idle=0.2, stall=0.3)
+    runs = {simulator: MeshBench([MESH], name="icarus_mesh", simulator=simulator, stimulus_depth=1024,
+                                 response_depth=1024).run({0: case}, work_dir=tmp_path / simulator)[0]
+            for simulator in ("verilator", "icarus")}
+    verilator, icarus = runs["verilator"], runs["icarus"]
+    assert verilator.passed and icarus.passed, (verilator.mismatch, icarus.mismatch)
+    assert verilator.events_out == icarus.events_out > 0 and verilator.cycles == icarus.cycles
+    assert [r.to_dict() for r in verilator.routers] == [r.to_dict() for r in icarus.routers]
+    assert verilator.toggles and verilator.pulses
+    assert verilator.toggles == icarus.toggles and verilator.pulses == icarus.pulses
