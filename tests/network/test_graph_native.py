@@ -85,7 +85,8 @@ def test_quantization_chooses_integer_bits_and_counts():
         neighbours = [type(fmt)(bits, fmt.int_bits + d) for d in (-1, 1) if fmt.int_bits + d <= bits]   # searched: I <= W
         assert all(error(fmt) <= error(n) for n in neighbours)
         raw = np.round(values / fmt.lsb)
-        assert ql.saturated == np.count_nonzero((raw > fmt.max_code) | (raw < fmt.min_code)) >= 1
+        assert ql.saturated == np.count_nonzero((raw > fmt.max_code) | (raw < fmt.min_code))
+        assert ql.saturated >= 1 or bits > 3                     # at 3 bits the outlier is clipped
         assert ql.zeroed >= 1 and ql.total == 105
 
 
