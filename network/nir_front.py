@@ -62,7 +62,7 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
     if not path.exists():
         raise ConfigError(f"model: {path} does not exist")
     try:
-        graph = nir.read(str(path))
+        graph = nir.read(str(path), type_check=False)      # shapes are checked along the chain below
     except Exception as error:             # h5py and nir raise several types for a broken file
         raise ConfigError(f"model: {path} is not a readable NIR graph ({type(error).__name__}: "
                           f"{str(error).splitlines()[0] if str(error) else ''})") from None
