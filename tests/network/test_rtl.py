@@ -13,6 +13,7 @@ pytest.importorskip("nir")
 
 from subtile.cli.main import main  # noqa: E402
 from subtile.network import mapper, nir_front, onnx_front, quantize, run  # noqa: E402
+from subtile.network.graph import Graph, Layer  # noqa: E402
 
 RTL_SAMPLES = 8
 
@@ -25,6 +26,18 @@ def mapped(models):
         q = quantize.quantize(graph, 8)
         out[name] = (graph, q, mapper.map_network(q))
     return out
+
+
+def _split_network():
+    """10 -> 9 -> 4 with at most 3 neurons per tile: 3 + 2 tiles on a 3 x 2 mesh (one unused), every
+    hidden neuron multicast to both output tiles, a leak and a threshold of 2."""
+    rng = np.random.default_rng(5)
+    graph = Graph("split", 10, [Layer("h", rng.normal(0, 0.6, (10, 9)), bias=rng.normal(0, 0.3, 9), activation="sigmoid"),
+                                Layer("o", rng.normal(0, 0.8, (9, 4)), bias=rng.normal(0, 0.3, 4), activation="gelu")])
+    q = quantize.quantize(graph, 6, leak_shift=1, delta=2)
+    m = mapper.map_network(q, mapper.MapOptions(neurons=3))
+    assert (m.config.width, m.config.height, m.config.max_destinations) == (3, 2, 2)
+    return m, rng.uniform(-1, 1.5, (12, 10))
 
 
 def test_golden_accuracy_within_one_point_of_float(mapped, digits_test):
@@ -54,6 +67,18 @@ def test_rtl_equals_golden_on_every_sample(mapped, digits_test, tmp_path_factory
         kinds = result.energy_by_kind_pj
         assert result.energy_pj > 0 and kinds["router"] > 0 and kinds["tile"] > 0
         assert result.energy_pj == pytest.approx(sum(kinds.values()))
+
+
+@pytest.mark.slow
+def test_split_layers_and_multicast_on_rtl(tmp_path):
+    """Layers split over tiles, axon tables multicasting to two tiles, an unused mesh position, a leak and
+    delta = 2: RTL == the golden program on every sample."""
+    m, inputs = _split_network()
+    program = run.sequential_program(m, inputs, steps=run.default_steps(m))
+    result, = run.rtl_run([(m, program)], work_dir=tmp_path, energy=False, name="network_split_bench")
+    assert result.passed, result.mismatch
+    np.testing.assert_array_equal(result.codes, program.codes)
+    assert program.codes.any() and program.packets > program.events_out     # multicast: more packets than events
 
 
 @pytest.mark.slow
