@@ -3,15 +3,17 @@
 For each layer (in order):
 
 * **fan-in**: the layer's inputs plus one held bias input (if it has biases) are the tile's input
-  addresses (input i is address i, the bias is address ``inputs``). A plain layer (one identity
-  branch) spreads its fan-in over ``ceil(fan_in / S)`` identity branches of S synapses (the sum of
-  identity branches is the layer's sum); a dendritic layer keeps its branches. The fan-in must fit
-  ``B * S`` synapses and ``A`` addresses;
+  addresses (input i is address i, the bias is address ``inputs``). Each tile maps only the
+  addresses with a non-zero weight code for one of its neurons (sparse layers, such as unrolled
+  convolutions, need only their real fan-in). A plain layer (one identity branch) spreads it over
+  ``ceil(fan_in / S)`` identity branches of S synapses (the sum of identity branches is the
+  layer's sum, each branch sum rounded to the dendrite format first: up to B/2 LSB more rounding
+  than one branch); a dendritic layer keeps its branches. The fan-in must fit ``B * S`` synapses;
 * **width**: a layer with more outputs than ``neurons`` is split over several tiles of (nearly)
   equal width, each holding the layer's whole synapse table;
 * **axon tables**: every neuron of a layer multicasts each output event to every tile of the next
-  layer (at the address of its output index), so ``max_destinations`` is the widest next layer's
-  tile count (at most 16);
+  layer that maps it (at the address of its output index), so ``max_destinations`` is the most
+  such tiles of any neuron (at most 16);
 * **placement**: tiles in layer order along a snake over the mesh rows, so consecutive tiles (a
   layer and the next) are neighbours; the mesh size is the smallest near-square that holds them,
   or the one given. Unused positions get a one-neuron tile with nothing mapped.
@@ -129,13 +131,13 @@ def _mesh_size(tiles: int, given) -> tuple[int, int]:
     return width, height
 
 
-def _layout(ql, options: MapOptions) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """(B, S, branch, slot) of the layer's addresses (inputs, then the bias)."""
+def _layout(ql, options: MapOptions, used: np.ndarray, where: str) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """(B, S, branch, slot) of one tile: ``used`` are the addresses it maps (inputs with a non-zero
+    weight for one of its neurons, then the bias), ascending."""
     layer = ql.layer
-    where = f"layer {layer.name}"
-    fan_in = layer.inputs + (ql.bias is not None)
-    if fan_in > MAX_ADDRESSES:
-        raise ConfigError(f"{where}: fan-in {fan_in} exceeds the tile's addresses (at most {MAX_ADDRESSES})")
+    fan_in = len(used)
+    if fan_in == 0:
+        return 1, 1, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if layer.branches == 1 and layer.branch_activation.is_identity:
         branches = math.ceil(fan_in / options.synapses)
         if branches > options.branches:
@@ -145,7 +147,8 @@ def _layout(ql, options: MapOptions) -> tuple[int, int, np.ndarray, np.ndarray]:
         synapses = math.ceil(fan_in / branches)
         branch, slot = np.divmod(np.arange(fan_in), synapses)
         return branches, synapses, branch, slot
-    branch = np.concatenate([layer.branch, [0] if ql.bias is not None else []]).astype(np.int64)
+    full = np.concatenate([layer.branch, [0]]).astype(np.int64)         # the bias is in branch 0
+    branch = full[used]
     if layer.branches > options.branches:
         raise ConfigError(f"{where}: {layer.branches} dendritic branches exceed branches = {options.branches}")
     slot = np.zeros(fan_in, dtype=np.int64)
@@ -188,6 +191,10 @@ class MappedNetwork:
     @property
     def input_tiles(self) -> list[int]:
         return [p.tile for p in self.parts[0]]
+
+    def input_mask(self, tile: int) -> np.ndarray:
+        """1 for the network inputs that first-layer ``tile`` maps, else 0 (shape (inputs,))."""
+        return self.contents[tile][1].valid[:self.inputs].astype(np.int64)
 
     @property
     def output_parts(self) -> list[TilePart]:
@@ -257,24 +264,48 @@ def map_network(q: QuantizedNetwork, options: MapOptions | None = None) -> Mappe
     """Map ``q`` onto a mesh (see the module notes); refusals are one-line ConfigErrors."""
     options = options or MapOptions()
     name = _ident(q.graph.name)
-    layouts, splits = [], []
+    splits, layouts, used = [], [], []
     for ql in q.layers:
-        layouts.append(_layout(ql, options))
-        count = math.ceil(ql.layer.outputs / options.neurons)
-        splits.append([len(c) for c in np.array_split(np.arange(ql.layer.outputs), count)])
+        layer = ql.layer
+        where = f"layer {layer.name}"
+        if layer.inputs + (ql.bias is not None) > MAX_ADDRESSES:
+            raise ConfigError(f"{where}: {layer.inputs + 1} input addresses exceed the tile's {MAX_ADDRESSES}")
+        count = math.ceil(layer.outputs / options.neurons)
+        sizes = [len(c) for c in np.array_split(np.arange(layer.outputs), count)]
+        codes = ql.weight if ql.bias is None else np.vstack([ql.weight, ql.bias[None, :]])
+        layer_used, layer_layouts, offset = [], [], 0
+        for size in sizes:
+            # Sparse: a tile maps only the inputs with a non-zero weight for one of its neurons.
+            # Row i of the codes is address i (the bias row is address ``inputs``).
+            addresses = np.flatnonzero((codes[:, offset:offset + size] != 0).any(axis=1))
+            layer_used.append(addresses)
+            layer_layouts.append(_layout(ql, options, addresses, where))
+            offset += size
+        splits.append(sizes)
+        used.append(layer_used)
+        layouts.append(layer_layouts)
+    targets = []            # per layer l < last: per input address of layer l + 1, the tiles mapping it
     for index in range(len(q.layers) - 1):
-        if len(splits[index + 1]) > MAX_DESTINATIONS:
-            raise ConfigError(f"layer {q.layers[index].name}: its outputs feed {len(splits[index + 1])} tiles of layer "
+        nxt = q.layers[index + 1].layer
+        per_address = [[] for _ in range(nxt.inputs)]
+        for k, addresses in enumerate(used[index + 1]):
+            for a in addresses:
+                if a < nxt.inputs:
+                    per_address[int(a)].append(k)
+        widest = max((len(t) for t in per_address), default=0)
+        if widest > MAX_DESTINATIONS:
+            raise ConfigError(f"layer {q.layers[index].name}: its outputs feed {widest} tiles of layer "
                               f"{q.layers[index + 1].name}, more than max_destinations = {MAX_DESTINATIONS}; raise --neurons")
-    used = sum(len(s) for s in splits)
-    width, height = _mesh_size(used, options.mesh)
-    positions = snake(used, width)
+        targets.append(per_address)
+    tiles_used = sum(len(s) for s in splits)
+    width, height = _mesh_size(tiles_used, options.mesh)
+    positions = snake(tiles_used, width)
     index_of = [y * width + x for x, y in positions]
     parts, configs, k = [], {}, 0
     for li, (ql, sizes) in enumerate(zip(q.layers, splits)):
-        branches, synapses, _, _ = layouts[li]
         layer_parts, offset = [], 0
         for pi, size in enumerate(sizes):
+            branches, synapses, _, _ = layouts[li][pi]
             lanes = max(d for d in range(1, min(options.lanes, size) + 1) if size % d == 0)
             tile = index_of[k]
             configs[tile] = TileConfig(
@@ -297,28 +328,37 @@ def map_network(q: QuantizedNetwork, options: MapOptions | None = None) -> Mappe
     bias_events = [np.zeros((0, 2), dtype=np.int64) for _ in range(count)]
     dests = [[() for _ in range(t.neurons)] for t in tiles]
     for li, (ql, layer_parts) in enumerate(zip(q.layers, parts)):
-        branches, synapses, branch, slot = layouts[li]
         codes = ql.weight if ql.bias is None else np.vstack([ql.weight, ql.bias[None, :]])
-        for part in layer_parts:
+        for pi, part in enumerate(layer_parts):
+            _, synapses, branch, slot = layouts[li][pi]
+            addresses = used[li][pi]
             cfg = tiles[part.tile]
             weights = np.zeros((cfg.rows, cfg.neurons), dtype=np.int64)
-            weights[branch * synapses + slot] = codes[:, part.offset:part.offset + part.count]
-            table = SynapseTable(np.ones(cfg.addresses, dtype=bool), branch, slot, cfg)
-            contents[part.tile] = (weights, table)
-            if ql.bias is not None:
+            weights[branch * synapses + slot] = codes[addresses, part.offset:part.offset + part.count]
+            valid = np.zeros(cfg.addresses, dtype=bool)
+            full_branch = np.zeros(cfg.addresses, dtype=np.int64)
+            full_slot = np.zeros(cfg.addresses, dtype=np.int64)
+            valid[addresses], full_branch[addresses], full_slot[addresses] = True, branch, slot
+            contents[part.tile] = (weights, SynapseTable(valid, full_branch, full_slot, cfg))
+            if ql.bias is not None and valid[ql.layer.inputs]:
                 bias_events[part.tile] = np.array([[ql.layer.inputs, level]], dtype=np.int64)
             if li + 1 < len(parts):
-                dests[part.tile] = [tuple((nxt.tile, part.offset + n) for nxt in parts[li + 1])
+                dests[part.tile] = [tuple((parts[li + 1][t].tile, part.offset + n) for t in targets[li][part.offset + n])
                                     for n in range(part.count)]
     for i in range(count):
         if contents[i] is None:
             contents[i] = (np.zeros((tiles[i].rows, tiles[i].neurons), dtype=np.int64), SynapseTable.empty(tiles[i]))
-    destinations = max(len(p) for p in parts[1:]) if len(parts) > 1 else 0
+    destinations = max((len(d) for tile in dests for d in tile), default=0)
     config = MeshConfig(name=name, width=width, height=height, tile=tiles[index_of[0]], tiles=tiles,
                         fifo_depth=options.fifo_depth, max_destinations=destinations,
                         inputs=tuple(positions[:len(parts[0])]),
-                        outputs=tuple(positions[used - len(parts[-1]):used]))
+                        outputs=tuple(positions[tiles_used - len(parts[-1]):tiles_used]))
     axons = AxonTable.build(config, dests)
-    notes = [f"{ql.name}: fan-in {ql.layer.inputs + (ql.bias is not None)} over {layouts[i][0]} branch(es) x "
-             f"{layouts[i][1]} synapses, {len(splits[i])} tile(s)" for i, ql in enumerate(q.layers)]
+    notes = []
+    for li, ql in enumerate(q.layers):
+        fans = [len(u) for u in used[li]]
+        full = ql.layer.inputs + (ql.bias is not None)
+        shape = ", ".join(f"{b} x {s}" for b, s, _, _ in layouts[li])
+        notes.append(f"{ql.name}: {len(fans)} tile(s), fan-in {'/'.join(map(str, fans))} of {full} "
+                     f"(branches x synapses {shape})")
     return MappedNetwork(config, contents, axons, parts, bias_events, q.graph.inputs, notes)

@@ -6,7 +6,7 @@ mesh is quiet (no dirty neuron, nothing in flight). The state it settles in, R, 
 sample starts.
 
 **A sample** (the program both the golden mesh and the RTL play): step 0 carries one event per
-non-zero input code (address i, code) to every tile of the first layer; ``steps`` - 1 idle steps
+non-zero input code (address i, code) to every tile of the first layer that maps input i; ``steps`` - 1 idle steps
 follow; the read-out is the running sum of each output neuron's events, i.e. its ``y_sent``;
 then one step carries the negative codes and idle steps follow until the mesh is quiet again
 (at most ``max_rest``). With ``leak_shift = 0`` and ``delta <= 1`` the mesh then is exactly in R
@@ -122,7 +122,7 @@ def golden_batch(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_rest: 
         for tile in mapped.input_tiles:
             addresses = mapped.config.tile_config(tile).addresses
             payload = np.zeros((s, addresses), dtype=np.int64)
-            payload[:, :mapped.inputs] = chunk
+            payload[:, :mapped.inputs] = chunk * mapped.input_mask(tile)
             external[tile] = (payload, (payload != 0).astype(np.int64))
         events = np.zeros(s, dtype=np.int64)
         synaptic = np.zeros(s, dtype=np.int64)
@@ -186,11 +186,14 @@ def sequential_program(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_
 
     for external in prelude:
         step(external)
+    masks = {tile: mapped.input_mask(tile) for tile in mapped.input_tiles}
     for sample in codes:
-        on = np.flatnonzero(sample)
         for sign in (1, -1):
-            events = np.stack([on, sign * sample[on]], axis=1).astype(np.int64)
-            step([events if i in mapped.input_tiles else NONE for i in range(cfg.count)])
+            external = [NONE] * cfg.count
+            for tile, mask in masks.items():
+                on = np.flatnonzero(sample * mask)
+                external[tile] = np.stack([on, sign * sample[on]], axis=1).astype(np.int64)
+            step(external)
             if sign == 1:
                 for _ in range(steps - 1):
                     step([NONE] * cfg.count)

@@ -139,3 +139,35 @@ def test_mapper_refusals(graph, options, message):
     with pytest.raises(ConfigError) as error:
         mapper.map_network(quantize.quantize(graph, 8), options)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_sparse_layers_map_only_their_fan_in_and_results_do_not_depend_on_the_split():
+    """A block-diagonal first layer split over 2 tiles: each tile maps only its block's inputs (and the
+    bias), each hidden neuron is sent only to the output tile that uses it; the golden read-out equals
+    the one-tile mapping's (no partial sum saturates at these weights)."""
+    from subtile.network import run
+    rng = np.random.default_rng(3)
+    w1 = np.zeros((12, 8))
+    w1[:6, :4], w1[6:, 4:] = rng.normal(0, 0.4, (6, 4)), rng.normal(0, 0.4, (6, 4))
+    w2 = np.zeros((8, 8))
+    w2[:4, :4], w2[4:, 4:] = rng.normal(0, 0.5, (4, 4)), rng.normal(0, 0.5, (4, 4))
+    graph = Graph("sparse", 12, [Layer("a", w1, bias=rng.normal(0, 0.1, 8)), Layer("b", w2, activation="sigmoid")])
+    q = quantize.quantize(graph, 8)
+    split = mapper.map_network(q, mapper.MapOptions(neurons=4))
+    whole = mapper.map_network(q)
+    first = [split.contents[p.tile][1] for p in split.parts[0]]
+    assert [np.flatnonzero(t.valid).tolist() for t in first] == [[0, 1, 2, 3, 4, 5, 12], [6, 7, 8, 9, 10, 11, 12]]
+    assert [split.config.tile_config(p.tile).synapses for p in split.parts[0]] == [7, 7]
+    narrow = mapper.map_network(q, mapper.MapOptions(neurons=4, synapses=4))
+    assert [narrow.config.tile_config(p.tile).branches for p in narrow.parts[0]] == [2, 2]   # 7 over 4-synapse branches
+    assert split.config.max_destinations == 1
+    for p in split.parts[0]:
+        for n, dests in enumerate(split.axons.destinations[p.tile]):
+            assert dests == ((split.parts[1][(p.offset + n) // 4].tile, p.offset + n),)
+    x = rng.uniform(-1, 1, (50, 12))
+    a = run.golden_batch(split, x, steps=3)
+    b = run.golden_batch(whole, x, steps=3)
+    np.testing.assert_array_equal(a.codes, b.codes)
+    assert a.packets.sum() > 0
+    program = run.sequential_program(split, x[:10], steps=3)
+    np.testing.assert_array_equal(program.codes, a.codes[:10])
