@@ -1,7 +1,9 @@
 """The NIR front end (the ``nir`` package): graphs as Lava, Rockpool, Sinabs, snnTorch or Norse write them.
 
-A chain from ``Input`` to ``Output`` of ``Affine``, ``Linear``, ``Scale`` and ``Flatten`` nodes,
-each group of them closed by a graded neuron node, which becomes one tile layer:
+A chain from ``Input`` to ``Output`` of ``Affine``, ``Linear``, ``Scale``, ``Flatten``, ``Conv1d``,
+``Conv2d``, ``SumPool2d`` and ``AvgPool2d`` nodes (convolutions and pooling unrolled into sparse
+Affine matrices: the mapper maps each tile's real fan-in only), each group of them closed by a
+graded neuron node, which becomes one tile layer:
 
 * ``LI`` (tau, r, v_leak): the tile's membrane at steady state is ``v = r * (W x + b) + v_leak``,
   so r and v_leak fold into the weights and the bias; the time constant maps to the leak shift k
@@ -28,10 +30,70 @@ import numpy as np
 from subtile.errors import ConfigError
 from subtile.network.graph import Graph, Layer
 
-__all__ = ["load", "leak_shift"]
+__all__ = ["load", "leak_shift", "unroll_conv"]
 
 SPIKING = ("LIF", "CubaLIF", "IF", "Threshold")
-LINEAR = ("Affine", "Linear", "Scale", "Flatten")
+LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
+
+
+def _pair(value, dims):
+    value = np.asarray(value).reshape(-1)
+    return tuple(int(v) for v in (np.repeat(value, dims) if value.size == 1 else value))
+
+
+def unroll_conv(weight, bias, in_shape, *, stride=1, padding=0, dilation=1, groups=1):
+    """A convolution (PyTorch semantics, 1 or 2 spatial dimensions) as a sparse dense matrix.
+
+    Parameters
+    ----------
+    weight : ndarray, shape (C_out, C_in / groups, *kernel)
+    bias : ndarray, shape (C_out,) or None
+    in_shape : tuple
+        (C_in, *spatial) of the input, flattened in C order.
+    padding : int, tuple, "same" or "valid"
+
+    Returns
+    -------
+    (matrix (inputs, outputs), bias (outputs,), out_shape (C_out, *spatial'))
+    """
+    weight = np.asarray(weight, dtype=np.float64)
+    dims = weight.ndim - 2
+    c_out, c_in_group, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+    c_in, spatial = in_shape[0], tuple(in_shape[1:])
+    if len(spatial) != dims or c_in != c_in_group * groups or c_out % groups:
+        raise ValueError(f"input of shape {tuple(in_shape)} does not fit weights {weight.shape} with groups = {groups}")
+    stride, dilation = _pair(stride, dims), _pair(dilation, dims)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0,) * dims
+        else:        # "same" (stride 1): PyTorch puts the extra pad on the right
+            pad = tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel))
+    else:
+        pad = _pair(padding, dims)
+    out_spatial = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in zip(spatial, pad, dilation, kernel, stride))
+    if isinstance(padding, str) and padding == "same":
+        out_spatial = spatial
+    if min(out_spatial) < 1:
+        raise ValueError(f"the kernel {kernel} does not fit the input {spatial}")
+    inputs, outputs = int(np.prod(in_shape)), c_out * int(np.prod(out_spatial))
+    matrix = np.zeros((inputs, outputs))
+    per_group = c_out // groups
+    out_index = np.arange(outputs).reshape((c_out, *out_spatial))
+    in_index = np.arange(inputs).reshape(in_shape)
+    for co in range(c_out):
+        g = co // per_group
+        for ci_local in range(c_in_group):
+            ci = g * c_in_group + ci_local
+            for offset in np.ndindex(*kernel):
+                w = weight[(co, ci_local, *offset)]
+                if w == 0:
+                    continue
+                for o in np.ndindex(*out_spatial):
+                    pos = tuple(oi * s - p + k * d for oi, s, p, k, d in zip(o, stride, pad, offset, dilation))
+                    if all(0 <= q < n for q, n in zip(pos, spatial)):
+                        matrix[in_index[(ci, *pos)], out_index[(co, *o)]] += w
+    b = np.zeros(outputs) if bias is None else np.repeat(np.asarray(bias, dtype=np.float64).reshape(-1), int(np.prod(out_spatial)))
+    return matrix, b, (c_out, *out_spatial)
 NEURONS = ("LI", "CubaLI", "I")
 
 
@@ -82,7 +144,8 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
         notes.append("no dt in the graph's metadata: tau is taken in steps (dt = 1)")
     start = starts[0]
     input_type = nodes[start].input_type
-    width = int(np.prod(next(iter(input_type.values())))) if input_type else None
+    shape = tuple(int(v) for v in np.asarray(next(iter(input_type.values()))).reshape(-1)) if input_type else None
+    width = int(np.prod(shape)) if shape else None
     inputs, layers = width, []
     weight = bias = None
     name = start
@@ -105,6 +168,32 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
             raise ConfigError(f"{where}: spiking neurons cannot map: the tile is graded (it sends level changes, "
                               "not spikes); use LI, CubaLI or I")
         if kind == "Flatten":
+            shape = (width,) if width is not None else None
+            continue
+        if kind in ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"):
+            if shape is None or len(shape) < 2:
+                raise ConfigError(f"{where}: needs a (channels, *spatial) input shape; the Input node gives {shape}")
+            try:
+                if kind.startswith("Conv"):
+                    if getattr(node, "input_shape", None) is not None and tuple(np.atleast_1d(node.input_shape)) != shape[1:]:
+                        raise ValueError(f"input_shape {tuple(np.atleast_1d(node.input_shape))} but {shape[1:]} arrives")
+                    m, b, out_shape = unroll_conv(node.weight, node.bias, shape, stride=node.stride, padding=node.padding,
+                                                  dilation=node.dilation, groups=node.groups)
+                else:
+                    kernel = _pair(node.kernel_size, 2)
+                    ones = np.full((shape[0], 1, *kernel), 1.0 if kind == "SumPool2d" else 1.0 / np.prod(kernel))
+                    m, b, out_shape = unroll_conv(ones, None, shape, stride=node.stride, padding=node.padding,
+                                                  groups=shape[0])
+            except ValueError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            if weight is None:
+                weight, bias = m, b
+            else:
+                weight, bias = weight @ m, bias @ m + b
+            shape, width = out_shape, m.shape[1]
+            layers_note = f"{name}: {kind} unrolled into a sparse {m.shape[0]} x {m.shape[1]} Affine " \
+                          f"({100 * np.count_nonzero(m) / m.size:.1f} % non-zero)"
+            notes.append(layers_note)
             continue
         if kind in ("Affine", "Linear"):
             w = np.asarray(node.weight, dtype=np.float64)
@@ -121,6 +210,7 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
                 if w.shape[1] != weight.shape[1]:
                     raise ConfigError(f"{where}: takes {w.shape[1]} inputs, {weight.shape[1]} arrive")
                 weight, bias = weight @ w.T, bias @ w.T + b
+            shape, width = (w.shape[0],), w.shape[0]
             continue
         if kind == "Scale":
             s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
@@ -131,8 +221,7 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
             continue
         if kind not in NEURONS:
             allowed = ", ".join(("Input", "Output", *LINEAR, *NEURONS))
-            raise ConfigError(f"{where}: not supported (convolutions, pooling and delays are not unrolled); "
-                              f"allowed: {allowed}")
+            raise ConfigError(f"{where}: not supported; allowed: {allowed}")
         if weight is None:
             raise ConfigError(f"{where}: a neuron node needs an Affine or Linear before it")
         layer_notes = []
@@ -164,7 +253,7 @@ def load(path: str | Path, *, dt: float | None = None) -> Graph:
         layers.append(Layer(name, weight * r, bias=bias * r + v_leak, activation=activation, leak_shift=k,
                             notes=layer_notes))
         weight = bias = None
-        width = n
+        width, shape = n, (shape if shape is not None and int(np.prod(shape)) == n else (n,))
     if not layers:
         raise ConfigError("model: no neuron layer between Input and Output")
     return Graph(path.stem, layers[0].inputs, layers, notes)

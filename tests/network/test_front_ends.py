@@ -122,11 +122,10 @@ def _nir_graph(neuron, *, tau=4e-3, dt=1e-3, metadata=None):
         nodes["n"] = nir.IF(r=r, v_threshold=np.ones(4))
     elif neuron == "Threshold":
         nodes["n"] = nir.Threshold(threshold=np.ones(4))
-    elif neuron == "Conv":
-        nodes["n"] = nir.Conv1d(input_shape=5, weight=np.ones((4, 1, 1)), stride=1, padding=0, dilation=1, groups=1,
-                                bias=np.zeros(4))
+    elif neuron == "Delay":
+        nodes["n"] = nir.Delay(delay=np.ones(4))
     edges = [("input", "fc"), ("fc", "scale"), ("scale", "n"), ("n", "output")]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt}, type_check=neuron != "Conv")
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt}, type_check=False)
 
 
 @pytest.mark.parametrize("neuron, gain", [("LI", 2.0), ("CubaLI", 3.0)])
@@ -155,7 +154,7 @@ def test_nir_tau_to_leak_shift(tmp_path, tau, k, approximate):
     ("LIF", "node n (LIF): spiking neurons cannot map: the tile is graded"),
     ("IF", "node n (IF): spiking neurons cannot map: the tile is graded"),
     ("Threshold", "node n (Threshold): spiking neurons cannot map: the tile is graded"),
-    ("Conv", "node n (Conv1d): not supported"),
+    ("Delay", "node n (Delay): not supported; allowed:"),
 ])
 def test_nir_refusals(tmp_path, neuron, message):
     nir.write(str(tmp_path / "g.nir"), _nir_graph(neuron))
@@ -169,3 +168,61 @@ def test_nir_default_activation_is_noted(tmp_path):
     graph = nir_front.load(tmp_path / "g.nir")
     assert graph.layers[0].activation.function == "tanh"
     assert any("no 'activation'" in n for n in graph.all_notes())
+
+
+def _reference_conv(x, weight, bias, stride, padding, dilation, groups):
+    """Direct convolution of x (C, *spatial) by sliding windows (an independent reference)."""
+    dims = weight.ndim - 2
+    xp = np.pad(x, [(0, 0)] + [(padding, padding)] * dims)
+    c_out, c_in_g = weight.shape[:2]
+    span = [dilation * (k - 1) + 1 for k in weight.shape[2:]]
+    windows = np.lib.stride_tricks.sliding_window_view(xp, span, axis=tuple(range(1, dims + 1)))
+    windows = windows[(slice(None),) + tuple(slice(None, None, stride) for _ in range(dims))]
+    windows = windows[(Ellipsis,) + tuple(slice(None, None, dilation) for _ in range(dims))]
+    out = []
+    for co in range(c_out):
+        g = co // (c_out // groups)
+        part = windows[g * c_in_g:(g + 1) * c_in_g]
+        axes = (0,) + tuple(range(dims + 1, 2 * dims + 1))
+        out.append(np.tensordot(part, weight[co], axes=(axes, tuple(range(dims + 1)))) + (bias[co] if bias is not None else 0))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation, groups", [
+    ((2, 7, 6), (3, 3), 1, 0, 1, 1), ((2, 8, 8), (3, 2), 2, 1, 1, 2), ((1, 9, 9), (3, 3), 1, 2, 2, 1),
+    ((3, 10), (3,), 1, 1, 1, 1), ((4, 11), (2,), 3, 0, 1, 2),
+])
+def test_conv_unrolling_matches_a_direct_convolution(shape, kernel, stride, padding, dilation, groups):
+    c_out = 4
+    weight = RNG.normal(size=(c_out, shape[0] // groups, *kernel))
+    bias = RNG.normal(size=c_out)
+    matrix, b, out_shape = nir_front.unroll_conv(weight, bias, shape, stride=stride, padding=padding,
+                                                 dilation=dilation, groups=groups)
+    for _ in range(3):
+        x = RNG.normal(size=shape)
+        expected = _reference_conv(x, weight, bias, stride, padding, dilation, groups)
+        assert expected.shape == out_shape
+        np.testing.assert_allclose(x.reshape(-1) @ matrix + b, expected.reshape(-1), atol=1e-12)
+
+
+def test_nir_conv_pool_graph_forward_and_sparse_mapping(tmp_path):
+    from subtile.network import mapper, quantize
+    w = RNG.normal(0, 0.5, (3, 1, 3, 3))
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 8, 8])}),
+             "conv": nir.Conv2d(input_shape=(8, 8), weight=w, stride=1, padding=1, dilation=1, groups=1, bias=np.full(3, 0.1)),
+             "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+             "flat": nir.Flatten(input_type={"input": np.array([3, 4, 4])}),
+             "li": nir.LI(tau=np.full(48, 1.0), r=np.ones(48), v_leak=np.zeros(48), metadata={"activation": "tanh"}),
+             "output": nir.Output(output_type={"output": np.array([48])})}
+    edges = [("input", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "li"), ("li", "output")]
+    nir.write(str(tmp_path / "c.nir"), nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": 1.0}, type_check=False))
+    graph = nir_front.load(tmp_path / "c.nir")
+    x = RNG.uniform(0, 1, (5, 64))
+    conv = np.stack([_reference_conv(s.reshape(1, 8, 8), w, np.full(3, 0.1), 1, 1, 1, 1) for s in x])
+    pooled = conv.reshape(5, 3, 4, 2, 4, 2).sum(axis=(3, 5)).reshape(5, -1)
+    np.testing.assert_allclose(graph.forward(x), np.tanh(pooled), atol=1e-12)
+    assert any("Conv2d unrolled into a sparse 64 x 192 Affine" in n for n in graph.all_notes())
+    m = mapper.map_network(quantize.quantize(graph, 8), mapper.MapOptions(neurons=4))
+    fan_ins = [int(m.contents[p.tile][1].valid.sum()) for p in m.parts[0]]
+    # A tile holds one pooled row of one channel: image rows 0..2 (with the halo), 24 pixels, plus the bias.
+    assert len(fan_ins) == 12 and fan_ins[0] == 25 and max(fan_ins) <= 33
