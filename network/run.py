@@ -3,7 +3,7 @@
 **The held state R.** A run starts with the *prelude*: one step carrying every tile's bias event
 (its held input set to :func:`~subtile.network.quantize.bias_level`), then idle steps until the
 mesh is quiet (no dirty neuron, nothing in flight). The state it settles in, R, is where every
-sample starts.
+sample starts. A network without biases whose reset state is already quiet has no prelude.
 
 **A sample** (the program both the golden mesh and the RTL play): step 0 carries one event per
 non-zero input code (address i, code) to every tile of the first layer that maps input i; ``steps`` - 1 idle steps
@@ -78,6 +78,8 @@ def _quiet(model: MeshModel) -> bool:
 def settle(mapped: MappedNetwork, *, max_rest: int = 64) -> tuple[MeshModel, list]:
     """The golden mesh after the prelude (in R) and the prelude's steps."""
     model = MeshModel(mapped.config, contents=mapped.contents, axons=mapped.axons)
+    if not any(len(e) for e in mapped.bias_events) and _quiet(model):
+        return model, []                   # no bias and already settled at reset (e.g. tanh): R is reset
     steps = [[e.copy() for e in mapped.bias_events]]
     model.step(steps[0])
     for _ in range(max_rest):
