@@ -107,11 +107,27 @@ class BatchResult:
     seconds: float
 
 
+def _frames(mapped: MappedNetwork, x: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
+    """Input codes as (samples, frames, inputs): a static ``x`` (samples, inputs) is one frame."""
+    codes, saturated = encode_inputs(x, mapped.config.payload_format)
+    if codes.ndim == 2:
+        codes = codes[:, None, :]
+    if codes.ndim != 3 or codes.shape[2] != mapped.inputs:
+        raise ConfigError(f"x: expected (samples, {mapped.inputs}) or (samples, frames, {mapped.inputs}) inputs, "
+                          f"got shape {np.shape(x)}")
+    if codes.shape[1] > steps:
+        raise ConfigError(f"steps: {steps} is fewer than the {codes.shape[1]} frames of each sample")
+    return codes, saturated
+
+
 def golden_batch(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_rest: int = 64,
                  batch: int = 4096) -> BatchResult:
-    """Every sample of ``x`` from R for ``steps`` steps, ``batch`` samples side by side."""
+    """Every sample of ``x`` from R for ``steps`` steps, ``batch`` samples side by side.
+
+    ``x`` is (samples, inputs), presented at step 0 and held, or (samples, frames, inputs): frame
+    f is presented at step f (the events carry the change from frame f - 1) and the last one held."""
     start = time.perf_counter()
-    codes, saturated = encode_inputs(x, mapped.config.payload_format)
+    codes, saturated = _frames(mapped, x, steps)
     rest, _ = settle(mapped, max_rest=max_rest)
     states = [t.state for t in rest.tiles]
     model = BatchMeshModel(mapped.config, contents=mapped.contents, axons=mapped.axons, samples=1)
@@ -120,17 +136,22 @@ def golden_batch(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_rest: 
         chunk = codes[lo:lo + batch]
         s = len(chunk)
         model.load(states, s)
-        external = [None] * mapped.config.count
-        for tile in mapped.input_tiles:
-            addresses = mapped.config.tile_config(tile).addresses
-            payload = np.zeros((s, addresses), dtype=np.int64)
-            payload[:, :mapped.inputs] = chunk * mapped.input_mask(tile)
-            external[tile] = (payload, (payload != 0).astype(np.int64))
+        changes = np.diff(chunk, axis=1, prepend=0)                   # (s, frames, inputs)
+
+        def external_at(frame):
+            external = [None] * mapped.config.count
+            for tile in mapped.input_tiles:
+                addresses = mapped.config.tile_config(tile).addresses
+                payload = np.zeros((s, addresses), dtype=np.int64)
+                payload[:, :mapped.inputs] = changes[:, frame] * mapped.input_mask(tile)
+                external[tile] = (payload, (payload != 0).astype(np.int64))
+            return external
+
         events = np.zeros(s, dtype=np.int64)
         synaptic = np.zeros(s, dtype=np.int64)
         packets = np.zeros(s, dtype=np.int64)
         for t in range(steps):
-            result = model.step(external if t == 0 else None)
+            result = model.step(external_at(t) if t < changes.shape[1] else None)
             for r in result["tiles"]:
                 events += r["events_in"]
                 synaptic += r["synaptic_ops"]
@@ -164,8 +185,9 @@ class Program:
 
 
 def sequential_program(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_rest: int = 64) -> Program:
-    """The prelude, then each sample of ``x`` in turn on one golden mesh (see the module notes)."""
-    codes, _ = encode_inputs(x, mapped.config.payload_format)
+    """The prelude, then each sample of ``x`` in turn on one golden mesh (see the module notes;
+    ``x`` as for :func:`golden_batch`)."""
+    codes, _ = _frames(mapped, x, steps)
     cfg = mapped.config
     model, prelude = settle(mapped, max_rest=max_rest)
     model.reset()
@@ -189,15 +211,17 @@ def sequential_program(mapped: MappedNetwork, x: np.ndarray, *, steps: int, max_
     for external in prelude:
         step(external)
     masks = {tile: mapped.input_mask(tile) for tile in mapped.input_tiles}
-    for sample in codes:
-        for sign in (1, -1):
+    for frames in codes:
+        # The frames' changes, then after the read-out the last frame's levels taken back.
+        changes = np.diff(frames, axis=0, prepend=0)
+        for t, change in enumerate([*changes, -frames[-1]]):
             external = [NONE] * cfg.count
             for tile, mask in masks.items():
-                on = np.flatnonzero(sample * mask)
-                external[tile] = np.stack([on, sign * sample[on]], axis=1).astype(np.int64)
+                on = np.flatnonzero(change * mask)
+                external[tile] = np.stack([on, change[on]], axis=1).astype(np.int64)
             step(external)
-            if sign == 1:
-                for _ in range(steps - 1):
+            if t == len(changes) - 1:
+                for _ in range(steps - len(changes)):
                     step([NONE] * cfg.count)
                 program.readout.append(len(program.steps) - 1)
                 reads.append(np.concatenate([lv[:p.count] for lv, p in zip(levels, mapped.output_parts)]))
@@ -305,13 +329,15 @@ def default_steps(mapped: MappedNetwork) -> int:
 
 def evaluate(q, mapped: MappedNetwork, x: np.ndarray, y: np.ndarray, *, steps: int | None = None,
              max_rest: int = 64, rtl: bool = False, energy: bool = True, work_dir: str | Path | None = None,
-             lib=None, progress=None) -> dict:
+             lib=None, progress=None, reference: np.ndarray | None = None) -> dict:
     """Float, golden and (with ``rtl``) RTL results of ``mapped`` (from the QuantizedNetwork ``q``)
     on ``x``, ``y``: the report of ``subtile run`` (JSON keys as ``subtile digits``).
 
     Counts per inference (events, synaptic ops, packets) come from the sequential program with
     ``rtl`` (the very program the RTL and its energy ran: prelude and return to rest included,
-    divided by the samples), else from the batched golden run (the ``steps`` forward steps)."""
+    divided by the samples), else from the batched golden run (the ``steps`` forward steps).
+    ``reference``: the float model's outputs (default ``q.graph.forward(x)``, the steady state; a
+    temporal workload passes its own, e.g. for frames)."""
     start = time.perf_counter()
     steps = default_steps(mapped) if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 4096:
@@ -319,7 +345,7 @@ def evaluate(q, mapped: MappedNetwork, x: np.ndarray, y: np.ndarray, *, steps: i
     labels = np.issubdtype(y.dtype, np.integer)
     metric = "accuracy" if labels else "mse"
     graph = q.graph
-    reference = graph.forward(x)
+    reference = graph.forward(x) if reference is None else np.asarray(reference)
     batch = golden_batch(mapped, x, steps=steps, max_rest=max_rest)
     n = len(x)
     report = {
