@@ -226,3 +226,17 @@ def test_nir_conv_pool_graph_forward_and_sparse_mapping(tmp_path):
     fan_ins = [int(m.contents[p.tile][1].valid.sum()) for p in m.parts[0]]
     # A tile holds one pooled row of one channel: image rows 0..2 (with the halo), 24 pixels, plus the bias.
     assert len(fan_ins) == 12 and fan_ins[0] == 25 and max(fan_ins) <= 33
+
+
+def test_onnx_final_softmax_is_dropped_with_a_note(tmp_path):
+    path = _onnx(tmp_path / "m.onnx", "relu", "tanh")
+    model = onnx.load(str(path))
+    graph = model.graph
+    graph.node[-1].output[0] = "t"
+    graph.node.append(helper.make_node("Softmax", ["t"], ["y"], name="softmax", axis=-1))
+    onnx.save(model, str(path))
+    imported = onnx_front.load(path)
+    assert any("Softmax softmax at the output dropped" in n for n in imported.all_notes())
+    x = RNG.normal(0, 1.5, (64, 5)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    assert np.array_equal(imported.forward(x).argmax(1), expected.argmax(1))
