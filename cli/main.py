@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from subtile.cli import run
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
@@ -827,6 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
     digits.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="print (or write to FILE) the result as JSON")
     digits.set_defaults(handler=cmd_digits)
+    run.register(commands)
     return parser
 
 
