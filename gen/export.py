@@ -28,7 +28,7 @@ from subtile.gen.synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_
 from subtile.gen.verilog import GeneratedDesign, lint_waiver_text
 
 __all__ = ["ExportResult", "export_tile", "split_modules", "sdc_text", "checks_sv", "STREAM_CHECK_SV",
-           "run_command", "testbench_sv"]
+           "testbench_sv"]
 
 _MODULE = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*[(;#]", re.M)
 _ICG_INSTANCE = re.compile(r"^\s*subtile_icg\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*\(", re.M)
@@ -558,21 +558,3 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
     write("manifest.json", json.dumps(manifest, indent=2) + "\n")
     write("README.md", readme_text(design, config, files=files, icg=icg, period_ns=period_ns, sv=sv))
     return ExportResult(out, files, design, core_name)
-
-
-def run_command(args) -> int:
-    """``subtile export``."""
-    from subtile.spec.config import TileConfig, load_config
-    config = load_config(args.config) if args.config else TileConfig()
-    icg = IcgCell.parse(args.icg_cell, args.icg_pins)
-    result = export_tile(config, args.output_dir, single_file=args.single_file, sv=args.sv,
-                         period_ns=args.period_ns, icg=icg)
-    design = result.design
-    modules = sum(1 for f in result.files if f.startswith("rtl/"))
-    print(f"wrote {len(result.files)} files to {result.out_dir}: {modules} Verilog file(s), "
-          f"{design.top}.f, {design.top}.core ({result.core_name}), {design.top}.sdc, README.md, manifest.json"
-          + (", sv/ (struct wrapper and assertions)" if args.sv else ""))
-    if config.gating == "icg":
-        print(f"clock gates: {len(icg_instances(design.verilog))} x subtile_icg; ASIC file list {design.top}_asic.f "
-              f"maps them to {icg.name}; for FPGAs export with gating = \"enable\"")
-    return 0

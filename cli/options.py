@@ -1,0 +1,143 @@
+"""Option helpers shared by the ``subtile`` commands: argument types, the common option groups,
+configs, the JSON report and the range checks.
+
+A command module (``cli/<command>.py``) defines ``register(commands)``: it adds its parser to
+the argparse subparsers object ``commands``, its arguments (with the helpers here) and sets
+``handler`` to the function run with the parsed arguments. Every parameter is checked before any
+tool runs; a bad one raises :class:`~subtile.errors.ConfigError` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from subtile.errors import ConfigError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
+
+
+# -- argument types ------------------------------------------------------------------------------
+def int_arg(name):
+    """An argparse type: an integer (``0x`` and ``0b`` prefixes accepted)."""
+    def parse(text):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not an integer") from None
+    return parse
+
+
+def float_arg(name):
+    """An argparse type: a number."""
+    def parse(text):
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number") from None
+    return parse
+
+
+def float_list(name, text):
+    """``text`` as a comma-separated list of numbers."""
+    try:
+        return [float(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def check_range(name, value, lo, hi):
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
+
+
+# -- common options ------------------------------------------------------------------------------
+def add_json_option(parser, what="the report"):
+    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        help=f"print (or write to FILE) {what} as JSON")
+
+
+def add_config_option(parser, kinds="tile"):
+    """``--config``: a tile TOML, or (``kinds="any"``) a tile or mesh TOML."""
+    text = {"tile": "tile TOML (default: the documented default tile)",
+            "any": "tile TOML, or mesh TOML with a [mesh] table (default: the documented default tile)",
+            "mesh": "mesh TOML with a [mesh] table (default: a 2 x 2 mesh)"}[kinds]
+    parser.add_argument("--config", default=None, help=text)
+
+
+def add_activation_options(parser):
+    """The options of one activation unit (``generate activation``, ``sim activation``,
+    ``accuracy``)."""
+    from subtile.spec.activation import FUNCTIONS, IMPLEMENTATIONS
+    parser.add_argument("--function", default="sigmoid", choices=list(FUNCTIONS))
+    parser.add_argument("--input", dest="input_format", default="fixed<8,4>",
+                        help="input format, fixed<W,I> or ufixed<W,I> (W 1..16); default %(default)s")
+    parser.add_argument("--output", dest="output_format", default="ufixed<8,0>",
+                        help="output format (W 1..24); default %(default)s")
+    parser.add_argument("--impl", default="interp", choices=list(IMPLEMENTATIONS))
+    parser.add_argument("--segments", type=int_arg("segments"), default=None,
+                        help="interp segments, a power of two; default: the fewest meeting 1 LSB")
+    parser.add_argument("--beta", type=float_arg("beta"), default=1.0, help="swish beta (0, 64]")
+    parser.add_argument("--guard-bits", type=int_arg("guard-bits"), default=4,
+                        help="extra fractional bits inside interp (0..8)")
+    parser.add_argument("--latency", type=int_arg("latency"), default=0,
+                        help="0 = combinational, 1 = registered table read")
+    parser.add_argument("--top", default=None, help="module name (default: <function>_<impl>)")
+
+
+def activation_spec(args):
+    from subtile.spec.activation import ActivationSpec
+    return ActivationSpec(function=args.function, impl=args.impl,
+                          input_format=args.input_format, output_format=args.output_format,
+                          segments=args.segments, beta=args.beta, guard_bits=args.guard_bits,
+                          latency=args.latency)
+
+
+# -- configs, work folders, reports -----------------------------------------------------------------
+def tile_config(args):
+    """The tile config named by --config (default: the default tile); a mesh is refused."""
+    from subtile.spec.config import MeshConfig, TileConfig, load_config
+    config = load_config(args.config) if args.config else TileConfig()
+    if isinstance(config, MeshConfig):
+        raise ConfigError(f"config: {args.config} describes a mesh ([mesh]); this command takes a tile")
+    return config
+
+
+def any_config(args):
+    """The tile or mesh config named by --config (default: the default tile)."""
+    from subtile.spec.config import TileConfig, load_config
+    return load_config(args.config) if args.config else TileConfig()
+
+
+def mesh_config(args):
+    from subtile.spec.config import MeshConfig, load_config
+    config = load_config(args.config) if args.config else MeshConfig()
+    if not isinstance(config, MeshConfig):
+        raise ConfigError(f"config: {args.config} has no [mesh] table; `subtile generate tile` takes a tile")
+    return config
+
+
+def work_dir(args, prefix: str) -> Path:
+    """``--work-dir``, else a new temporary folder ``/tmp/subtile-<prefix>-*``."""
+    return Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix=f"subtile-{prefix}-"))
+
+
+def emit_json(obj, target):
+    """Write ``obj`` as JSON to stdout (``target == "-"``) or to the file ``target``."""
+    text = json.dumps(obj, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text)
+
+
+def calibration(lib, path, uncalibrated):
+    """The gate-level calibration to apply: ``path``, else the shipped sky130 one when the
+    default Liberty is used; none with ``--uncalibrated`` or another Liberty without ``path``."""
+    from subtile.power.energy import Calibration
+    if uncalibrated:
+        return None
+    return Calibration.load(path) if path else Calibration.for_liberty(lib)
