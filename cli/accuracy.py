@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options, emit_json
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options, emit_json, path_arg
 
 
 def register(commands):
@@ -11,7 +11,7 @@ def register(commands):
     accuracy.set_defaults(input_format=None)
     accuracy.add_argument("--functions", nargs="*", default=None, help="restrict the standard matrix")
     accuracy.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    accuracy.add_argument("--json", default=None, metavar="FILE", help="write the rows as JSON ('-' = stdout)")
+    accuracy.add_argument("--json", type=path_arg("json", "out-or-stdout"), default=None, metavar="FILE", help="write the rows as JSON ('-' = stdout)")
     accuracy.set_defaults(handler=run)
 
 

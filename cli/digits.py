@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from subtile.cli import options
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, emit_json, int_arg
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, add_json_option, emit_json, int_arg, path_arg
 from subtile.errors import ConfigError
 
 
@@ -24,11 +24,10 @@ def register(commands):
                         help="only the first N test images (default: the whole test split, 360)")
     digits.add_argument("--golden-only", action="store_true", help="no RTL run (float and golden accuracy only)")
     digits.add_argument("--no-energy", action="store_true", help="RTL run without the tile energy runs")
-    digits.add_argument("--lib", default=None, help="Liberty file (default: sky130_fd_sc_hd tt)")
-    digits.add_argument("--work-dir", default=None, help="build and run folder (default: a temporary one)")
-    digits.add_argument("--plot", default=None, metavar="DIR", help="with --sweep-bits: write the plot to DIR")
-    digits.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                        help="print (or write to FILE) the result as JSON")
+    digits.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file (default: sky130_fd_sc_hd tt)")
+    digits.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="build and run folder (default: a temporary one)")
+    digits.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR", help="with --sweep-bits: write the plot to DIR")
+    add_json_option(digits, "the result")
     digits.set_defaults(handler=run)
 
 

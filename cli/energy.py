@@ -7,25 +7,24 @@ import sys
 from pathlib import Path
 
 from subtile.cli import options
-from subtile.cli.options import (EXIT_FAIL, EXIT_OK, any_config, check_range, emit_json, float_arg, float_list,
-                                 int_arg)
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_work_dir_option,
+                                 any_config, check_range, emit_json, float_arg, float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
 
 
 def register(commands):
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
-    energy.add_argument("--config", default=None,
-                        help="tile TOML, or mesh TOML with a [mesh] table (default: the documented default tile)")
+    add_config_option(energy, "any")
     energy.add_argument("--steps", type=int_arg("steps"), default=100)
     energy.add_argument("--activity", default="0.0,0.1,0.5,1.0",
                         help="comma-separated fractions of input addresses sending an event per step")
     energy.add_argument("--seed", type=int_arg("seed"), default=1)
-    energy.add_argument("--lib", default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
+    energy.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
     energy.add_argument("--vdd", default=None, metavar="START:STOP:STEP",
                         help="also sweep the supply, e.g. 0.2:1.8:0.05 (V): energy, delay, EDP/EDS/EDD per Vdd")
     energy.add_argument("--delay-weight", type=float_arg("delay-weight"), default=0.0, metavar="PJ_PER_S",
                         help="weight of delay in the energy-delay sum E + w*D (pJ per second of step time)")
-    energy.add_argument("--calibration", default=None, metavar="JSON",
+    energy.add_argument("--calibration", type=path_arg("calibration", "file"), default=None, metavar="JSON",
                         help="per-unit gate-level factors (default: the shipped sky130 calibration with the "
                              "default Liberty; see docs/gate-level.md)")
     energy.add_argument("--uncalibrated", action="store_true",
@@ -33,15 +32,14 @@ def register(commands):
     energy.add_argument("--capture", default="fast", choices=["fast", "coverage"],
                         help="fast: counters inside the simulation (default); coverage: also Verilator toggle "
                              "coverage of every net, compared per unit (several times slower; calibration)")
-    energy.add_argument("--saif", default=None, metavar="FILE",
+    energy.add_argument("--saif", type=path_arg("saif", "out"), default=None, metavar="FILE",
                         help="also write a SAIF per activity and gating mode for power tools (FILE_<activity>_...)")
     energy.add_argument("--saif-scope", default="tb/dut", metavar="PATH",
                         help="instance path of the tile in the SAIF (default %(default)s)")
-    energy.add_argument("--plot", default=None, metavar="DIR",
+    energy.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR",
                         help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
-    energy.add_argument("--work-dir", default=None)
-    energy.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                        help="print (or write to FILE) the report as JSON")
+    add_work_dir_option(energy)
+    add_json_option(energy)
     energy.set_defaults(handler=run)
 
 

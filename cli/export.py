@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from subtile.cli.options import EXIT_OK, float_arg, tile_config
+from subtile.cli.options import EXIT_OK, add_config_option, float_arg, path_arg, tile_config
 
 
 def register(commands):
     export = commands.add_parser("export", help="RTL export for FPGA and ASIC flows (files, .f, FuseSoC core, SDC)")
-    export.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
-    export.add_argument("-o", "--output-dir", required=True, help="folder to write")
+    add_config_option(export, "tile")
+    export.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder to write")
     export.add_argument("--single-file", action="store_true", help="one Verilog file instead of one per module")
     export.add_argument("--sv", action="store_true", help="add the SystemVerilog struct wrapper and assertions")
     export.add_argument("--period-ns", type=float_arg("period-ns"), default=20.0, help="SDC clock period")

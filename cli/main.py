@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-from subtile.cli.options import EXIT_TOOL, EXIT_USAGE
+from subtile.cli.options import EXIT_TOOL, EXIT_USAGE, resolve_paths
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
         argv.insert(1, "tile")
     args = parser.parse_args(argv)
     try:
+        resolve_paths(args)
         return args.handler(args)
     except ConfigError as error:
         print(f"subtile: error: {error}", file=sys.stderr)

@@ -6,30 +6,30 @@ import json
 from pathlib import Path
 
 from subtile.cli import options
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, check_range, emit_json, float_arg, int_arg, tile_config
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, check_range, emit_json,
+                                 float_arg, int_arg, path_arg, tile_config)
 
 
 def register(commands):
     mutate = commands.add_parser("mutate", help="mutation testing: inject single faults into the tile RTL, "
                                  "report how many the regression catches")
-    mutate.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    add_config_option(mutate, "tile")
     mutate.add_argument("-n", type=int_arg("n"), default=50, help="number of mutants (default %(default)s)")
     mutate.add_argument("--seed", type=int_arg("seed"), default=1, help="picks the mutants and the stimulus")
     mutate.add_argument("--steps", type=int_arg("steps"), default=24, help="time steps per regression case")
     mutate.add_argument("--harnesses", type=int_arg("harnesses"), default=4,
                         help="regression cases run side by side per mutant (1..4)")
-    mutate.add_argument("--db", default=None, help="results database (default WORK_DIR/mutants.db); "
+    mutate.add_argument("--db", type=path_arg("db", "db"), default=None, help="results database (default WORK_DIR/mutants.db); "
                         "a killed run started again resumes from it")
-    mutate.add_argument("--work-dir", default=None, help="folder for the build, runs and mutation.txt/.json")
+    mutate.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for the build, runs and mutation.txt/.json")
     mutate.add_argument("--min-score", type=float_arg("min-score"), default=None,
                         help="exit 1 when the fraction of mutants killed (analysed equivalent ones left "
                              "out) is below this")
-    mutate.add_argument("--equivalent", default=None, metavar="TOML",
+    mutate.add_argument("--equivalent", type=path_arg("equivalent", "text"), default=None, metavar="TOML",
                         help="analysed surviving mutants to leave out of the score "
                              "(docs/mutation-equivalents.toml for the default tile)")
     mutate.add_argument("--quiet", action="store_true", help="no line per mutant")
-    mutate.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                        help="print (or write to FILE) the report as JSON")
+    add_json_option(mutate, "the report")
     mutate.set_defaults(handler=run)
 
 

@@ -57,6 +57,7 @@ def check_range(name, value, lo, hi):
 # -- common options ------------------------------------------------------------------------------
 def add_json_option(parser, what="the report"):
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        type=path_arg("json", "out-or-stdout"),
                         help=f"print (or write to FILE) {what} as JSON")
 
 
@@ -65,7 +66,7 @@ def add_config_option(parser, kinds="tile"):
     text = {"tile": "tile TOML (default: the documented default tile)",
             "any": "tile TOML, or mesh TOML with a [mesh] table (default: the documented default tile)",
             "mesh": "mesh TOML with a [mesh] table (default: a 2 x 2 mesh)"}[kinds]
-    parser.add_argument("--config", default=None, help=text)
+    parser.add_argument("--config", type=path_arg("config", "text"), default=None, help=text)
 
 
 def add_activation_options(parser):
@@ -141,3 +142,95 @@ def calibration(lib, path, uncalibrated):
     if uncalibrated:
         return None
     return Calibration.load(path) if path else Calibration.for_liberty(lib)
+
+
+# -- user paths ----------------------------------------------------------------------------------
+class _UserPath:
+    """A path as the user typed it, resolved and checked by :func:`resolve_paths` before the
+    command runs (argparse types run before the working folder matters, and their errors are
+    two lines)."""
+
+    def __init__(self, text, option, kind, suffixes):
+        self.text, self.option, self.kind, self.suffixes = text, option, kind, suffixes
+
+
+def path_arg(option: str, kind: str, *, suffixes=None):
+    """An argparse type for a path option: ``kind`` is ``"file"`` (an existing file to read),
+    ``"text"`` (an existing UTF-8 text file: configs), ``"out"`` (a file to write; its folder
+    must exist), ``"out-or-stdout"`` (the same, or ``-``), ``"dir"`` (a folder to write, made
+    if missing) or ``"db"`` (a database to create or resume). ``suffixes``: the allowed file
+    suffixes. See :func:`resolve_paths`."""
+    if kind not in ("file", "text", "out", "out-or-stdout", "dir", "db"):
+        raise ValueError(f"path kind {kind!r}")
+    return lambda text: _UserPath(text, option, kind, suffixes)
+
+
+def add_work_dir_option(parser, help_text="folder for the build and the runs (default: a temporary folder, "
+                                          "removed after a successful run)"):
+    parser.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help=help_text)
+
+
+def resolve_paths(args) -> None:
+    """Replace every path option of ``args`` by its absolute path (``str``) after checking it:
+    a file to read exists, is a file and is readable (configs: UTF-8 text); a file or folder to
+    write can be written (its folder, or the nearest existing parent of a folder to make, is a
+    writable folder; an existing file or folder is of the right kind). Nothing is created.
+    Raises :class:`ConfigError` naming the option."""
+    for name, value in vars(args).items():
+        if isinstance(value, _UserPath):
+            setattr(args, name, _check_path(value))
+        elif isinstance(value, list) and any(isinstance(v, _UserPath) for v in value):
+            setattr(args, name, [_check_path(v) if isinstance(v, _UserPath) else v for v in value])
+
+
+def _check_path(arg: _UserPath) -> str:
+    import os
+    option, text = arg.option, arg.text
+    if arg.kind == "out-or-stdout" and text == "-":
+        return text
+    if not text.strip():
+        raise ConfigError(f"{option}: an empty path")
+    path = Path(text).expanduser().absolute()
+    shown = repr(text)
+    if arg.suffixes and path.suffix.lower() not in arg.suffixes:
+        raise ConfigError(f"{option}: {shown} must end in {' or '.join(arg.suffixes)}")
+    if arg.kind in ("file", "text"):
+        if not path.exists():
+            raise ConfigError(f"{option}: {shown} does not exist")
+        if not path.is_file():
+            raise ConfigError(f"{option}: {shown} is a folder, not a file" if path.is_dir()
+                              else f"{option}: {shown} is not a regular file")
+        if not os.access(path, os.R_OK):
+            raise ConfigError(f"{option}: {shown} cannot be read (permission denied)")
+        if arg.kind == "text":
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ConfigError(f"{option}: {shown} is not UTF-8 text (byte {error.start})") from None
+        return str(path)
+    if arg.kind == "dir":
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"{option}: {shown} is a file, not a folder")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option}: {shown} is not writable")
+            return str(path)
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigError(f"{option}: {shown} cannot be made: {parent} is a file")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"{option}: {shown} cannot be made: {parent} is not writable")
+        return str(path)
+    # a file to write ("out", "out-or-stdout", "db")
+    if path.is_dir():
+        raise ConfigError(f"{option}: {shown} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{option}: {shown}: the folder {path.parent} does not exist"
+                          if not path.parent.exists() else f"{option}: {shown}: {path.parent} is not a folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{option}: {shown} is not writable")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: {shown}: the folder {path.parent} is not writable")
+    return str(path)

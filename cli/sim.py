@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from subtile.cli.options import (EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
-                                 add_config_option, add_json_option, any_config, calibration, check_range,
-                                 emit_json, float_arg, int_arg, work_dir)
+                                 add_config_option, add_json_option, add_work_dir_option, any_config, calibration, check_range,
+                                 emit_json, float_arg, int_arg, path_arg, work_dir)
 from subtile.errors import ConfigError
 
 
@@ -30,9 +30,9 @@ def register(commands):
                       help="probability of an idle cycle before each input event")
     tile.add_argument("--stall", type=float_arg("stall"), default=0.0,
                       help="probability of output backpressure in each cycle")
-    tile.add_argument("--lib", default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
-    tile.add_argument("--work-dir", default=None)
-    tile.add_argument("--waves", default=None, metavar="PATH",
+    tile.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
+    add_work_dir_option(tile)
+    tile.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
                       help="when the run fails, rerun it with tracing and write its waves to PATH "
                            "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
     add_json_option(tile, "the report as one JSON object")
@@ -40,7 +40,7 @@ def register(commands):
 
     activation = kinds.add_parser("activation", help="every input code of one activation unit")
     add_activation_options(activation)
-    activation.add_argument("--work-dir", default=None, help="folder for Verilog, samples and results")
+    add_work_dir_option(activation)
     activation.add_argument("--seed", type=int_arg("seed"), default=None)
     add_json_option(activation)
     activation.set_defaults(handler=run_activation)

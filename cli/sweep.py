@@ -3,38 +3,53 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from subtile.cli.options import EXIT_OK, int_arg
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, int_arg, path_arg
 from subtile.errors import ConfigError
 
 
 def register(commands):
     sweep = commands.add_parser("sweep", help="bit-width / design-space sweep: energy, area, accuracy per point "
                                 "into a resumable SQLite database")
-    sweep.add_argument("sweep", help="sweep TOML (see subtile.explore.sweep)")
+    sweep.add_argument("sweep", type=path_arg("sweep", "text"), help="sweep TOML (see subtile.explore.sweep)")
     sweep.add_argument("-j", "--jobs", type=int_arg("jobs"), default=1, help="local worker processes")
     sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
                        help="run the points on this Dask distributed scheduler (pip install subtile[cluster])")
-    sweep.add_argument("--db", default=None, help="results database (default: the sweep file with .sqlite); "
+    sweep.add_argument("--db", type=path_arg("db", "db"), default=None, help="results database (default: <sweep file name>.sqlite in the current folder); "
                        "a killed sweep started again resumes from it")
-    sweep.add_argument("--work-dir", default=None, help="folder for builds and runs (default: next to the db)")
-    sweep.add_argument("--export", action="append", metavar="FILE.csv|FILE.parquet",
+    sweep.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for builds and runs (default: next to the db)")
+    sweep.add_argument("--export", action="append", type=path_arg("export", "out", suffixes=(".csv", ".parquet")), metavar="FILE.csv|FILE.parquet",
                        help="also write the sweep's points as CSV or Parquet (repeatable)")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="run the points stored as failed again (a resumed sweep skips them otherwise)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=run)
 
 
 def run(args) -> int:
     from subtile.explore.sweep import export_table, load_sweep, run_sweep, sweep_records
+    from subtile.store import ResultStore
     spec = load_sweep(args.sweep)
     if args.jobs < 1:
         raise ConfigError(f"jobs: {args.jobs} is outside the allowed range 1..256")
-    db = Path(args.db) if args.db else Path(args.sweep).with_suffix(".sqlite")
+    db = Path(args.db) if args.db else Path.cwd() / f"{Path(args.sweep).stem}.sqlite"
     work_dir = Path(args.work_dir) if args.work_dir else db.parent / f"{db.stem}-work"
+    retried = 0
+    if args.retry_failed and db.exists():
+        with ResultStore(db, run=spec.name) as store:
+            retried = store.forget_failed()
+    if not args.quiet:
+        print(f"database: {db}; work folder: {work_dir}"
+              + (f"; {retried} failed point(s) to run again" if args.retry_failed else ""), file=sys.stderr)
     summary = run_sweep(spec, db=db, work_dir=work_dir, jobs=args.jobs, scheduler=args.scheduler,
                         progress=not args.quiet)
     for target in args.export or ():
         export_table(sweep_records(db, spec.name), target)
     print(json.dumps(summary, indent=2))
+    if summary["failed"]:
+        print(f"subtile: {summary['failed']} of {summary['points']} points failed (errors in {db}); "
+              f"rerun with --retry-failed to run them again", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK

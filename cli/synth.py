@@ -5,24 +5,23 @@ from __future__ import annotations
 import sys
 import time
 
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, emit_json, tile_config
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, emit_json, path_arg, tile_config
 from subtile.errors import ConfigError
 
 
 def register(commands):
     synth = commands.add_parser("synth", help="synthesize the tile (Yosys, nextpnr; yowasp from PyPI)")
-    synth.add_argument("--config", default=None, help="tile TOML (default: the documented default tile)")
+    add_config_option(synth, "tile")
     synth.add_argument("--target", default="generic", choices=["generic", "ice40", "ecp5", "sky130"])
     synth.add_argument("--device", default=None, help="FPGA device: ice40 hx8k (default), hx1k, up5k; "
                        "ecp5 45k (default), 12k, 25k, 85k")
-    synth.add_argument("--lib", default=None, help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
+    synth.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
     synth.add_argument("--icg-cell", default=None, help="sky130: clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
     synth.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
     synth.add_argument("--keep-gating", action="store_true",
                        help="FPGA: keep gating = icg (default: synthesize the bit-exact enable mode)")
     synth.add_argument("--no-cache", action="store_true", help="rerun even when a cached result exists")
-    synth.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                       help="print (or write to FILE) the figures as JSON")
+    add_json_option(synth, "the figures")
     synth.set_defaults(handler=run)
 
 
