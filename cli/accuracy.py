@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from subtile.cli.options import EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options, emit_json, path_arg
+from subtile.errors import ConfigError
 
 
 def register(commands):
-    accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)")
-    add_activation_options(accuracy)
-    accuracy.set_defaults(input_format=None)
-    accuracy.add_argument("--functions", nargs="*", default=None, help="restrict the standard matrix")
+    accuracy = commands.add_parser("accuracy", help="exhaustive accuracy of activation units (golden model)",
+                                   description="Exhaustive accuracy, against the real function, of every "
+                                               "input code of the standard activation matrix (or of the "
+                                               "one unit given with --input), on the golden model.")
+    add_activation_options(accuracy, unit=False)
+    accuracy.add_argument("--functions", nargs="+", default=None, metavar="FUNCTION",
+                          help="restrict the standard matrix to these functions")
     accuracy.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    accuracy.add_argument("--json", type=path_arg("json", "out-or-stdout"), default=None, metavar="FILE", help="write the rows as JSON ('-' = stdout)")
+    accuracy.add_argument("--json", type=path_arg("json", "out-or-stdout"), default=None, metavar="FILE",
+                          help="write the rows as JSON ('-' = stdout)")
     accuracy.set_defaults(handler=run)
 
 
 def run(args):
     from subtile.spec.activation import standard_specs
+    unit_options = ("function", "output_format", "impl", "segments", "beta", "guard_bits")
     if args.input_format:
+        if args.functions:
+            raise ConfigError("functions: restricts the standard matrix; with --input one unit is measured "
+                              "(use --function)")
         specs = [activation_spec(args)]
     else:
+        given = next((name for name in unit_options if getattr(args, name) is not None), None)
+        if given:
+            option = {"output_format": "output"}.get(given, given).replace("_", "-")
+            raise ConfigError(f"{option}: describes one unit and needs --input (without it the standard "
+                              f"matrix is measured; --functions restricts it)")
         specs = standard_specs(functions=args.functions)
     rows = []
     for spec in specs:

@@ -13,7 +13,7 @@ def register(commands):
     digits = commands.add_parser("digits", help="handwritten digits (scikit-learn's 8x8 set) classified by a "
                                                 "2-tile RTL mesh: accuracy and energy per inference")
     digits.add_argument("--hidden", type=int_arg("hidden"), default=24, help="hidden neurons (2..64)")
-    digits.add_argument("--weight-bits", type=int_arg("weight-bits"), default=8, help="weight width (2..16)")
+    digits.add_argument("--weight-bits", type=int_arg("weight-bits"), default=None, help="weight width (2..16); default 8")
     digits.add_argument("--sweep-bits", default=None, metavar="LIST",
                         help="run each weight width of LIST (e.g. 3,4,5,6,7,8) instead of --weight-bits")
     digits.add_argument("--steps", type=int_arg("steps"), default=8, help="time steps T per image (2..64)")
@@ -34,13 +34,15 @@ def register(commands):
 def run(args):
     from subtile.workloads.digits import DigitsSpec
     from subtile.workloads.digits_rtl import evaluate, plot_sweep
+    if args.sweep_bits and args.weight_bits is not None:
+        raise ConfigError("weight-bits: --weight-bits and --sweep-bits contradict each other; give one")
     if args.sweep_bits:
         try:
             bits = [int(b) for b in args.sweep_bits.split(",")]
         except ValueError:
             raise ConfigError(f"sweep-bits: {args.sweep_bits!r} is not a comma-separated list of integers") from None
     else:
-        bits = [args.weight_bits]
+        bits = [8 if args.weight_bits is None else args.weight_bits]
     specs = [DigitsSpec(hidden=args.hidden, weight_bits=b, steps=args.steps, delta=args.delta,
                         leak_shift=args.leak_shift, seed=args.seed) for b in bits]
     if args.images is not None and not 1 <= args.images <= 360:

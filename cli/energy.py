@@ -11,6 +11,9 @@ from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json
                                  any_config, check_range, emit_json, float_arg, float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
 
+#: The instance path of the tile in the energy bench's SAIF files.
+SAIF_SCOPE = "tb/dut"
+
 
 def register(commands):
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
@@ -34,8 +37,8 @@ def register(commands):
                              "coverage of every net, compared per unit (several times slower; calibration)")
     energy.add_argument("--saif", type=path_arg("saif", "out"), default=None, metavar="FILE",
                         help="also write a SAIF per activity and gating mode for power tools (FILE_<activity>_...)")
-    energy.add_argument("--saif-scope", default="tb/dut", metavar="PATH",
-                        help="instance path of the tile in the SAIF (default %(default)s)")
+    energy.add_argument("--saif-scope", default=None, metavar="PATH",
+                        help=f"with --saif: instance path of the tile in the SAIF (default {SAIF_SCOPE})")
     energy.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR",
                         help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
     add_work_dir_option(energy)
@@ -96,7 +99,14 @@ def run(args):
 
 
 def _energy_options(args):
-    """Steps, activities, supplies and delay weight of `subtile energy`, checked."""
+    """Steps, activities, supplies and delay weight of `subtile energy`, checked; options that
+    contradict each other or do nothing refused."""
+    if args.calibration and args.uncalibrated:
+        raise ConfigError("calibration: --calibration and --uncalibrated contradict each other; give one")
+    if args.saif_scope is not None and not args.saif:
+        raise ConfigError("saif-scope: names the tile's scope in the SAIF and needs --saif")
+    if args.saif_scope is None:
+        args.saif_scope = SAIF_SCOPE
     check_range("steps", args.steps, 1, 100_000)
     activities = float_list("activity", args.activity)
     for activity in activities:
@@ -239,7 +249,10 @@ def format_block_table(row) -> str:
 
 def _vdd_range(text) -> list[float]:
     """``START:STOP:STEP`` (inclusive) or one value, in V; 0.05 <= START < STOP <= 5."""
-    parts = float_list("vdd", str(text).replace(":", ","))
+    try:
+        parts = float_list("vdd", str(text).replace(":", ","))
+    except ConfigError:
+        raise ConfigError(f"vdd: {text!r} is not START:STOP:STEP or one supply in V (e.g. 0.2:1.8:0.05)") from None
     if len(parts) == 1:
         parts = [parts[0], parts[0], 1.0]
     if len(parts) != 3 or not (0.05 <= parts[0] <= parts[1] <= 5.0) or not 0 < parts[2] <= 5.0:

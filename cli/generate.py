@@ -31,10 +31,7 @@ def register(commands):
 
 def run_activation(args):
     from subtile.gen.activation import generate_activation
-    from subtile.gen.verilog import check_identifier
     spec = activation_spec(args)
-    if args.top is not None:
-        check_identifier(args.top, parameter="top")
     design = generate_activation(spec, top=args.top)
     path = design.write(args.output_dir)
     accuracy = design.manifest_extra["parameters"]["accuracy"]

@@ -42,11 +42,15 @@ def float_arg(name):
 
 
 def float_list(name, text):
-    """``text`` as a comma-separated list of numbers."""
+    """``text`` as a comma-separated list of numbers (at least one, no empty item)."""
+    parts = [part.strip() for part in str(text).split(",")]
     try:
-        return [float(part) for part in str(text).split(",") if part.strip()]
+        values = [float(part) for part in parts]
     except ValueError:
         raise ConfigError(f"{name}: {text!r} is not a comma-separated list of numbers") from None
+    if any(v != v for v in values):
+        raise ConfigError(f"{name}: {text!r} is not a comma-separated list of numbers")
+    return values
 
 
 def check_range(name, value, lo, hi):
@@ -69,32 +73,57 @@ def add_config_option(parser, kinds="tile"):
     parser.add_argument("--config", type=path_arg("config", "text"), default=None, help=text)
 
 
-def add_activation_options(parser):
-    """The options of one activation unit (``generate activation``, ``sim activation``,
-    ``accuracy``)."""
+#: Defaults of the activation options (``None``: given by the function or the format).
+ACTIVATION_DEFAULTS = {"function": "sigmoid", "input_format": "fixed<8,4>", "output_format": "ufixed<8,0>",
+                       "impl": "interp", "segments": None, "beta": 1.0, "guard_bits": 4, "latency": 0}
+
+
+def add_activation_options(parser, *, unit: bool = True):
+    """The options of one activation unit (``generate activation``, ``sim activation``; with
+    ``unit=False`` for ``accuracy``: no module name or latency, and the options describe the one
+    unit measured instead of the standard matrix when ``--input`` is given)."""
     from subtile.spec.activation import FUNCTIONS, IMPLEMENTATIONS
-    parser.add_argument("--function", default="sigmoid", choices=list(FUNCTIONS))
-    parser.add_argument("--input", dest="input_format", default="fixed<8,4>",
-                        help="input format, fixed<W,I> or ufixed<W,I> (W 1..16); default %(default)s")
-    parser.add_argument("--output", dest="output_format", default="ufixed<8,0>",
-                        help="output format (W 1..24); default %(default)s")
-    parser.add_argument("--impl", default="interp", choices=list(IMPLEMENTATIONS))
+    d = ACTIVATION_DEFAULTS
+    only = "" if unit else " (with --input)"
+    parser.add_argument("--function", default=None, choices=list(FUNCTIONS),
+                        help=f"activation function{only}; default {d['function']}")
+    parser.add_argument("--input", dest="input_format", default=None, metavar="FORMAT",
+                        help="input format, fixed<W,I> or ufixed<W,I> (W 1..16); default " + d["input_format"]
+                        if unit else "input format fixed<W,I> or ufixed<W,I> (W 1..16): measure this one unit "
+                                     "instead of the standard matrix")
+    parser.add_argument("--output", dest="output_format", default=None, metavar="FORMAT",
+                        help=f"output format (W 1..24){only}; default {d['output_format']}")
+    parser.add_argument("--impl", default=None, choices=list(IMPLEMENTATIONS),
+                        help=f"implementation{only}; default {d['impl']}")
     parser.add_argument("--segments", type=int_arg("segments"), default=None,
-                        help="interp segments, a power of two; default: the fewest meeting 1 LSB")
-    parser.add_argument("--beta", type=float_arg("beta"), default=1.0, help="swish beta (0, 64]")
-    parser.add_argument("--guard-bits", type=int_arg("guard-bits"), default=4,
-                        help="extra fractional bits inside interp (0..8)")
-    parser.add_argument("--latency", type=int_arg("latency"), default=0,
-                        help="0 = combinational, 1 = registered table read")
-    parser.add_argument("--top", default=None, help="module name (default: <function>_<impl>)")
+                        help=f"interp segments, a power of two{only}; default: the fewest meeting 1 LSB")
+    parser.add_argument("--beta", type=float_arg("beta"), default=None,
+                        help=f"swish beta (0, 64]{only}; only swish has one; default {d['beta']:g}")
+    parser.add_argument("--guard-bits", type=int_arg("guard-bits"), default=None,
+                        help=f"extra fractional bits inside interp (0..8){only}; default {d['guard_bits']}")
+    if unit:
+        parser.add_argument("--latency", type=int_arg("latency"), default=0,
+                            help="0 = combinational (default), 1 = registered table read")
+        parser.add_argument("--top", default=None, help="module name (default: <function>_<impl>)")
 
 
 def activation_spec(args):
-    from subtile.spec.activation import ActivationSpec
-    return ActivationSpec(function=args.function, impl=args.impl,
-                          input_format=args.input_format, output_format=args.output_format,
-                          segments=args.segments, beta=args.beta, guard_bits=args.guard_bits,
-                          latency=args.latency)
+    """The :class:`ActivationSpec` of the activation options, after refusing options that
+    do nothing with the chosen function and implementation."""
+    from subtile.gen.verilog import check_identifier
+    from subtile.spec.activation import FUNCTIONS, ActivationSpec
+    values = {name: getattr(args, name, None) for name in ACTIVATION_DEFAULTS}
+    values = {name: default if values[name] is None else values[name] for name, default in ACTIVATION_DEFAULTS.items()}
+    if args.beta is not None and not FUNCTIONS[values["function"]].uses_beta:
+        raise ConfigError(f"beta: {values['function']} has no beta (only "
+                          f"{', '.join(n for n, f in FUNCTIONS.items() if f.uses_beta)})")
+    if values["impl"] != "interp":
+        for option, name in (("segments", "segments"), ("guard-bits", "guard_bits")):
+            if getattr(args, name, None) is not None:
+                raise ConfigError(f"{option}: only the interp implementation has {option}, not {values['impl']}")
+    if getattr(args, "top", None) is not None:
+        check_identifier(args.top, parameter="top")
+    return ActivationSpec(**values)
 
 
 # -- configs, work folders, reports -----------------------------------------------------------------

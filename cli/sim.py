@@ -79,13 +79,14 @@ def run_tile(args):
     config = any_config(args)
     if isinstance(config, MeshConfig):
         return run_mesh(args, config)
+    technology = energy_tech(args.lib)
     folder = _sim_work_dir(args, config, "tile.toml")
     stimulus = [StepStimulus(events) for events in
                 random_stimulus(config, args.steps, args.activity, args.seed)]
     start = time.perf_counter()
     run = simulate(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall)
     report = run.summary()
-    energy = energy_estimate(config, run, args.lib)
+    energy = energy_estimate(config, run, technology)
     report["energy"] = energy
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["simulation_seconds"] = round(run.seconds, 3)
@@ -121,10 +122,10 @@ def run_tile(args):
     return EXIT_OK if run.passed else EXIT_FAIL
 
 
-def energy_estimate(config, run, lib) -> dict:
-    """Energy of a tile or mesh run from its toggle counts: sky130 (or --lib), else Horowitz's
-    45 nm figures when no Liberty file can be found."""
-    from subtile.power.energy import estimate
+def energy_tech(lib):
+    """The technology of the energy line, read before the run (a bad ``--lib`` is refused up
+    front): sky130 (or ``lib``), else Horowitz's 45 nm figures when no Liberty file can be found.
+    Returns ``(tech, name, calibration)``."""
     from subtile.power.tech_model import TechModel
     try:
         tech, name = TechModel.from_liberty(lib), Path(lib).name if lib else "sky130_fd_sc_hd tt"
@@ -132,7 +133,14 @@ def energy_estimate(config, run, lib) -> dict:
         if lib:
             raise
         tech, name = TechModel.fallback(), "Horowitz 45 nm fallback, no Liberty found"
-    result = estimate(config, run, tech, calibration=calibration(lib, None, False)).to_dict()
+    return tech, name, calibration(lib, None, False)
+
+
+def energy_estimate(config, run, technology) -> dict:
+    """Energy of a tile or mesh run from its toggle counts with ``technology`` (:func:`energy_tech`)."""
+    from subtile.power.energy import estimate
+    tech, name, factors = technology
+    result = estimate(config, run, tech, calibration=factors).to_dict()
     return {"energy_per_step_pj": result["energy_per_step_pj"],
             "energy_per_synaptic_op_pj": result["energy_per_synaptic_op_pj"],
             "vdd": tech.vdd, "technology": name, "breakdown_pj": result["breakdown_pj"],
@@ -157,13 +165,14 @@ def run_mesh(args, config):
     network's packets and router counters."""
     from subtile.golden.mesh import random_mesh_stimulus
     from subtile.sim.mesh_bench import simulate_mesh
+    technology = energy_tech(args.lib)
     folder = _sim_work_dir(args, config, "mesh.toml")
     stimulus = random_mesh_stimulus(config, args.steps, args.activity, args.seed)
     start = time.perf_counter()
     run = simulate_mesh(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall)
     report = run.summary()
     delivered = run.events_in + run.packets
-    report["energy"] = energy_estimate(config, run, args.lib)
+    report["energy"] = energy_estimate(config, run, technology)
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["simulation_seconds"] = round(run.seconds, 3)
     report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None

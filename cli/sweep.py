@@ -28,12 +28,52 @@ def register(commands):
     sweep.set_defaults(handler=run)
 
 
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Refuse an unusable ``--scheduler`` before anything runs: Dask missing, an address that is
+    not ``tcp://HOST:PORT``, nothing listening there, or no Dask scheduler answering within
+    ``timeout`` seconds (a port that accepts connections may be anything)."""
+    import importlib.util
+    import socket
+    from urllib.parse import urlsplit
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError("scheduler: Dask distributed is not installed (pip install 'subtile[cluster]')")
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        raise ConfigError(f"scheduler: {address!r} is not tcp://HOST:PORT")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"scheduler: cannot reach {address} ({reason})") from None
+    import logging
+    from distributed import Client
+    quiet = logging.getLogger("distributed")
+    level, quiet.level = quiet.level, logging.CRITICAL
+    try:
+        Client(address, timeout=timeout).close()
+    except BaseException as error:     # noqa: BLE001 - any failure of the handshake is a bad address
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        reason = (str(error).splitlines() or [""])[0][:120] or type(error).__name__
+        raise ConfigError(f"scheduler: no Dask scheduler answers at {address} ({reason})") from None
+    finally:
+        quiet.setLevel(level)
+
+
 def run(args) -> int:
     from subtile.explore.sweep import export_table, load_sweep, run_sweep, sweep_records
     from subtile.store import ResultStore
     spec = load_sweep(args.sweep)
-    if args.jobs < 1:
+    if not 1 <= args.jobs <= 256:
         raise ConfigError(f"jobs: {args.jobs} is outside the allowed range 1..256")
+    if args.scheduler:
+        if args.jobs != 1:
+            raise ConfigError("jobs: -j runs local workers; with --scheduler the cluster's workers run the points")
+        check_scheduler(args.scheduler)
     db = Path(args.db) if args.db else Path.cwd() / f"{Path(args.sweep).stem}.sqlite"
     work_dir = Path(args.work_dir) if args.work_dir else db.parent / f"{db.stem}-work"
     retried = 0

@@ -15,6 +15,7 @@ from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
 from subtile.errors import ConfigError
+from subtile.spec.config import VERILOG_KEYWORDS
 
 __all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text"]
@@ -42,6 +43,8 @@ def check_identifier(name: str, *, parameter: str = "top") -> str:
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ConfigError(f"{parameter}: {name!r} is not an identifier "
                          "(allowed: a letter or _, then letters, digits or _)")
+    if name in VERILOG_KEYWORDS:
+        raise ConfigError(f"{parameter}: {name!r} is a Verilog/SystemVerilog keyword and cannot name a module")
     return name
 
 
