@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from subtile.cli import options
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, add_json_option, emit_json, int_arg, path_arg
+from subtile.cli.options import add_quiet_option, EXIT_FAIL, EXIT_OK, add_json_option, emit_json, int_arg, path_arg
 from subtile.errors import ConfigError
 
 
@@ -28,6 +28,7 @@ def register(commands):
     digits.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="build and run folder (default: a temporary one)")
     digits.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR", help="with --sweep-bits: write the plot to DIR")
     add_json_option(digits, "the result")
+    add_quiet_option(digits)
     digits.set_defaults(handler=run)
 
 

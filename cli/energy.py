@@ -6,8 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import subtile.progress as progress
 from subtile.cli import options
-from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_work_dir_option,
+from subtile.cli.options import (add_quiet_option, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_work_dir_option,
                                  any_config, check_range, emit_json, float_arg, float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
 
@@ -43,6 +44,7 @@ def register(commands):
                         help="write PNG and SVG plots: energy versus activity (and versus Vdd with --vdd)")
     add_work_dir_option(energy)
     add_json_option(energy)
+    add_quiet_option(energy)
     energy.set_defaults(handler=run)
 
 
@@ -60,7 +62,9 @@ def run(args):
     configs = [config.replace(gating=mode, name=f"{config.name}_{mode}") for mode in ("icg", "enable", "none")]
     bench = capture_bench(configs, capture=args.capture, saif=bool(args.saif), name=f"{config.name}_energy")
     rows, captured = [], {}
-    for activity in activities:
+    for number, activity in enumerate(activities, 1):
+        progress.report(f"activity {activity:g} ({number} of {len(activities)}): {args.steps} steps in "
+                        f"{len(configs)} gating modes")
         stimulus = [StepStimulus(e) for e in random_stimulus(config, args.steps, activity, args.seed)]
         runs = bench.run({i: TileCase(stimulus, seed=args.seed, read_state=False) for i in range(len(configs))},
                          work_dir=work_dir / f"activity_{activity:g}")
@@ -185,7 +189,9 @@ def run_mesh(args, config):
     bench = MeshBench(configs, name=f"{config.name}_energy", stimulus_depth=depth(words),
                       response_depth=depth(responses))
     rows = []
-    for activity in activities:
+    for number, activity in enumerate(activities, 1):
+        progress.report(f"activity {activity:g} ({number} of {len(activities)}): {args.steps} steps in "
+                        f"{len(configs)} gating modes")
         runs = bench.run({i: MeshCase(stimuli[activity], seed=args.seed) for i in range(len(configs))},
                          work_dir=work_dir / f"activity_{activity:g}")
         measured = _energy_rows(configs, runs, activity, tech, voltage, calibration, vdd_values, args.delay_weight)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subtile.cli.options import EXIT_OK, add_config_option, float_arg, path_arg, tile_config
+from subtile.cli.options import add_quiet_option, EXIT_OK, add_config_option, float_arg, path_arg, tile_config
 
 
 def register(commands):
@@ -14,6 +14,7 @@ def register(commands):
     export.add_argument("--period-ns", type=float_arg("period-ns"), default=20.0, help="SDC clock period")
     export.add_argument("--icg-cell", default=None, help="clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
     export.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
+    add_quiet_option(export)
     export.set_defaults(handler=run)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from subtile.cli.options import (EXIT_OK, activation_spec, add_activation_options, add_config_option,
+from subtile.cli.options import (add_quiet_option, EXIT_OK, activation_spec, add_activation_options, add_config_option,
                                  mesh_config, path_arg, tile_config)
 
 
@@ -16,16 +16,19 @@ def register(commands):
     activation = kinds.add_parser("activation", help="one smooth-activation unit")
     add_activation_options(activation)
     activation.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <top>.v and manifest.json")
+    add_quiet_option(activation)
     activation.set_defaults(handler=run_activation)
 
     tile = kinds.add_parser("tile", help="a neuromorphic tile")
     add_config_option(tile, "tile")
     tile.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <name>.v and manifest.json")
+    add_quiet_option(tile)
     tile.set_defaults(handler=run_tile)
 
     mesh = kinds.add_parser("mesh", help="a mesh of tiles joined by event routers")
     add_config_option(mesh, "mesh")
     mesh.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <name>.v and manifest.json")
+    add_quiet_option(mesh)
     mesh.set_defaults(handler=run_mesh)
 
 

@@ -15,7 +15,8 @@ import argparse
 import importlib
 import sys
 
-from subtile.cli.options import EXIT_TOOL, EXIT_USAGE, resolve_paths
+import subtile.progress as progress
+from subtile.cli.options import EXIT_FAIL, EXIT_TOOL, EXIT_USAGE, finish_temporary, resolve_paths
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
@@ -38,19 +39,30 @@ def main(argv=None) -> int:
     if argv[:1] == ["sim"] and (len(argv) == 1 or argv[1].startswith("-")) and argv[1:2] not in (["-h"], ["--help"]):
         argv.insert(1, "tile")
     args = parser.parse_args(argv)
+    previous = progress.set_reporter(None if getattr(args, "quiet", False) else _progress_line)
+    code = EXIT_FAIL
     try:
         resolve_paths(args)
-        return args.handler(args)
+        code = args.handler(args)
     except ConfigError as error:
         print(f"subtile: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except ToolchainError as error:
         # A missing or broken tool: one line saying what to install, no traceback.
         print(f"subtile: error: {error}", file=sys.stderr)
-        return EXIT_TOOL
+        code = EXIT_TOOL
     except KeyboardInterrupt:
         print("subtile: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    finally:
+        progress.set_reporter(previous)
+        finish_temporary(code)
+    return code
+
+
+def _progress_line(line: str) -> None:
+    """Progress goes to stderr, so stdout holds only the result (``--json -`` stays valid JSON)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

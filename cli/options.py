@@ -150,9 +150,40 @@ def mesh_config(args):
     return config
 
 
+#: Temporary work folders made by :func:`work_dir` in this command (see :func:`finish_temporary`).
+_TEMPORARY: list[Path] = []
+
+
 def work_dir(args, prefix: str) -> Path:
-    """``--work-dir``, else a new temporary folder ``/tmp/subtile-<prefix>-*``."""
-    return Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix=f"subtile-{prefix}-"))
+    """``--work-dir``, else a new temporary folder ``<tmp>/subtile-<prefix>-*``, removed when the
+    command succeeds and kept (its path printed) when it fails."""
+    if args.work_dir:
+        return Path(args.work_dir)
+    folder = Path(tempfile.mkdtemp(prefix=f"subtile-{prefix}-"))
+    _TEMPORARY.append(folder)
+    return folder
+
+
+def is_temporary(folder) -> bool:
+    """Whether ``folder`` is a temporary work folder of this command."""
+    return Path(folder) in _TEMPORARY
+
+
+def finish_temporary(code: int) -> None:
+    """Remove the temporary work folders after a success (or a refused option); after a failure
+    keep them and say where they are."""
+    import shutil
+    while _TEMPORARY:
+        folder = _TEMPORARY.pop()
+        if code in (EXIT_OK, EXIT_USAGE):
+            shutil.rmtree(folder, ignore_errors=True)
+        elif folder.exists():
+            print(f"subtile: the run's files are kept in {folder}", file=sys.stderr)
+
+
+def add_quiet_option(parser):
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines on stderr (generation, Verilator build, simulation)")
 
 
 def emit_json(obj, target):

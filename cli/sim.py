@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from subtile.cli.options import (EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
+from subtile.cli.options import (add_quiet_option, EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
                                  add_config_option, add_json_option, add_work_dir_option, any_config, calibration, check_range,
-                                 emit_json, float_arg, int_arg, path_arg, work_dir)
+                                 emit_json, float_arg, int_arg, is_temporary, path_arg, work_dir)
 from subtile.errors import ConfigError
 
 
@@ -35,7 +35,8 @@ def register(commands):
     tile.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
                       help="when the run fails, rerun it with tracing and write its waves to PATH "
                            "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
-    add_json_option(tile, "the report as one JSON object")
+    add_json_option(tile, "the report (one object)")
+    add_quiet_option(tile)
     tile.set_defaults(handler=run_tile)
 
     activation = kinds.add_parser("activation", help="every input code of one activation unit")
@@ -43,6 +44,7 @@ def register(commands):
     add_work_dir_option(activation)
     activation.add_argument("--seed", type=int_arg("seed"), default=None)
     add_json_option(activation)
+    add_quiet_option(activation)
     activation.set_defaults(handler=run_activation)
 
 
@@ -60,7 +62,7 @@ def run_activation(args):
         "mismatches": result.mismatches, "first_mismatches": result.first_mismatches,
         "accuracy": plan.accuracy.to_dict(), "build_cached": build.cached,
         "build_seconds": round(build.seconds, 3), "seconds": round(seconds, 3),
-        "work_dir": str(folder),
+        "work_dir": None if is_temporary(folder) and result.passed else str(folder),
     }
     if args.json:
         emit_json(report, args.json)
@@ -68,7 +70,7 @@ def run_activation(args):
         print(("PASS " if result.passed else "FAIL ") + result.describe())
         print(f"accuracy: max {plan.accuracy.max_error:.3f} LSB, mean {plan.accuracy.mean_error:.3f} LSB; "
               f"build {'reused' if build.cached else 'compiled'} in {build.seconds:.1f} s; "
-              f"total {seconds:.1f} s; files in {folder}")
+              f"total {seconds:.1f} s" + (f"; files in {folder}" if report["work_dir"] else ""))
     return EXIT_OK if result.passed else EXIT_FAIL
 
 
@@ -91,7 +93,7 @@ def run_tile(args):
     report["seconds"] = round(time.perf_counter() - start, 3)
     report["simulation_seconds"] = round(run.seconds, 3)
     report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
-    report["work_dir"] = str(folder)
+    report["work_dir"] = None if is_temporary(folder) and run.passed else str(folder)
     report["reproduce"] = (f"subtile sim --config {folder / 'tile.toml'} --steps {args.steps} "
                            f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
     report["seed"] = args.seed
@@ -179,7 +181,7 @@ def run_mesh(args, config):
     report["delivered_per_second"] = round(delivered / run.seconds) if run.seconds else None
     report["run_cycles_per_second"] = round(run.cycles / run.run_seconds) if run.run_seconds else None
     report["run_delivered_per_second"] = round(delivered / run.run_seconds) if run.run_seconds else None
-    report["work_dir"] = str(folder)
+    report["work_dir"] = None if is_temporary(folder) and run.passed else str(folder)
     report["reproduce"] = (f"subtile sim --config {folder / 'mesh.toml'} --steps {args.steps} "
                            f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
     if args.json:

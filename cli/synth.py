@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, emit_json, path_arg, tile_config
+from subtile.cli.options import add_quiet_option, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, emit_json, path_arg, tile_config
 from subtile.errors import ConfigError
 
 
@@ -22,6 +22,7 @@ def register(commands):
                        help="FPGA: keep gating = icg (default: synthesize the bit-exact enable mode)")
     synth.add_argument("--no-cache", action="store_true", help="rerun even when a cached result exists")
     add_json_option(synth, "the figures")
+    add_quiet_option(synth)
     synth.set_defaults(handler=run)
 
 
@@ -37,8 +38,8 @@ def run(args) -> int:
     try:
         result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,
                                    device=args.device, icg_cell=icg_cell, use_cache=not args.no_cache,
-                                   progress=lambda line: print(line, flush=True,
-                                                              file=sys.stderr if args.json == "-" else sys.stdout))
+                                   progress=(lambda line: None) if args.quiet else
+                                   (lambda line: print(line, flush=True, file=sys.stderr)))
     except SynthError as error:
         print(f"subtile: synthesis failed: {error}", file=sys.stderr)
         return EXIT_FAIL

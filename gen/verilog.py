@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import platform
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
+import subtile.progress as progress
 from subtile.errors import ConfigError
 from subtile.spec.config import VERILOG_KEYWORDS
 
@@ -178,7 +180,10 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     appended; ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
     """
     check_identifier(top)
+    started = time.monotonic()
+    progress.report(f"generating the Verilog of {top}...")
     text = compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False)) + extra_verilog
+    progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None
     header = text[text.index(f"module {top}("):]
