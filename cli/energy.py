@@ -19,10 +19,12 @@ SAIF_SCOPE = "tb/dut"
 def register(commands):
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
     add_config_option(energy, "any")
-    energy.add_argument("--steps", type=int_arg("steps"), default=100)
+    energy.add_argument("--steps", type=int_arg("steps"), default=100,
+                        help="time steps per run (1..100000; default %(default)s)")
     energy.add_argument("--activity", default="0.0,0.1,0.5,1.0",
                         help="comma-separated fractions of input addresses sending an event per step")
-    energy.add_argument("--seed", type=int_arg("seed"), default=1)
+    energy.add_argument("--seed", type=int_arg("seed"), default=1,
+                        help="seed of the random stimulus (default %(default)s)")
     energy.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
     energy.add_argument("--vdd", default=None, metavar="START:STOP:STEP",
                         help="also sweep the supply, e.g. 0.2:1.8:0.05 (V): energy, delay, EDP/EDS/EDD per Vdd")

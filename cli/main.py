@@ -25,11 +25,24 @@ COMMANDS = ["generate", "sim", "energy", "mutate", "export", "synth", "sweep", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="subtile", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="subtile", description="Neuromorphic tiles and meshes in Amaranth: generate Verilog, simulate it "
+        "under Verilator against the golden model, estimate its energy, export, synthesize and sweep it. "
+        "Bad options give one line and exit code 2; a missing tool exit code 3.",
+        epilog="`subtile COMMAND --help` describes each command's options.")
+    parser.add_argument("--version", action="version", version=f"subtile {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"subtile.cli.{name}").register(commands)
     return parser
+
+
+def _version() -> str:
+    import importlib.metadata
+    try:
+        return importlib.metadata.version("subtile")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from subtile.cli.options import (add_quiet_option, EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
-                                 add_config_option, add_json_option, add_work_dir_option, any_config, calibration, check_range,
+                                 add_config_option, add_json_option, add_work_dir_option, any_config, mesh_config, calibration, check_range,
                                  emit_json, float_arg, int_arg, is_temporary, path_arg, work_dir)
 from subtile.errors import ConfigError
 
@@ -21,31 +21,41 @@ def register(commands):
                                           "activation`) under Verilator against the golden model.")
     kinds = sim.add_subparsers(dest="kind", required=True, metavar="KIND")
     tile = kinds.add_parser("tile", help="seeded random stimulus through a tile or a mesh (the default kind)")
-    add_config_option(tile, "any")
-    tile.add_argument("--steps", type=int_arg("steps"), default=100)
-    tile.add_argument("--activity", type=float_arg("activity"), default=0.1,
-                      help="fraction of input addresses sending an event per step (0..1)")
-    tile.add_argument("--seed", type=int_arg("seed"), default=1)
-    tile.add_argument("--idle", type=float_arg("idle"), default=0.0,
-                      help="probability of an idle cycle before each input event")
-    tile.add_argument("--stall", type=float_arg("stall"), default=0.0,
-                      help="probability of output backpressure in each cycle")
-    tile.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
-    add_work_dir_option(tile)
-    tile.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
-                      help="when the run fails, rerun it with tracing and write its waves to PATH "
-                           "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
-    add_json_option(tile, "the report (one object)")
-    add_quiet_option(tile)
+    _add_network_options(tile, "any")
     tile.set_defaults(handler=run_tile)
+    mesh = kinds.add_parser("mesh", help="the same for a mesh (--config must have a [mesh] table)")
+    _add_network_options(mesh, "mesh")
+    mesh.set_defaults(handler=lambda args: run_mesh(args, mesh_config(args)))
 
     activation = kinds.add_parser("activation", help="every input code of one activation unit")
     add_activation_options(activation)
     add_work_dir_option(activation)
-    activation.add_argument("--seed", type=int_arg("seed"), default=None)
+    activation.add_argument("--seed", type=int_arg("seed"), default=None,
+                            help="simulator random seed (default: a new one each run)")
     add_json_option(activation)
     add_quiet_option(activation)
     activation.set_defaults(handler=run_activation)
+
+
+def _add_network_options(parser, kinds):
+    """The options of `sim tile` and `sim mesh`."""
+    add_config_option(parser, kinds)
+    parser.add_argument("--steps", type=int_arg("steps"), default=100, help="time steps (1..100000; default %(default)s)")
+    parser.add_argument("--activity", type=float_arg("activity"), default=0.1,
+                        help="fraction of input addresses sending an event per step (0..1)")
+    parser.add_argument("--seed", type=int_arg("seed"), default=1,
+                        help="seed of the random stimulus and of the simulator (default %(default)s)")
+    parser.add_argument("--idle", type=float_arg("idle"), default=0.0,
+                        help="probability of an idle cycle before each input event")
+    parser.add_argument("--stall", type=float_arg("stall"), default=0.0,
+                        help="probability of output backpressure in each cycle")
+    parser.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
+    add_work_dir_option(parser)
+    parser.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
+                        help="when the run fails, rerun it with tracing and write its waves to PATH "
+                             "(FST; VCD when liblz4-dev/zlib1g-dev are missing; the suffix says which)")
+    add_json_option(parser, "the report (one object)")
+    add_quiet_option(parser)
 
 
 def run_activation(args):

@@ -12,7 +12,9 @@ from subtile.errors import ConfigError
 def register(commands):
     synth = commands.add_parser("synth", help="synthesize the tile (Yosys, nextpnr; yowasp from PyPI)")
     add_config_option(synth, "tile")
-    synth.add_argument("--target", default="generic", choices=["generic", "ice40", "ecp5", "sky130"])
+    synth.add_argument("--target", default="generic", choices=["generic", "ice40", "ecp5", "sky130"],
+                       help="generic Yosys cells (default), an FPGA (place and route with nextpnr), or sky130 "
+                            "HD cells with area")
     synth.add_argument("--device", default=None, help="FPGA device: ice40 hx8k (default), hx1k, up5k; "
                        "ecp5 45k (default), 12k, 25k, 85k")
     synth.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
