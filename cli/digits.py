@@ -7,6 +7,7 @@ from pathlib import Path
 from subtile.cli import options
 from subtile.cli.options import add_quiet_option, EXIT_FAIL, EXIT_OK, add_json_option, emit_json, int_arg, path_arg
 from subtile.errors import ConfigError
+from subtile.toolchain.verilator import ToolchainError
 
 
 def register(commands):
@@ -33,6 +34,11 @@ def register(commands):
 
 
 def run(args):
+    try:
+        import sklearn  # noqa: F401 - the data set and the training
+    except ImportError:
+        raise ToolchainError("digits: needs scikit-learn, which is not installed "
+                             "(pip install 'subtile[digits]')") from None
     from subtile.workloads.digits import DigitsSpec
     from subtile.workloads.digits_rtl import evaluate, plot_sweep
     if args.sweep_bits and args.weight_bits is not None:

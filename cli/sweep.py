@@ -8,6 +8,7 @@ from pathlib import Path
 
 from subtile.cli.options import EXIT_FAIL, EXIT_OK, int_arg, path_arg
 from subtile.errors import ConfigError
+from subtile.toolchain.verilator import ToolchainError
 
 
 def register(commands):
@@ -32,11 +33,13 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
     """Refuse an unusable ``--scheduler`` before anything runs: Dask missing, an address that is
     not ``tcp://HOST:PORT``, nothing listening there, or no Dask scheduler answering within
     ``timeout`` seconds (a port that accepts connections may be anything)."""
-    import importlib.util
     import socket
     from urllib.parse import urlsplit
-    if importlib.util.find_spec("distributed") is None:
-        raise ConfigError("scheduler: Dask distributed is not installed (pip install 'subtile[cluster]')")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ToolchainError("scheduler: needs Dask distributed, which is not installed "
+                             "(pip install 'subtile[cluster]')") from None
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         port = parts.port
@@ -67,6 +70,12 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
 def run(args) -> int:
     from subtile.explore.sweep import export_table, load_sweep, run_sweep, sweep_records
     from subtile.store import ResultStore
+    if any(Path(target).suffix.lower() == ".parquet" for target in args.export or ()):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ToolchainError("export: Parquet needs pyarrow, which is not installed "
+                                 "(pip install 'subtile[cluster]'; or export .csv)") from None
     spec = load_sweep(args.sweep)
     if not 1 <= args.jobs <= 256:
         raise ConfigError(f"jobs: {args.jobs} is outside the allowed range 1..256")

@@ -123,3 +123,21 @@ def test_lanes_default_follows_neurons(place, capsys):
     assert "4 neurons" in capsys.readouterr().out
     text = json.dumps(manifest)
     assert '"lanes": 4' in text and '"neurons": 4' in text
+
+
+@pytest.mark.parametrize("module, argv, message", [
+    ("sklearn", ["digits", "--golden-only"], "digits: needs scikit-learn, which is not installed (pip install 'subtile[digits]')"),
+    ("distributed", ["sweep", "sweep.toml", "--scheduler", "tcp://127.0.0.1:8786"],
+     "scheduler: needs Dask distributed, which is not installed (pip install 'subtile[cluster]')"),
+    ("pyarrow", ["sweep", "sweep.toml", "--export", "p.parquet"], "export: Parquet needs pyarrow, which is not installed"),
+])
+def test_a_missing_extra_names_what_to_install(place, monkeypatch, module, argv, message, capsys):
+    """Without the optional package: one line, exit code 3 (a missing tool), nothing written."""
+    import sys
+    root, temp = place
+    before = _tree(root)
+    monkeypatch.setitem(sys.modules, module, None)        # `import module` raises ImportError
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("subtile: error: " + message) and err.count("\n") == 1, err
+    assert _tree(root) == before and _tree(temp) == []
