@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -67,6 +68,38 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
         quiet.setLevel(level)
 
 
+def die_with_parent_in_forks() -> None:
+    """Make every process forked from here on (the sweep's pool workers) end when this process
+    dies, even by SIGKILL, instead of running on for hours with parent 1 (Linux: the parent-death
+    signal; elsewhere nothing)."""
+    global _ARMED
+    if _ARMED or not sys.platform.startswith("linux"):
+        return
+    _ARMED = True
+    os.register_at_fork(before=_remember_parent, after_in_child=_set_parent_death_signal)
+
+
+_ARMED = False
+_PARENT: int | None = None
+
+
+def _remember_parent() -> None:
+    global _PARENT
+    _PARENT = os.getpid()
+
+
+def _set_parent_death_signal() -> None:
+    import ctypes
+    import signal
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _PARENT:                      # the parent died before the signal was armed
+        os._exit(1)
+
+
 def run(args) -> int:
     from subtile.explore.sweep import export_table, load_sweep, run_sweep, sweep_records
     from subtile.store import ResultStore
@@ -92,6 +125,8 @@ def run(args) -> int:
     if not args.quiet:
         print(f"database: {db}; work folder: {work_dir}"
               + (f"; {retried} failed point(s) to run again" if args.retry_failed else ""), file=sys.stderr)
+    if args.jobs > 1:
+        die_with_parent_in_forks()
     summary = run_sweep(spec, db=db, work_dir=work_dir, jobs=args.jobs, scheduler=args.scheduler,
                         progress=not args.quiet)
     for target in args.export or ():
