@@ -25,8 +25,16 @@ COMMANDS = ["generate", "sim", "energy", "mutate", "export", "synth", "sweep", "
             "env"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, naming the option, with exit code 2 (argparse prints the usage
+    block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="subtile", description="Neuromorphic tiles and meshes in Amaranth: generate Verilog, simulate it "
         "under Verilator against the golden model, estimate its energy, export, synthesize and sweep it. "
         "Bad options give one line and exit code 2; a missing tool exit code 3.",

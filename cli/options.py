@@ -27,7 +27,7 @@ def int_arg(name):
         try:
             return int(text, 0)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not an integer") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     return parse
 
 
@@ -37,7 +37,7 @@ def float_arg(name):
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     return parse
 
 

@@ -141,3 +141,20 @@ def test_a_missing_extra_names_what_to_install(place, monkeypatch, module, argv,
     err = capsys.readouterr().err
     assert err.startswith("subtile: error: " + message) and err.count("\n") == 1, err
     assert _tree(root) == before and _tree(temp) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sim", "--steps", "x"], "subtile sim tile: error: argument --steps: 'x' is not an integer (see subtile sim tile --help)"),
+    (["sim", "--activity", ""], "subtile sim tile: error: argument --activity: '' is not a number"),
+    (["energy", "--bogus"], "subtile: error: unrecognized arguments: --bogus"),
+    (["generate", "activation", "--function", "elu", "-o", "x"], "subtile generate activation: error: argument --function: invalid choice: 'elu'"),
+])
+def test_usage_errors_are_one_line_naming_the_option(place, argv, message, capsys):
+    root, temp = place
+    before = _tree(root)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+    assert _tree(root) == before and _tree(temp) == []
