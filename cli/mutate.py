@@ -21,7 +21,8 @@ def register(commands):
                         help="regression cases run side by side per mutant (1..4)")
     mutate.add_argument("--db", type=path_arg("db", "db"), default=None, help="results database (default WORK_DIR/mutants.db); "
                         "a killed run started again resumes from it")
-    mutate.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for the build, runs and mutation.txt/.json")
+    mutate.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for the build, runs and mutation.txt/.json (default: a new temporary "
+                        "folder, kept for the report)")
     mutate.add_argument("--min-score", type=float_arg("min-score"), default=None,
                         help="exit 1 when the fraction of mutants killed (analysed equivalent ones left "
                              "out) is below this")
@@ -43,7 +44,7 @@ def run(args):
     if args.db:
         from subtile.store import ResultStore
         ResultStore(args.db, run="-").close()     # a bad database is refused before any tool runs
-    work_dir = options.work_dir(args, "mutate")
+    work_dir = options.work_dir(args, "mutate", keep=True)      # it holds mutation.txt/.json
     work_dir.mkdir(parents=True, exist_ok=True)
     log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))
     report = run_mutation_testing(config, count=args.n, seed=args.seed, steps=args.steps, work_dir=work_dir,

@@ -154,13 +154,15 @@ def mesh_config(args):
 _TEMPORARY: list[Path] = []
 
 
-def work_dir(args, prefix: str) -> Path:
+def work_dir(args, prefix: str, *, keep: bool = False) -> Path:
     """``--work-dir``, else a new temporary folder ``<tmp>/subtile-<prefix>-*``, removed when the
-    command succeeds and kept (its path printed) when it fails."""
+    command succeeds and kept (its path printed) when it fails; with ``keep`` (the folder holds
+    the command's report) always kept."""
     if args.work_dir:
         return Path(args.work_dir)
     folder = Path(tempfile.mkdtemp(prefix=f"subtile-{prefix}-"))
-    _TEMPORARY.append(folder)
+    if not keep:
+        _TEMPORARY.append(folder)
     return folder
 
 

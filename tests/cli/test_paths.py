@@ -97,3 +97,30 @@ def test_paths_are_resolved_against_the_current_folder(place, monkeypatch):
     assert main(["generate", "tile", "--config", "tiny.toml", "-o", "new/out"]) == 0
     assert seen["config"] == str(root / "tiny.toml") and seen["output_dir"] == str(root / "new" / "out")
     assert not (root / "new").exists()              # checking makes nothing
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_a_temporary_work_folder_is_removed_on_success_and_kept_on_failure(place, monkeypatch, capsys, code):
+    """Without --work-dir a command works in <tmp>/subtile-*: removed after exit 0 (and after a
+    refused option, exit 2), kept with its path on stderr after a failure."""
+    from subtile.cli import options, sim
+    root, temp = place
+    made = []
+
+    def handler(args):
+        folder = options.work_dir(args, "sim")
+        (folder / "run.log").write_text("x")
+        made.append(folder)
+        if code == 2:
+            raise options.ConfigError("steps: refused late")
+        return code
+
+    monkeypatch.setattr(sim, "run_activation", handler)
+    assert main(["sim", "activation"]) == code
+    (folder,) = made
+    assert folder.parent == temp
+    err = capsys.readouterr().err
+    if code == 1:
+        assert folder.is_dir() and f"subtile: the run's files are kept in {folder}" in err
+    else:
+        assert not folder.exists() and "kept" not in err
