@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from subtile.cli import options
-from subtile.cli.options import add_quiet_option, EXIT_FAIL, EXIT_OK, add_json_option, emit_json, int_arg, path_arg
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_json_option, add_quiet_option, emit_json, int_arg,
+                                 path_arg)
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
@@ -56,6 +57,9 @@ def run(args):
         raise ConfigError(f"images: {args.images} is outside the allowed range 1..360")
     if args.plot and not args.sweep_bits:
         raise ConfigError("plot: needs --sweep-bits")
+    if args.lib and (args.golden_only or args.no_energy):
+        raise ConfigError("lib: the Liberty file is for the energy runs; --golden-only and --no-energy have none")
+    options.check_liberty(args.lib)
     work_dir = options.work_dir(args, "digits")
     rows = []
     for spec in specs:

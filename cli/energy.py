@@ -8,8 +8,9 @@ from pathlib import Path
 
 import subtile.progress as progress
 from subtile.cli import options
-from subtile.cli.options import (add_quiet_option, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_work_dir_option,
-                                 any_config, check_range, emit_json, float_arg, float_list, int_arg, path_arg)
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_quiet_option,
+                                 add_work_dir_option, any_config, check_range, emit_json, float_arg,
+                                 float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
 
 #: The instance path of the tile in the energy bench's SAIF files.

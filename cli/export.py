@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subtile.cli.options import add_quiet_option, EXIT_OK, add_config_option, float_arg, path_arg, tile_config
+from subtile.cli.options import EXIT_OK, add_config_option, add_quiet_option, float_arg, path_arg, tile_config
 
 
 def register(commands):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from subtile.cli.options import (add_quiet_option, EXIT_OK, activation_spec, add_activation_options, add_config_option,
-                                 mesh_config, path_arg, tile_config)
+from subtile.cli.options import (EXIT_OK, activation_spec, add_activation_options, add_config_option,
+                                 add_quiet_option, mesh_config, path_arg, tile_config)
 
 
 def register(commands):

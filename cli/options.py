@@ -188,6 +188,14 @@ def add_quiet_option(parser):
                         help="no progress lines on stderr (generation, Verilator build, simulation)")
 
 
+def check_liberty(path) -> None:
+    """Read ``--lib`` before any tool runs (a file that is not Liberty is refused up front, not
+    after the simulation or synthesis); the parse is cached."""
+    if path:
+        from subtile.tech.liberty import load_liberty
+        load_liberty(path)
+
+
 def emit_json(obj, target):
     """Write ``obj`` as JSON to stdout (``target == "-"``) or to the file ``target``."""
     text = json.dumps(obj, indent=2) + "\n"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from subtile.cli.options import (add_quiet_option, EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
-                                 add_config_option, add_json_option, add_work_dir_option, any_config, mesh_config, calibration, check_range,
-                                 emit_json, float_arg, int_arg, is_temporary, path_arg, work_dir)
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
+                                 add_config_option, add_json_option, add_quiet_option, add_work_dir_option,
+                                 any_config, calibration, check_range, emit_json, float_arg, int_arg,
+                                 is_temporary, mesh_config, path_arg, work_dir)
 from subtile.errors import ConfigError
 
 

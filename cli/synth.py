@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from subtile.cli.options import add_quiet_option, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, emit_json, path_arg, tile_config
+from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_quiet_option, check_liberty,
+                                 emit_json, path_arg, tile_config)
 from subtile.errors import ConfigError
 
 
@@ -36,6 +37,7 @@ def run(args) -> int:
     icg_cell = IcgCell.parse(args.icg_cell, args.icg_pins)
     if args.lib and args.target != "sky130":
         raise ConfigError(f"lib: only the sky130 target reads a Liberty file, not {args.target}")
+    check_liberty(args.lib)
     start = time.monotonic()
     try:
         result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,

@@ -65,6 +65,9 @@ CASES = [
     (["sim", "activation", "--top", "wire"], "top: 'wire' is a Verilog/SystemVerilog keyword"),
     (["sim", "activation", "--top", "1x"], "top: '1x' is not an identifier"),
     (["sim", "--config", "tiny.toml", "--lib", "bad.lib", "--steps", "2"], "lib: "),
+    (["synth", "--config", "tiny.toml", "--target", "sky130", "--lib", "bad.lib"], "lib: "),
+    (["digits", "--lib", "bad.lib", "--images", "3"], "lib: "),
+    (["digits", "--lib", "bad.lib", "--golden-only"], "lib: the Liberty file is for the energy runs"),
     (["sweep", "sweep.toml", "--scheduler", "not-an-address"], "scheduler: 'not-an-address' is not tcp://HOST:PORT"),
     (["sweep", "sweep.toml", "-j", "2", "--scheduler", "tcp://127.0.0.1:8786"], "jobs: -j runs local workers"),
     (["sweep", "sweep.toml", "-j", "0"], "jobs: 0 is outside the allowed range 1..256"),
@@ -158,3 +161,11 @@ def test_usage_errors_are_one_line_naming_the_option(place, argv, message, capsy
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
     assert _tree(root) == before and _tree(temp) == []
+
+
+@pytest.mark.parametrize("argv", [["sim", "--config", "tiny.toml", "--steps", "2"],
+                                  ["synth", "--config", "tiny.toml", "--target", "sky130"],
+                                  ["digits", "--images", "3"]])
+def test_a_file_that_is_not_liberty_is_refused_before_the_run(place, argv, capsys):
+    root, _ = place
+    _refused(place, [*argv, "--lib", "bad.lib"], f"lib: {root / 'bad.lib'} is not a Liberty file", capsys)
