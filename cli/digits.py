@@ -60,6 +60,8 @@ def run(args):
     if args.lib and (args.golden_only or args.no_energy):
         raise ConfigError("lib: the Liberty file is for the energy runs; --golden-only and --no-energy have none")
     options.check_liberty(args.lib)
+    if not args.golden_only:
+        options.check_simulator()
     work_dir = options.work_dir(args, "digits")
     rows = []
     for spec in specs:

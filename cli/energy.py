@@ -130,6 +130,7 @@ def _energy_setup(args):
     tech = TechModel.from_liberty(args.lib) if args.lib else TechModel.from_liberty()
     voltage = VoltageModel(vdd_nominal=tech.vdd)
     calibration = options.calibration(args.lib, args.calibration, args.uncalibrated)
+    options.check_simulator()
     folder = options.work_dir(args, "energy")
     return tech, voltage, calibration, folder
 

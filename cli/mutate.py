@@ -44,6 +44,7 @@ def run(args):
     if args.db:
         from subtile.store import ResultStore
         ResultStore(args.db, run="-").close()     # a bad database is refused before any tool runs
+    options.check_simulator()
     work_dir = options.work_dir(args, "mutate", keep=True)      # it holds mutation.txt/.json
     work_dir.mkdir(parents=True, exist_ok=True)
     log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))

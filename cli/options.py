@@ -188,6 +188,13 @@ def add_quiet_option(parser):
                         help="no progress lines on stderr (generation, Verilator build, simulation)")
 
 
+def check_simulator() -> None:
+    """Verilator, make and a C++ compiler, checked before any generation or build (a missing one
+    is one line saying what to install, exit code 3)."""
+    from subtile.toolchain.verilator import check_toolchain
+    check_toolchain()
+
+
 def check_liberty(path) -> None:
     """Read ``--lib`` before any tool runs (a file that is not Liberty is refused up front, not
     after the simulation or synthesis); the parse is cached."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from subtile.cli.options import (EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
                                  add_config_option, add_json_option, add_quiet_option, add_work_dir_option,
-                                 any_config, calibration, check_range, emit_json, float_arg, int_arg,
+                                 any_config, calibration, check_range, check_simulator, emit_json, float_arg, int_arg,
                                  is_temporary, mesh_config, path_arg, work_dir)
 from subtile.errors import ConfigError
 
@@ -63,6 +63,7 @@ def run_activation(args):
     from subtile.sim.activation_bench import simulate
     spec = activation_spec(args)
     plan = spec.plan()
+    check_simulator()
     folder = work_dir(args, "sim")
     start = time.perf_counter()
     results, build, test_run = simulate([plan], folder, top=args.top or "activation_bench", seed=args.seed)
@@ -167,6 +168,7 @@ def _sim_work_dir(args, config, config_file: str) -> Path:
     check_range("activity", args.activity, 0.0, 1.0)
     check_range("idle", args.idle, 0.0, 0.99)
     check_range("stall", args.stall, 0.0, 0.99)
+    check_simulator()
     folder = work_dir(args, "sim")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / config_file).write_text(config.to_toml())
