@@ -15,7 +15,8 @@ def register(commands):
     digits = commands.add_parser("digits", help="handwritten digits (scikit-learn's 8x8 set) classified by a "
                                                 "2-tile RTL mesh: accuracy and energy per inference")
     digits.add_argument("--hidden", type=int_arg("hidden"), default=24, help="hidden neurons (2..64)")
-    digits.add_argument("--weight-bits", type=int_arg("weight-bits"), default=None, help="weight width (2..16); default 8")
+    digits.add_argument("--weight-bits", type=int_arg("weight-bits"), default=None,
+                        help="weight width (2..16); default 8")
     digits.add_argument("--sweep-bits", default=None, metavar="LIST",
                         help="run each weight width of LIST (e.g. 3,4,5,6,7,8) instead of --weight-bits")
     digits.add_argument("--steps", type=int_arg("steps"), default=8, help="time steps T per image (2..64)")
@@ -26,9 +27,12 @@ def register(commands):
                         help="only the first N test images (default: the whole test split, 360)")
     digits.add_argument("--golden-only", action="store_true", help="no RTL run (float and golden accuracy only)")
     digits.add_argument("--no-energy", action="store_true", help="RTL run without the tile energy runs")
-    digits.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file (default: sky130_fd_sc_hd tt)")
-    digits.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="build and run folder (default: a temporary one)")
-    digits.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR", help="with --sweep-bits: write the plot to DIR")
+    digits.add_argument("--lib", type=path_arg("lib", "file"), default=None,
+                        help="Liberty file (default: sky130_fd_sc_hd tt)")
+    digits.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None,
+                        help="build and run folder (default: a temporary one, removed after a successful run)")
+    digits.add_argument("--plot", type=path_arg("plot", "dir"), default=None, metavar="DIR",
+                        help="with --sweep-bits: write the plot to DIR")
     add_json_option(digits, "the result")
     add_quiet_option(digits)
     digits.set_defaults(handler=run)

@@ -26,7 +26,8 @@ def register(commands):
                         help="comma-separated fractions of input addresses sending an event per step")
     energy.add_argument("--seed", type=int_arg("seed"), default=1,
                         help="seed of the random stimulus (default %(default)s)")
-    energy.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
+    energy.add_argument("--lib", type=path_arg("lib", "file"), default=None,
+                        help="Liberty file (default: sky130_fd_sc_hd tt 1.80 V)")
     energy.add_argument("--vdd", default=None, metavar="START:STOP:STEP",
                         help="also sweep the supply, e.g. 0.2:1.8:0.05 (V): energy, delay, EDP/EDS/EDD per Vdd")
     energy.add_argument("--delay-weight", type=float_arg("delay-weight"), default=0.0, metavar="PJ_PER_S",

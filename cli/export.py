@@ -8,12 +8,14 @@ from subtile.cli.options import EXIT_OK, add_config_option, add_quiet_option, fl
 def register(commands):
     export = commands.add_parser("export", help="RTL export for FPGA and ASIC flows (files, .f, FuseSoC core, SDC)")
     add_config_option(export, "tile")
-    export.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder to write")
+    export.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"),
+                        help="folder to write")
     export.add_argument("--single-file", action="store_true", help="one Verilog file instead of one per module")
     export.add_argument("--sv", action="store_true", help="add the SystemVerilog struct wrapper and assertions")
     export.add_argument("--period-ns", type=float_arg("period-ns"), default=20.0, help="SDC clock period")
     export.add_argument("--icg-cell", default=None, help="clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
-    export.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
+    export.add_argument("--icg-pins", default=None,
+                        help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
     add_quiet_option(export)
     export.set_defaults(handler=run)
 

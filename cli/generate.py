@@ -15,19 +15,22 @@ def register(commands):
     kinds = generate.add_subparsers(dest="kind", required=True, metavar="KIND")
     activation = kinds.add_parser("activation", help="one smooth-activation unit")
     add_activation_options(activation)
-    activation.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <top>.v and manifest.json")
+    activation.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"),
+                            help="folder for <top>.v and manifest.json")
     add_quiet_option(activation)
     activation.set_defaults(handler=run_activation)
 
     tile = kinds.add_parser("tile", help="a neuromorphic tile")
     add_config_option(tile, "tile")
-    tile.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <name>.v and manifest.json")
+    tile.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"),
+                      help="folder for <name>.v and manifest.json")
     add_quiet_option(tile)
     tile.set_defaults(handler=run_tile)
 
     mesh = kinds.add_parser("mesh", help="a mesh of tiles joined by event routers")
     add_config_option(mesh, "mesh")
-    mesh.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"), help="folder for <name>.v and manifest.json")
+    mesh.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"),
+                      help="folder for <name>.v and manifest.json")
     add_quiet_option(mesh)
     mesh.set_defaults(handler=run_mesh)
 

@@ -19,9 +19,11 @@ def register(commands):
     mutate.add_argument("--steps", type=int_arg("steps"), default=24, help="time steps per regression case")
     mutate.add_argument("--harnesses", type=int_arg("harnesses"), default=4,
                         help="regression cases run side by side per mutant (1..4)")
-    mutate.add_argument("--db", type=path_arg("db", "db"), default=None, help="results database (default WORK_DIR/mutants.db); "
+    mutate.add_argument("--db", type=path_arg("db", "db"), default=None,
+                        help="results database (default WORK_DIR/mutants.db); "
                         "a killed run started again resumes from it")
-    mutate.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for the build, runs and mutation.txt/.json (default: a new temporary "
+    mutate.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None,
+                        help="folder for the build, runs and mutation.txt/.json (default: a new temporary "
                         "folder, kept for the report)")
     mutate.add_argument("--min-score", type=float_arg("min-score"), default=None,
                         help="exit 1 when the fraction of mutants killed (analysed equivalent ones left "
@@ -29,7 +31,7 @@ def register(commands):
     mutate.add_argument("--equivalent", type=path_arg("equivalent", "text"), default=None, metavar="TOML",
                         help="analysed surviving mutants to leave out of the score "
                              "(docs/mutation-equivalents.toml for the default tile)")
-    mutate.add_argument("--quiet", action="store_true", help="no line per mutant")
+    mutate.add_argument("-q", "--quiet", action="store_true", help="no line per mutant, no progress lines")
     add_json_option(mutate, "the report")
     mutate.set_defaults(handler=run)
 

@@ -41,7 +41,8 @@ def register(commands):
 def _add_network_options(parser, kinds):
     """The options of `sim tile` and `sim mesh`."""
     add_config_option(parser, kinds)
-    parser.add_argument("--steps", type=int_arg("steps"), default=100, help="time steps (1..100000; default %(default)s)")
+    parser.add_argument("--steps", type=int_arg("steps"), default=100,
+                        help="time steps (1..100000; default %(default)s)")
     parser.add_argument("--activity", type=float_arg("activity"), default=0.1,
                         help="fraction of input addresses sending an event per step (0..1)")
     parser.add_argument("--seed", type=int_arg("seed"), default=1,
@@ -50,7 +51,8 @@ def _add_network_options(parser, kinds):
                         help="probability of an idle cycle before each input event")
     parser.add_argument("--stall", type=float_arg("stall"), default=0.0,
                         help="probability of output backpressure in each cycle")
-    parser.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file for the energy line (default: sky130 HD tt)")
+    parser.add_argument("--lib", type=path_arg("lib", "file"), default=None,
+                        help="Liberty file for the energy line (default: sky130 HD tt)")
     add_work_dir_option(parser)
     parser.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
                         help="when the run fails, rerun it with tracing and write its waves to PATH "

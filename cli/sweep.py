@@ -19,14 +19,17 @@ def register(commands):
     sweep.add_argument("-j", "--jobs", type=int_arg("jobs"), default=1, help="local worker processes")
     sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
                        help="run the points on this Dask distributed scheduler (pip install subtile[cluster])")
-    sweep.add_argument("--db", type=path_arg("db", "db"), default=None, help="results database (default: <sweep file name>.sqlite in the current folder); "
+    sweep.add_argument("--db", type=path_arg("db", "db"), default=None,
+                       help="results database (default: <sweep file name>.sqlite in the current folder); "
                        "a killed sweep started again resumes from it")
-    sweep.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None, help="folder for builds and runs (default: next to the db)")
-    sweep.add_argument("--export", action="append", type=path_arg("export", "out", suffixes=(".csv", ".parquet")), metavar="FILE.csv|FILE.parquet",
+    sweep.add_argument("--work-dir", type=path_arg("work-dir", "dir"), default=None,
+                       help="folder for builds and runs (default: next to the db)")
+    sweep.add_argument("--export", action="append", type=path_arg("export", "out", suffixes=(".csv", ".parquet")),
+                       metavar="FILE.csv|FILE.parquet",
                        help="also write the sweep's points as CSV or Parquet (repeatable)")
     sweep.add_argument("--retry-failed", action="store_true",
                        help="run the points stored as failed again (a resumed sweep skips them otherwise)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no progress lines")
     sweep.set_defaults(handler=run)
 
 

@@ -18,8 +18,10 @@ def register(commands):
                             "HD cells with area")
     synth.add_argument("--device", default=None, help="FPGA device: ice40 hx8k (default), hx1k, up5k; "
                        "ecp5 45k (default), 12k, 25k, 85k")
-    synth.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
-    synth.add_argument("--icg-cell", default=None, help="sky130: clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
+    synth.add_argument("--lib", type=path_arg("lib", "file"), default=None,
+                       help="sky130: Liberty file (default: sky130_fd_sc_hd tt)")
+    synth.add_argument("--icg-cell", default=None,
+                       help="sky130: clock-gate cell (default sky130_fd_sc_hd__dlclkp_1)")
     synth.add_argument("--icg-pins", default=None, help="its pins CLOCK,ENABLE,GATED_CLOCK (default CLK,GATE,GCLK)")
     synth.add_argument("--keep-gating", action="store_true",
                        help="FPGA: keep gating = icg (default: synthesize the bit-exact enable mode)")
