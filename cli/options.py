@@ -268,7 +268,7 @@ def _check_path(arg: _UserPath) -> str:
     if not text.strip():
         raise ConfigError(f"{option}: an empty path")
     path = Path(text).expanduser().absolute()
-    shown = repr(text)
+    shown = text
     if arg.suffixes and path.suffix.lower() not in arg.suffixes:
         raise ConfigError(f"{option}: {shown} must end in {' or '.join(arg.suffixes)}")
     if arg.kind in ("file", "text"):
