@@ -146,7 +146,7 @@ def mesh_config(args):
     from subtile.spec.config import MeshConfig, load_config
     config = load_config(args.config) if args.config else MeshConfig()
     if not isinstance(config, MeshConfig):
-        raise ConfigError(f"config: {args.config} has no [mesh] table; `subtile generate tile` takes a tile")
+        raise ConfigError(f"config: {args.config} has no [mesh] table; a tile config goes to the tile kind of the command")
     return config
 
 
