@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import subtile.progress as progress
 from subtile.cli import options
 from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, check_range, emit_json,
                                  float_arg, int_arg, path_arg, tile_config)
@@ -49,7 +51,12 @@ def run(args):
     options.check_simulator()
     work_dir = options.work_dir(args, "mutate", keep=True)      # it holds mutation.txt/.json
     work_dir.mkdir(parents=True, exist_ok=True)
-    log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True))
+    # One line per mutant, on stderr like all progress (stdout holds the report: --json - stays JSON);
+    # the per-mutant simulations' own progress lines would only repeat them.
+    log = (lambda *a, **k: None) if args.quiet else (lambda text: print(text, flush=True, file=sys.stderr))
+    lines = progress.set_reporter(None)
+    if lines is not None:
+        progress.set_reporter(lambda line: None if line.startswith("simulation of") else lines(line))
     report = run_mutation_testing(config, count=args.n, seed=args.seed, steps=args.steps, work_dir=work_dir,
                                   db=Path(args.db) if args.db else None, harnesses=args.harnesses, log=log,
                                   equivalents=equivalents)

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import subtile.progress as progress
 from subtile.cli.options import EXIT_FAIL, EXIT_OK, int_arg, path_arg
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
@@ -130,6 +131,7 @@ def run(args) -> int:
               + (f"; {retried} failed point(s) to run again" if args.retry_failed else ""), file=sys.stderr)
     if args.jobs > 1:
         die_with_parent_in_forks()
+    progress.set_reporter(None)        # the sweep's bar is its progress; the points' builds would clutter it
     summary = run_sweep(spec, db=db, work_dir=work_dir, jobs=args.jobs, scheduler=args.scheduler,
                         progress=not args.quiet)
     for target in args.export or ():
