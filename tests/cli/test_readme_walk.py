@@ -88,10 +88,14 @@ def test_sweep_and_report_with_relative_paths(walk):
     assert (where / "report/index.html").is_file()
 
 
-def test_export_accuracy_and_digits_with_relative_paths(walk):
+def test_export_mutate_accuracy_and_digits_with_relative_paths(walk):
     where, examples, subtile = walk
     subtile("export", "--config", f"{examples}/tiny.toml", "-o", "exported")
     assert (where / "exported/README.md").is_file()
+    proc = subtile("mutate", "--config", f"{examples}/tiny.toml", "-n", "2", "--steps", "4", "--harnesses", "1",
+                   "--work-dir", "work/mutate", "--json", "-")
+    assert json.loads(proc.stdout)["finished"] == 2 and "mutant 2/2" in proc.stderr
+    assert (where / "work/mutate/mutation.txt").is_file()
     subtile("accuracy", "--functions", "tanh", "--json", "acc.json")
     assert json.loads((where / "acc.json").read_text())["all_meet_goal"] is True
     pytest.importorskip("sklearn")
