@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from subtile.cli.main import format_digits_table
+from subtile.cli.digits import format_digits_table
 from subtile.workloads.digits import DigitsSpec
 from subtile.workloads.digits_rtl import evaluate
 

@@ -10,24 +10,16 @@ refusal is one line naming the layer or node and the limit, exit code 2, before 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from subtile.cli.options import (add_json_option, add_quiet_option, add_work_dir_option, check_liberty,
+                                 check_simulator, emit_json, int_arg, path_arg, work_dir)
 from subtile.errors import ConfigError
 
 __all__ = ["register", "load_model", "format_run_table"]
 
 FRONT_ENDS = {".toml": "native", ".onnx": "onnx", ".nir": "nir"}
-
-
-def _int(name):
-    def parse(text):
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
-    return parse
 
 
 def _mesh(text):
@@ -42,28 +34,28 @@ def register(commands) -> None:
     """Add ``subtile run`` to the ``commands`` subparsers."""
     run = commands.add_parser("run", help="map a trained network (native TOML + npz, ONNX, NIR) onto tiles and run "
                                           "it: float, golden and RTL accuracy, events, cycles, energy per inference")
-    run.add_argument("model", metavar="MODEL", help="model file: .toml (native, with its .npz), .onnx or .nir")
-    run.add_argument("--data", required=True, metavar="DATA.npz",
+    run.add_argument("model", metavar="MODEL", type=path_arg("model", "file", suffixes=tuple(FRONT_ENDS)), help="model file: .toml (native, with its .npz), .onnx or .nir")
+    run.add_argument("--data", required=True, metavar="DATA.npz", type=path_arg("data", "file", suffixes=(".npz",)),
                      help="x (samples x inputs, floats) and y (integer labels or float targets)")
-    run.add_argument("--samples", type=_int("samples"), default=None, help="only the first N samples (default: all)")
-    run.add_argument("--steps", type=_int("steps"), default=None,
+    run.add_argument("--samples", type=int_arg("samples"), default=None, help="only the first N samples (default: all)")
+    run.add_argument("--steps", type=int_arg("steps"), default=None,
                      help="time steps per sample before the read-out (default: from the depth and the leak)")
-    run.add_argument("--delta", type=_int("delta"), default=1, help="event threshold in payload LSBs (default 1)")
-    run.add_argument("--weight-bits", type=_int("weight-bits"), default=8, help="weight width per layer, 2..16 (default 8)")
-    run.add_argument("--leak-shift", type=_int("leak-shift"), default=0,
+    run.add_argument("--delta", type=int_arg("delta"), default=1, help="event threshold in payload LSBs (default 1)")
+    run.add_argument("--weight-bits", type=int_arg("weight-bits"), default=8, help="weight width per layer, 2..16 (default 8)")
+    run.add_argument("--leak-shift", type=int_arg("leak-shift"), default=0,
                      help="leak k of layers whose model sets none (default 0; NIR takes it from tau)")
-    run.add_argument("--neurons", type=_int("neurons"), default=64, help="most neurons per tile; wider layers split (default 64)")
-    run.add_argument("--branches", type=_int("branches"), default=16, help="most branches per neuron (default 16)")
-    run.add_argument("--synapses", type=_int("synapses"), default=64, help="most synapses per branch (default 64)")
+    run.add_argument("--neurons", type=int_arg("neurons"), default=64, help="most neurons per tile; wider layers split (default 64)")
+    run.add_argument("--branches", type=int_arg("branches"), default=16, help="most branches per neuron (default 16)")
+    run.add_argument("--synapses", type=int_arg("synapses"), default=64, help="most synapses per branch (default 64)")
     run.add_argument("--mesh", type=_mesh, default=None, metavar="WxH", help="mesh size (default: the smallest that fits)")
     run.add_argument("--rtl", action="store_true", help="also run the generated RTL under Verilator")
     run.add_argument("--no-energy", action="store_true", help="with --rtl: no energy estimate")
-    run.add_argument("--lib", default=None, help="Liberty file for the energy (default: sky130_fd_sc_hd tt)")
-    run.add_argument("--work-dir", default=None, help="build and run folder (default: a temporary one)")
-    run.add_argument("--write-mapping", default=None, metavar="DIR",
+    run.add_argument("--lib", type=path_arg("lib", "file"), default=None, help="Liberty file for the energy (default: sky130_fd_sc_hd tt)")
+    add_work_dir_option(run)
+    run.add_argument("--write-mapping", type=path_arg("write-mapping", "dir"), default=None, metavar="DIR",
                      help="write the mapped network (mesh.toml, contents.npz, mapping.json) to DIR")
-    run.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                     help="print (or write to FILE) the report as JSON")
+    add_json_option(run)
+    add_quiet_option(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -121,21 +113,20 @@ def cmd_run(args) -> int:
         x, y = x[:args.samples], y[:args.samples]
     if args.steps is not None and not 1 <= args.steps <= 4096:
         raise ConfigError(f"steps: {args.steps} is outside the allowed range 1..4096")
+    if args.rtl:
+        check_simulator()
+        check_liberty(args.lib)
     q = quantize.quantize(graph, args.weight_bits, leak_shift=args.leak_shift, delta=args.delta)
     mapped = mapper.map_network(q, mapper.MapOptions(neurons=args.neurons, branches=args.branches,
                                                      synapses=args.synapses, mesh=args.mesh))
     if args.write_mapping:
         for path in mapped.write(args.write_mapping):
             print(f"wrote {path}", file=sys.stderr)
-    progress = (lambda text: print(f"subtile run: {text}", file=sys.stderr, flush=True))
+    progress = None if args.quiet else (lambda text: print(f"subtile run: {text}", file=sys.stderr, flush=True))
     report = run.evaluate(q, mapped, x, y, steps=args.steps, rtl=args.rtl, energy=not args.no_energy,
-                          work_dir=args.work_dir, lib=args.lib, progress=progress)
+                          work_dir=work_dir(args, "run") if args.rtl else None, lib=args.lib, progress=progress)
     if args.json:
-        text = json.dumps(report, indent=1, default=float)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+        emit_json(report, args.json)
     if args.json != "-":
         m = report["mapping"]
         print(f"{graph.name}: {len(graph.layers)} layers on a {m['mesh'][0]} x {m['mesh'][1]} mesh "
