@@ -48,7 +48,7 @@ def _bad_data(path):
 
 
 @pytest.mark.parametrize("make_args, message", [
-    (lambda t: [str(t / "m.pt"), "--data", str(DATA)], "model: m.pt has extension '.pt'; allowed: .toml, .onnx, .nir"),
+    (lambda t: [str(t / "m.pt"), "--data", str(DATA)], "m.pt must end in .toml or .onnx or .nir"),
     (lambda t: [str(t / "none.onnx"), "--data", str(DATA)], "does not exist"),
     (lambda t: [str(EXAMPLE), "--data", str(t / "none.npz")], "data: "),
     (lambda t: [str(EXAMPLE), "--data", str(_bad_data(t / "d.npz"))], "data: x must be (samples, 64) numbers"),
