@@ -265,61 +265,80 @@ endmodule
 """
 
 
-def testbench_sv(top: str, ports: list[dict] | None = None) -> str:
-    """A testbench module ``tb`` driving ``<top>_sv`` (the struct wrapper with its assertions)
-    from the clock's falling edge; given the tile's ``ports`` (manifest form) it drives the
-    plain Verilog module ``<top>`` instead, for an export without the SystemVerilog layer."""
-    if ports is None:
-        header, dut = f"    import {top}_pkg::*;", f"{top}_sv"
-        types = {"events_in__payload": "event_in_t", "events_out__payload": "event_out_t", "prog__payload": "prog_t"}
-    else:
-        header, dut = "", top
-        types = {p["name"]: f"logic [{p['width'] - 1}:0]" for p in ports if p["name"].endswith("__payload")}
-    return f"""\
-// Self-driving testbench of {dut} (subtile.sim.assertions). +mode=0 good, 1 valid dropped
-// while stalled, 2 payload changed while stalled; +steps=N; +seed=S.
-module tb;
-{header}
-    logic clk = 1'b0, rst = 1'b1;
-    always #5 clk = ~clk;
-    logic events_in__valid = 1'b0, events_in__ready;
+def testbench_sv(top: str, ports: list[dict] | None = None, *, sv: bool | None = None) -> str:
+    """A testbench module ``tb`` driving the tile from the clock's falling edge.
+
+    Without ``ports`` it drives ``<top>_sv`` (the struct wrapper with its assertions). Given the
+    tile's ``ports`` (manifest form) it drives the plain Verilog module ``<top>``; with ``sv`` as
+    well it drives the wrapper unless ``SUBTILE_PLAIN`` is defined, for simulators without
+    SystemVerilog assertions (Icarus: the core's ``sim`` target defines it for the icarus tool).
+    The reset is a declaration initialiser (``rst = 1'b1``), the constructs are those Icarus 11
+    (``-g2012``) and Verilator both accept."""
+    sv = ports is None if sv is None else sv
+    struct_types = {"events_in__payload": "event_in_t", "events_out__payload": "event_out_t",
+                    "prog__payload": "prog_t"}
+    plain_types = ({p["name"]: f"logic [{p['width'] - 1}:0]" for p in ports if p["name"].endswith("__payload")}
+                   if ports is not None else None)
+
+    def declarations(types):
+        return f"""    logic events_in__valid = 1'b0, events_in__ready;
     {types["events_in__payload"]} events_in__payload = '0;
     logic events_out__valid, events_out__ready = 1'b0;
     {types["events_out__payload"]} events_out__payload;
     {types["prog__payload"]} prog__payload = '0;
-    logic prog__valid = 1'b0, prog__ready;
+"""
+
+    if plain_types is None:
+        header, body, instance = f"    import {top}_pkg::*;\n", declarations(struct_types), f"    {top}_sv dut (.*);\n"
+    elif not sv:
+        header, body, instance = "", declarations(plain_types), f"    {top} dut (.*);\n"
+    else:
+        header = f"`ifndef SUBTILE_PLAIN\n    import {top}_pkg::*;\n`endif\n"
+        body = "`ifdef SUBTILE_PLAIN\n" + declarations(plain_types) + "`else\n" + declarations(struct_types) + "`endif\n"
+        instance = f"`ifdef SUBTILE_PLAIN\n    {top} dut (.*);\n`else\n    {top}_sv dut (.*);\n`endif\n"
+    return f"""\
+// Self-driving testbench of {top} (subtile.sim.assertions). +mode=0 good, 1 valid dropped
+// while stalled, 2 payload changed while stalled; +steps=N; +seed=S.
+module tb;
+{header}    logic clk = 1'b0, rst = 1'b1;
+    always #5 clk = ~clk;
+{body}    logic prog__valid = 1'b0, prog__ready;
     logic tick = 1'b0, tick_ready, done;
     logic [31:0] unmapped;
-    {dut} dut (.*);
-
+{instance}
     int mode = 0, steps = 20, seed = 1, sent = 0, received = 0, dummy;
     always @(negedge clk) events_out__ready = ($urandom % 4) != 0;     // 25 % backpressure
     always @(posedge clk) if (!rst && events_out__valid && events_out__ready) received <= received + 1;
 
-    task automatic wait_ready(ref logic ready);
+    // Wait from just after a falling edge until the ready signal is high (checked 1 ns later).
+    task automatic wait_events_ready;
         #1;
-        while (!ready) begin @(negedge clk); #1; end
+        while (!events_in__ready) begin @(negedge clk); #1; end
+    endtask
+    task automatic wait_tick_ready;
+        #1;
+        while (!tick_ready) begin @(negedge clk); #1; end
     endtask
 
     initial begin
-        void'($value$plusargs("mode=%d", mode));
-        void'($value$plusargs("steps=%d", steps));
-        void'($value$plusargs("seed=%d", seed));
+        if (!$value$plusargs("mode=%d", mode)) mode = 0;
+        if (!$value$plusargs("steps=%d", steps)) steps = 20;
+        if (!$value$plusargs("seed=%d", seed)) seed = 1;
         dummy = $urandom(seed);
         repeat (4) @(negedge clk);
         rst = 1'b0;
-        for (int step = 0; step < steps; step++) begin
-            for (int i = $urandom_range(8, 1); i > 0; i--) begin
+        for (int step = 0; step < steps; step = step + 1) begin
+            for (int i = $urandom_range(8, 1); i > 0; i = i - 1) begin
                 if ($urandom % 3 == 0) @(negedge clk);                  // an idle cycle
                 events_in__valid = 1'b1;
-                events_in__payload = $bits(events_in__payload)'($urandom);
-                wait_ready(events_in__ready);
+                events_in__payload = $urandom;                          // truncated to the port
+                wait_events_ready;
                 @(negedge clk);                                         // taken at the rising edge
                 events_in__valid = 1'b0;
-                sent++;
+                sent = sent + 1;
             end
             tick = 1'b1;
-            wait_ready(tick_ready);
+            wait_tick_ready;
             @(negedge clk);
             tick = 1'b0;
             if (step == 1 && mode == 1) begin                           // valid without ready, dropped
@@ -388,13 +407,16 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         f"fusesoc --cores-root . run --target lint subtile:tile:{top}",
         f"fusesoc --cores-root . run --target sim subtile:tile:{top}",
         f"fusesoc --cores-root . run --target lint --tool icarus subtile:tile:{top}",
+        f"fusesoc --cores-root . run --target sim --tool icarus subtile:tile:{top}",
         "```", "",
         f"`lint` is `verilator --lint-only -Wall` with the waivers of `{top}.vlt`; `sim` builds and runs "
         f"`{tb_name}`, a self-driving testbench (random events, ticks and backpressure; `+steps=N "
         "+seed=S`), with the assertions on when the SystemVerilog layer is present"
         + (f"; `lint_sv` lints `{top}_sv` and the assertions with `-Wall`" if sv else "")
-        + ". With `--tool icarus` the lint target compiles the RTL with `iverilog -g2012`; the sim "
-        "target needs Verilator (its testbench uses SystemVerilog that Icarus does not parse).", "",
+        + ". With `--tool icarus` the lint target compiles the RTL with `iverilog -g2012` and the sim "
+        "target runs the testbench under Icarus (on the plain module: Icarus has no concurrent "
+        "assertions). For your own cocotb tests of this folder see subtile's `examples/cocotb/` "
+        "(`subtile.kit` reads `manifest.json`).", "",
         "FPGA: use `gating = \"enable\"` (clock enables); the `icg` latch + AND clock gates are an ASIC "
         "construct and make poor FPGA clocks. Both modes are bit-exact with each other.", "",
         "## Ports", "",
@@ -449,8 +471,9 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
 def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], tb: str, version: str) -> str:
     """A FuseSoC CAPI2 core: ``lint`` (Verilator ``--lint-only -Wall`` with the waivers) and ``sim``
     (the self-driving testbench ``tb`` as a Verilator binary; with the SystemVerilog layer it drives
-    the struct wrapper with its assertions on, ``--assert``); with that layer, ``lint_sv`` lints the
-    wrapper and the assertions."""
+    the struct wrapper with its assertions on, ``--assert``; ``--tool icarus`` runs it under
+    ``iverilog -g2012`` on the plain module, Icarus having no concurrent assertions); with that
+    layer, ``lint_sv`` lints the wrapper and the assertions."""
     def fileset(files, file_type):
         return "\n".join(["    files:", *[f"      - {name}" for name in files], f"    file_type: {file_type}"])
     sets = [f"  rtl:\n{fileset(rtl, 'verilogSource')}",
@@ -460,7 +483,8 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
     if sv:
         sets.append(f"  sv:\n{fileset(sv, 'systemVerilogSource')}")
     sets.append(f"  tb:\n{fileset([tb], 'systemVerilogSource')}")
-    sim_sets = "[rtl, waivers, sv, tb]" if sv else "[rtl, waivers, tb]"
+    # Icarus (--tool icarus) has no SystemVerilog assertions: it drives the plain module.
+    sim_sets = '[rtl, waivers, "tool_verilator ? (sv)", tb]' if sv else "[rtl, waivers, tb]"
     assert_option = "--assert, " if sv else ""
     targets = f"""\
   default: &default
@@ -485,7 +509,7 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
         mode: binary
         verilator_options: [{assert_option}--timing, -Wno-fatal, -CFLAGS, -std=c++20, -CFLAGS, -fcoroutines]
       icarus:
-        iverilog_options: [-g2012]
+        iverilog_options: [-g2012{", -DSUBTILE_PLAIN" if sv else ""}]
 """
     if sv:
         targets += f"""\
@@ -559,7 +583,7 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
     version = tool_versions().get("subtile", "0.0.0")
     core_name = f"subtile:tile:{top}:{version}"
     tb = f"tb/{top}_tb.sv"
-    write(tb, testbench_sv(top, None if sv else design.ports))
+    write(tb, testbench_sv(top, design.ports, sv=sv))
     write(f"{top}.core", core_text(top, rtl=rtl, asic_icg=None, sv=sv_files, tb=tb, version=version))
     manifest = design.manifest()
     manifest.update({"verilog": rtl, "file_list": f"{top}.f", "core": f"{top}.core", "core_name": core_name,

@@ -33,4 +33,5 @@ def generate_mesh(config: MeshConfig, *, contents=None, axons=None) -> Generated
                                         "inputs": [list(p) for p in config.inputs],
                                         "outputs": [list(p) for p in config.outputs]},
                     tiles=[config.tile_config(i).to_dict() for i in range(config.count)],
-                    axons=_axon_manifest(mesh), payload_format=str(config.payload_format))
+                    axons=_axon_manifest(mesh), payload_format=str(config.payload_format),
+                    config_toml=config.to_toml())

@@ -20,7 +20,7 @@ from subtile.errors import ConfigError
 from subtile.spec.config import VERILOG_KEYWORDS
 
 __all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
-           "LINT_WAIVERS", "lint_waiver_text"]
+           "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
 #: other warning is a defect (the lint test fails on it). Explained in docs/lint.md.
@@ -92,6 +92,52 @@ def compact_zero_init(text: str) -> str:
             out.append(lines[i])
             i += 1
     return "\n".join(out)
+
+
+_COMB_TRIGGER = re.compile(r"^(  )reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
+
+
+def start_comb_blocks(text: str) -> str:
+    """Make Yosys's ``always @*`` blocks run at time 0 in Verilog-2005 and SystemVerilog alike.
+
+    Yosys's Verilog backend makes every combinational ``always @*`` block read a dummy register
+    declared ``reg D = 0;`` so that the block runs once at time 0, even when none of its real
+    inputs ever changes (constants, registers held at their initial value by reset). That relies
+    on the declaration initialiser being an event, as in Verilog-2005; in SystemVerilog
+    (IEEE 1800, e.g. ``iverilog -g2012``) initialisers take effect before any process starts and
+    give no event, so those blocks stay X until an input changes, possibly forever.
+
+    The dummy is instead declared without initialiser and set by a non-blocking assignment in an
+    ``initial`` block: the update happens in the non-blocking-assignment region of time 0, after
+    every ``always @*`` block has reached its event control, in both standards, so each block
+    wakes up once. Verilator evaluates all combinational logic at start anyway; the assignment is
+    waived for its INITIALDLY lint rule.
+    """
+    return _COMB_TRIGGER.sub(
+        lambda m: (f"{m[1]}reg {m[2]};\n"
+                   f"{m[1]}// verilator lint_off INITIALDLY\n"
+                   f"{m[1]}initial {m[2]} <= 1'b0;   // runs every always @* once at time 0 (2005 and SV)\n"
+                   f"{m[1]}// verilator lint_on INITIALDLY"), text)
+
+
+_BARE_REGISTER = re.compile(r"^(  reg (?:\[(\d+):0\] )?)([A-Za-z_]\w*);$", re.M)
+
+
+def initialise_registers(text: str) -> str:
+    """Give a zero initialiser to every register Yosys declares without one (the memories' read
+    data, ``reg [63:0] _1_;``, loaded by ``_1_ <= mem[...]``).
+
+    Verilator starts such a register at 0, Icarus at X until its first load: the design's
+    behaviour does not depend on it, but a toggle count over it does (X -> value counts no
+    flip). With the initialiser both simulators start from the same state; combinational
+    ``reg`` s (assigned with ``=`` in ``always @*``) are left alone."""
+    def initialise(match):
+        name = match[3]
+        if not re.search(rf"^\s+{re.escape(name)}\s*<=", text, re.M):
+            return match[0]
+        width = int(match[2]) + 1 if match[2] else 1
+        return f"{match[1]}{name} = {width}'h0;"
+    return _BARE_REGISTER.sub(initialise, text)
 
 
 def verilog_sha256(text: str) -> str:
@@ -182,7 +228,8 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     check_identifier(top)
     started = time.monotonic()
     progress.report(f"generating the Verilog of {top}...")
-    text = compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False)) + extra_verilog
+    text = initialise_registers(start_comb_blocks(compact_zero_init(
+        amaranth_verilog.convert(component, name=top, emit_src=False)))) + extra_verilog
     progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None

@@ -8,7 +8,13 @@ from amaranth.lib.wiring import In, Out
 from subtile.errors import ConfigError
 from subtile.hdl.validation import refusing
 
-__all__ = ["FanOut"]
+__all__ = ["FanOut", "external_event_layout"]
+
+
+def external_event_layout(packet_layout: data.StructLayout) -> data.StructLayout:
+    """The (neuron, payload) events of an external output port, with the packet's field widths."""
+    return data.StructLayout({"neuron": packet_layout["src_neuron"].shape,
+                              "payload": packet_layout["payload"].shape})
 
 
 class FanOut(wiring.Component):
@@ -54,8 +60,7 @@ class FanOut(wiring.Component):
         self.event_layout, self.packet_layout = event_layout, packet_layout
         self.destinations, self.max_destinations = destinations, max_destinations
         self.source, self.has_external = source, external
-        self.external_layout = data.StructLayout({"neuron": packet_layout["src_neuron"].shape,
-                                                  "payload": packet_layout["payload"].shape})
+        self.external_layout = external_event_layout(packet_layout)
         members = {"events": In(stream.Signature(event_layout)),
                    "packets": Out(stream.Signature(packet_layout))}
         if external:

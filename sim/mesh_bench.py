@@ -186,11 +186,15 @@ def _compare(where: str, expected, got) -> str | None:
 
 class MeshBench:
     """Meshes side by side in one Verilator build (harness ``i`` holds ``configs[i]`` with
-    ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables)."""
+    ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables);
+    ``simulator="icarus"`` builds with Icarus instead."""
 
     def __init__(self, configs: Sequence[MeshConfig], *, name: str = "mesh_bench",
                  stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13, contents=None, axons=None,
-                 count_toggles: bool = True):
+                 count_toggles: bool = True, simulator: str = "verilator"):
+        if simulator not in runner.SIMULATORS:
+            raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(runner.SIMULATORS)}")
+        self.simulator = simulator
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [None] * len(self.configs)
         self.axons = list(axons) if axons is not None else [None] * len(self.configs)
@@ -212,7 +216,8 @@ class MeshBench:
                                          axons=self.axons, count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
             self._counters = design.manifest_extra["counters"]
-            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS)
+            self._build = (runner.build([verilog], design.top, simulator="icarus") if self.simulator == "icarus"
+                           else runner.build([verilog], design.top, public=PUBLIC_SIGNALS))
         return self._build
 
     def _files(self, work_dir: Path, index: int):

@@ -11,7 +11,7 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import First, RisingEdge, Timer
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 
 from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
@@ -25,7 +25,8 @@ async def _run_case(dut, index: int, case: dict):
         if await First(RisingEdge(port("finished")), limit) is limit:
             raise AssertionError(f"harness {index}: not finished after {case['max_cycles']} cycles "
                                  f"(step {int(port('steps').value)}): deadlock or lost packets")
-    await RisingEdge(dut.clk)        # the response buffers are written out on this edge
+    await RisingEdge(dut.clk)        # the response buffers are written out on this edge,
+    await ReadOnly()                 # by the time every process of the edge has run (Icarus)
     seconds = time.perf_counter() - started
     counters = port("counters").value
     np.savez(case["output"], seconds=np.array([seconds]),

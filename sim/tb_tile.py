@@ -14,7 +14,7 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import RisingEdge, SimTimeoutError, with_timeout
+from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
 from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
@@ -74,7 +74,8 @@ async def _run_case(dut, harness: _Harness, case: dict):
             harness.port("resume").value = 0
     if not int(harness.port("finished").value):
         await RisingEdge(harness.port("finished"))
-    await RisingEdge(dut.clk)         # the response buffer is written out on this edge
+    await RisingEdge(dut.clk)         # the response buffer is written out on this edge,
+    await ReadOnly()                  # by the time every process of the edge has run (Icarus)
     seconds = time.perf_counter() - started
     responses = int(harness.port("responses").value)
     counters = {f"counter_{name}": np.array([int(harness.port(name).value)], dtype=np.uint64)

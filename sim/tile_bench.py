@@ -234,12 +234,20 @@ class TileBench:
         Instantiate the SystemVerilog assertion checker of ``subtile export --sv`` on every tile
         and build with ``verilator --assert``: a stream-protocol or invariant violation then
         stops the simulation with the assertion's message.
+    simulator : str
+        ``"verilator"`` (default) or ``"icarus"`` (tens of times slower; without coverage, SAIF,
+        assertions or waves, which are Verilator only).
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
                  stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14,
                  count_toggles: bool = True, coverage: bool = False, saif: bool = False,
-                 assertions: bool = False):
+                 assertions: bool = False, simulator: str = "verilator"):
+        if simulator not in runner.SIMULATORS:
+            raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(runner.SIMULATORS)}")
+        if simulator == "icarus" and (coverage or saif or assertions):
+            raise ValueError("coverage, saif and assertions: Verilator only (not with simulator='icarus')")
+        self.simulator = simulator
         from subtile.golden.tile import initial_contents
         self.configs = list(configs)
         self.contents = list(contents) if contents is not None else [initial_contents(c) for c in self.configs]
@@ -256,9 +264,12 @@ class TileBench:
                                     count_toggles=self.count_toggles, checks=self.assertions)
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
-            self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
-                                       build_args=["--assert"] if self.assertions else [],
-                                       coverage="toggle" if self.coverage else None, saif=self.saif)
+            if self.simulator == "icarus":
+                self._build = runner.build([verilog], design.top, simulator="icarus")
+            else:
+                self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
+                                           build_args=["--assert"] if self.assertions else [],
+                                           coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
 
     @staticmethod

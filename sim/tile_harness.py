@@ -26,7 +26,10 @@ __all__ = ["TileHarness", "HarnessArray", "add_toggle_counters", "counter_names"
            "stimulus_layout", "response_layout",
            "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg", "generate_bench"]
 
-#: Simulation-only buffers (Verilog-2005 with $readmemh/$writememh; not for synthesis).
+#: Simulation-only buffers (not for synthesis): Verilog-2005 with $readmemh/$writememh, plus
+#: SystemVerilog's $countones, applied to a named wire and zero-extended by concatenation, never to
+#: an expression or through a size cast, which Icarus 11 evaluates wrongly (357 for 7). Icarus
+#: (-g2012) and Verilator count alike (tests/sim/test_icarus_harness.py).
 SIM_BUFFERS_VERILOG = """\
 // Simulation-only buffers of subtile's tile harness (not for synthesis).
 // Stimulus ROM: filled by $readmemh from the file named by plusarg FORMAT (e.g. +stim_h0=FILE).
@@ -46,7 +49,8 @@ module subtile_sim_rom #(parameter WIDTH = 8, parameter DEPTH = 16, parameter AB
 endmodule
 
 // Toggle counter: adds the number of bits of `value` that differ from the previous cycle's
-// sample, in every cycle `en` is high ($countones compiles to a popcount instruction).
+// sample, in every cycle `en` is high ($countones compiles to a popcount instruction; it is
+// applied to a named wire, not an expression, for Icarus 11).
 module subtile_toggle_counter #(parameter WIDTH = 8) (
     input  wire clk,
     input  wire en,
@@ -54,13 +58,14 @@ module subtile_toggle_counter #(parameter WIDTH = 8) (
     output reg  [63:0] count
 );
     reg [WIDTH-1:0] previous;
+    wire [WIDTH-1:0] flips = value ^ previous;
     initial begin
         count = 64'd0;
         previous = {WIDTH{1'b0}};
     end
     always @(posedge clk) begin
         previous <= value;
-        if (en) count <= count + 64'($countones(value ^ previous));
+        if (en) count <= count + {32'd0, $countones(flips)};
     end
 endmodule
 
@@ -73,7 +78,7 @@ module subtile_pulse_counter #(parameter WIDTH = 8) (
 );
     initial count = 64'd0;
     always @(posedge clk)
-        if (en) count <= count + 64'($countones(value));
+        if (en) count <= count + {32'd0, $countones(value)};
 endmodule
 
 // Response RAM: written one word per cycle; its first `count` words go to the file named by

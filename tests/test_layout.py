@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "tech": {"base"},
     "gen": {"base", "spec", "hdl", "tech", "toolchain"},
     "sim": {"base", "spec", "golden", "hdl", "gen", "toolchain"},
+    "kit": {"base", "spec", "golden", "hdl", "gen", "toolchain", "sim"},
     "power": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim"},
     "mutate": {"base", "spec", "golden", "hdl", "gen", "toolchain", "sim"},
     "network": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power"},

@@ -1,4 +1,4 @@
-"""Build Verilator simulations with cocotb, reuse them by content hash, run and lint them.
+"""Build Verilator (or Icarus) simulations with cocotb, reuse them by content hash, run and lint them.
 
 A build lives in ``<cache root>/verilator/<toplevel>-<key[:16]>``, where the key hashes
 everything that changes the simulator binary: the Verilog text (without Amaranth's ``src``
@@ -7,6 +7,10 @@ and the Verilator and cocotb versions. A build is reused only once it holds its 
 written after a successful build. Processes that build the same key at the same time (pytest-xdist
 workers) serialize on a ``flock`` lock file beside the build folder: the first builds, the others
 wait and then reuse its result. ``flock`` makes this POSIX only, like cocotb's Verilator support.
+
+``simulator="icarus"`` builds and runs with Icarus Verilog (``iverilog -g2012`` through cocotb's
+runner, cached the same way under ``<cache root>/icarus``): far slower, without coverage, SAIF or
+selective VPI visibility, but the simulator many cocotb users start with.
 """
 
 from __future__ import annotations
@@ -53,7 +57,14 @@ __all__ = [
     "lint",
     "run",
     "verilog_digest",
+    "SIMULATORS",
+    "icarus_version",
 ]
+
+#: The simulators :func:`build` and :func:`run` know.
+SIMULATORS = ("verilator", "icarus")
+#: Icarus needs a timescale for cocotb's clocks (the generated Verilog declares none).
+ICARUS_TIMESCALE = ("1ns", "1ps")
 
 #: Verilator arguments put before the caller's ``build_args``. Amaranth's Verilog trips the
 #: WIDTHEXPAND/WIDTHTRUNC lint warnings, and any other warning should not stop a simulation build
@@ -91,6 +102,33 @@ class BuildError(RuntimeError):
 
 class SimulationError(RuntimeError):
     """A simulation ended abnormally: it crashed or wrote no test results."""
+
+
+_ICARUS_VERSION: list[str] = []
+
+
+def icarus_version() -> str:
+    """What ``iverilog -V`` prints first, e.g. ``"Icarus Verilog version 11.0 (stable) ()"``.
+
+    Raises
+    ------
+    ToolchainError
+        If ``iverilog`` or ``vvp`` is not on PATH.
+    """
+    if not _ICARUS_VERSION:
+        for tool in ("iverilog", "vvp"):
+            if shutil.which(tool) is None:
+                raise ToolchainError(f"{tool} not found on PATH: install Icarus Verilog "
+                                     "(Debian/Ubuntu: apt-get install iverilog)")
+        result = subprocess.run(["iverilog", "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, check=False)
+        _ICARUS_VERSION.append(result.stdout.splitlines()[0].strip() if result.stdout else "unknown")
+    return _ICARUS_VERSION[0]
+
+
+def _check_simulator(simulator: str) -> None:
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(SIMULATORS)}")
 
 
 def verilog_digest(text: str) -> str:
@@ -143,6 +181,8 @@ class Build:
         The Verilator coverage kind built in (see :data:`COVERAGE_KINDS`), or None.
     saif : bool
         Built with SAIF tracing (:func:`run` then writes a SAIF file when asked).
+    simulator : str
+        ``"verilator"`` or ``"icarus"``.
     """
 
     directory: Path
@@ -152,6 +192,7 @@ class Build:
     seconds: float
     coverage: str | None = None
     saif: bool = False
+    simulator: str = "verilator"
 
 
 def _read_source(path: Path) -> str:
@@ -161,9 +202,14 @@ def _read_source(path: Path) -> str:
 
 def _manifest(
     sources: Sequence[Path], toplevel: str, build_args: Sequence[str], waves: bool,
-    public: Sequence[str] | None = None,
+    public: Sequence[str] | None = None, simulator: str = "verilator",
 ) -> dict[str, object]:
     """Everything that goes into a build key, as JSON-serializable data."""
+    if simulator == "icarus":
+        return {"simulator": "icarus", "icarus": icarus_version(), "toplevel": toplevel,
+                "sources": [[path.suffix, verilog_digest(_read_source(path))] for path in sources],
+                "build_args": list(build_args), "waves": waves, "timescale": list(ICARUS_TIMESCALE),
+                "cocotb": cocotb.__version__, "cocotb_libs": str(cocotb_tools.config.libs_dir)}
     return {
         "public": None if public is None else list(public),
         # The suffix is kept because cocotb picks the source language from it.
@@ -184,8 +230,14 @@ def _key(manifest: Mapping[str, object]) -> str:
 
 
 def _verilator_args(build_args: Sequence[str], waves: bool, coverage: str | None,
-                    saif: bool) -> tuple[list[str], bool]:
-    """The Verilator arguments and the waves setting of a build with these options."""
+                    saif: bool, simulator: str = "verilator") -> tuple[list[str], bool]:
+    """The simulator arguments and the waves setting of a build with these options."""
+    _check_simulator(simulator)
+    if simulator == "icarus":
+        for name, value in (("coverage", coverage), ("saif", saif)):
+            if value:
+                raise ValueError(f"{name}: Verilator only (not available with simulator='icarus')")
+        return list(build_args), waves
     if coverage is not None and coverage not in COVERAGE_KINDS:
         raise ValueError(f"coverage: {coverage!r} is not one of {', '.join(COVERAGE_KINDS)}")
     args = [*DEFAULT_BUILD_ARGS, *build_args]
@@ -201,7 +253,7 @@ def _verilator_args(build_args: Sequence[str], waves: bool, coverage: str | None
 
 def build_key(
     sources: Sequence[Path], toplevel: str, *, build_args: Sequence[str] = (), waves: bool = False,
-    coverage: str | None = None, saif: bool = False,
+    coverage: str | None = None, saif: bool = False, simulator: str = "verilator",
 ) -> str:
     """Return the cache key that :func:`build` would use.
 
@@ -231,8 +283,8 @@ def build_key(
         If Verilator is missing (its version is part of the key).
     """
     paths = [Path(source) for source in sources]
-    args, waves = _verilator_args(build_args, waves, coverage, saif)
-    return _key(_manifest(paths, toplevel, args, waves))
+    args, waves = _verilator_args(build_args, waves, coverage, saif, simulator)
+    return _key(_manifest(paths, toplevel, args, waves, simulator=simulator))
 
 
 @contextlib.contextmanager
@@ -307,8 +359,9 @@ def build(
     public: Sequence[str] | None = None,
     coverage: str | None = None,
     saif: bool = False,
+    simulator: str = "verilator",
 ) -> Build:
-    """Build a cocotb Verilator simulation, or reuse an identical earlier build.
+    """Build a cocotb Verilator (or Icarus) simulation, or reuse an identical earlier build.
 
     Parameters
     ----------
@@ -330,6 +383,9 @@ def build(
     saif : bool
         Build with SAIF tracing (``--trace-saif``, implies ``waves``); ``run(saif=PATH)`` writes
         the SAIF file.
+    simulator : str
+        ``"verilator"`` (default) or ``"icarus"`` (``iverilog -g2012``; ``build_args`` go to
+        iverilog; ``public``, ``coverage`` and ``saif`` are Verilator only).
 
     Returns
     -------
@@ -349,21 +405,24 @@ def build(
     paths = [Path(source).resolve() for source in sources]
     if not paths:
         raise ValueError("build() needs at least one Verilog source")
-    args, waves = _verilator_args(build_args, waves, coverage, saif)
-    manifest = _manifest(paths, toplevel, args, waves, public)
+    args, waves = _verilator_args(build_args, waves, coverage, saif, simulator)
+    if simulator == "icarus" and public is not None:
+        raise ValueError("public: Verilator only (Icarus makes every signal visible)")
+    manifest = _manifest(paths, toplevel, args, waves, public, simulator)
     key = _key(manifest)
-    directory = cache_root() / "verilator" / f"{toplevel}-{key[:16]}"
+    directory = cache_root() / simulator / f"{toplevel}-{key[:16]}"
     marker = directory / _MARKER
 
     def result(cached: bool) -> Build:
         return Build(directory, toplevel, key, cached, time.monotonic() - start, coverage=coverage,
-                     saif=saif)
+                     saif=saif, simulator=simulator)
 
     # The marker is only ever written, atomically, after a successful build, so it can be checked
     # without the lock.
     if marker.is_file():
         return result(cached=True)
-    check_toolchain()
+    if simulator == "verilator":
+        check_toolchain()
     directory.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(directory.with_name(directory.name + ".lock")):
         # Another process may have finished the same build while this one waited for the lock.
@@ -375,7 +434,11 @@ def build(
             shutil.rmtree(directory)
         directory.mkdir()
         log = directory / "build.log"
-        if public is None:
+        extra = {}
+        if simulator == "icarus":
+            runner = cocotb_tools.runner.get_runner("icarus")
+            extra["timescale"] = ICARUS_TIMESCALE
+        elif public is None:
             runner = cocotb_tools.runner.get_runner("verilator")
         else:
             runner = _SelectiveVerilator()
@@ -395,10 +458,11 @@ def build(
                     waves=waves,
                     always=True,
                     log_file=log,
+                    **extra,
                 )
-            except RuntimeError as error:
+            except (RuntimeError, SystemExit) as error:
                 raise BuildError(
-                    f"Verilator build of {toplevel} failed ({error}); "
+                    f"{'Icarus' if simulator == 'icarus' else 'Verilator'} build of {toplevel} failed ({error}); "
                     f"last lines of {log}:\n{_log_tail(log)}",
                     log=log,
                 ) from error
@@ -613,7 +677,7 @@ def run(
         env["COCOTB_RANDOM_SEED"] = str(seed)
     if testcase is not None:
         env["COCOTB_TEST_FILTER"] = testcase
-    runner = cocotb_tools.runner.get_runner("verilator")
+    runner = cocotb_tools.runner.get_runner(build.simulator)
     exit_code: int | str | None = 0
     progress.report(f"simulation of {build.toplevel}...")
     with (

@@ -132,6 +132,17 @@ def _fusesoc(cores_root: Path, build_root: Path, target: str, core: str, *, tool
                           capture_output=True, text=True, check=False, timeout=600)
 
 
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
+@pytest.mark.parametrize("sv", [False, True])
+def test_fusesoc_sim_target_runs_icarus(sv, tmp_path):
+    """The core's sim target under ``--tool icarus`` (iverilog -g2012, the plain module: Icarus has
+    no concurrent assertions), with and without the SystemVerilog layer in the export."""
+    result = export_tile(TINY, tmp_path / "tiny", sv=sv)
+    sim = _fusesoc(result.out_dir, tmp_path / "build", "sim", result.core_name, tool="icarus")
+    assert sim.returncode == 0 and "PASS 20 steps" in sim.stdout, sim.stdout + sim.stderr
+    assert "sim-icarus" in sim.stdout + sim.stderr
+
+
 def test_fusesoc_lint_and_sim_targets_run_verilator(tiny_export, tmp_path):
     """The exported README's commands, in a shell with nothing set by hand but its first line."""
     out = tiny_export.out_dir
