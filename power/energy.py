@@ -298,24 +298,28 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
 
 def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = None) -> list[Block]:
     """The blocks of a mesh run (a MeshRun with toggle counters): per tile position its tile
-    (with the tile calibration), its router and its network interface (root clock, no
-    gate-level calibration: docs/energy-model.md, "Mesh")."""
-    from subtile.hdl.mesh import INTERFACE_UNITS, InterfaceProbes, network_flops
-    from subtile.hdl.router import ROUTER_UNITS, RouterProbes
-    flops = network_flops(config)
+    (with the tile calibration), its router and its network interface (their gate trees from
+    :func:`subtile.hdl.mesh.network_clocks`, in the network's gating mode; no gate-level
+    calibration: docs/energy-model.md, "Mesh")."""
+    from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, InterfaceProbes, network_clocks
+    from subtile.hdl.router import ROUTER_GATES, ROUTER_UNITS, RouterProbes
+    trees = network_clocks(config)
     blocks = []
     for i in range(config.count):
         x, y = config.position(i)
         blocks.append(tile_block(config.tile_config(i), run.toggles.get(f"tile_{x}_{y}", {}),
                                  run.pulses.get(f"tile_{x}_{y}", {}), name=f"tile_{x}_{y}", calibration=calibration))
-        for kind, units, registers in (("router", ROUTER_UNITS, RouterProbes.register_units),
-                                       ("interface", INTERFACE_UNITS, InterfaceProbes.register_units)):
+        for kind, units, gates, registers in (
+                ("router", ROUTER_UNITS, ROUTER_GATES, RouterProbes.register_units),
+                ("interface", INTERFACE_UNITS, INTERFACE_GATES, InterfaceProbes.register_units)):
             name = f"{kind}_{x}_{y}"
-            counted = run.toggles.get(name, {})
-            if any(unit not in counted for unit in units):
+            counted, pulses = run.toggles.get(name, {}), run.pulses.get(name, {})
+            if any(unit not in counted for unit in units) or any(unit not in pulses for unit in gates):
                 raise ValueError(f"run: no toggle counters for {name} (run it through MeshBench with count_toggles)")
+            tree = trees[kind][i]
             blocks.append(Block(name=name, kind=kind, toggles={unit: counted[unit] for unit in units},
-                                register_units=registers, clocks={"root": (None, flops[kind][i])}))
+                                register_units=registers, clocks=tree["clocks"], parent=tree["parent"],
+                                pulses={unit: pulses[unit] for unit in gates}, gating=config.network_gating))
     return blocks
 
 
@@ -325,7 +329,8 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     toggle counters) at the tech's Vdd, and the minimum-energy point of the voltage model for one
     time step. With ``calibration``, each group of a tile's terms is scaled by its gate-level
     factor (the uncalibrated total is kept too); a mesh's routers and interfaces have no
-    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``)."""
+    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``).
+    A mesh's ``gating`` is its network's (``MeshConfig.network_gating``)."""
     if isinstance(config, MeshConfig):
         blocks = mesh_blocks(config, run, calibration=calibration)
         modes = {config.tile_config(i).gating for i in range(config.count)}

@@ -198,13 +198,18 @@ def test_backpressure_held_for_many_cycles():
     assert max(counters["max_level"]) == 4
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_traffic_random_backpressure(seed):
+@pytest.mark.parametrize("seed, gating", [(1, "none"), (2, "none"), (3, "enable"), (4, "enable")])
+def test_random_traffic_random_backpressure(seed, gating):
+    """Packet for packet against the routing rule, in the ungated and the clock-enable modes
+    (the Python simulator cannot run the ``icg`` cells; the mesh regressions run all three)."""
     rng = np.random.default_rng(seed)
     x, y = int(rng.integers(WIDTH)), int(rng.integers(HEIGHT))
-    router = Router(layout=LAYOUT, x=x, y=y, width=WIDTH, height=HEIGHT, fifo_depth=int(rng.integers(2, 5)))
+    router = Router(layout=LAYOUT, x=x, y=y, width=WIDTH, height=HEIGHT, fifo_depth=int(rng.integers(2, 5)),
+                    gating=gating)
+    connected = router.connected_ports()
     sources = [[pack(x=rng.integers(WIDTH), y=rng.integers(HEIGHT), address=i, payload=rng.integers(-128, 128),
-                     src_tile=port, src_neuron=rng.integers(16)) for i in range(40)] for port in range(PORTS)]
+                     src_tile=port, src_neuron=rng.integers(16)) for i in range(40)] if port in connected else []
+               for port in range(PORTS)]
     readies = rng.random((PORTS, 800)) < 0.6
     received, _, counters, queues = run_router(router, sources, lambda p, c: readies[p, c], 800)
     assert not any(queues)
@@ -216,10 +221,22 @@ def test_random_traffic_random_backpressure(seed):
         assert counters["forwarded"][out] == len(received[out])
 
 
+def test_ports_off_the_mesh_take_and_send_nothing():
+    """A corner router has no FIFO on its two ports off the mesh: their inputs are never ready,
+    their outputs never valid, whatever is offered."""
+    router = Router(layout=LAYOUT, x=0, y=0, width=WIDTH, height=HEIGHT, fifo_depth=2)
+    assert router.connected_ports() == [LOCAL, EAST, SOUTH]
+    word = pack(x=0, y=0, address=1, payload=1)
+    received, accepted, counters, queues = run_router(router, [[], [word], [], [], [word]], always, 20)
+    assert queues[NORTH] == [word] and queues[WEST] == [word]
+    assert not any(received) and counters["forwarded"] == [0] * PORTS
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(fifo_depth=1), "fifo_depth: 1 is outside the allowed range 2..1024"),
     (dict(x=3), "x: 3 is outside the allowed range 0..2"),
     (dict(width=0), "width: 0 is outside the allowed range 1..64"),
+    (dict(gating="clock"), "gating: 'clock' is not one of icg, enable, none"),
 ])
 def test_router_refuses_bad_parameters(kwargs, message):
     args = dict(layout=LAYOUT, x=0, y=0, width=WIDTH, height=HEIGHT, fifo_depth=4)
