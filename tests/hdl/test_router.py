@@ -255,3 +255,67 @@ def test_link_throughput_by_fifo_depth(depth, per_cycle):
     cycles = [cycle for cycle, _ in received[NORTH]]
     assert [w for _, w in received[NORTH]] == words
     assert (len(cycles) - 1) / (cycles[-1] - cycles[0]) == pytest.approx(per_cycle, abs=0.02)
+
+
+def gate_cycles(router, sources, cycles, *, ready=always):
+    """Drive ``router`` (gating ``enable``) with ``sources`` as :func:`run_router` does and count,
+    per gate, the cycles its enable is high; also return the packets received."""
+    queues = [list(s) for s in sources]
+    received = [[] for _ in range(PORTS)]
+    counts = {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS}
+    sim = Simulator(router)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for cycle in range(cycles):
+            for port in range(PORTS):
+                link = router.inputs[port]
+                ctx.set(link.valid, int(bool(queues[port])))
+                if queues[port]:
+                    ctx.set(link.payload.as_value(), queues[port][0])
+                ctx.set(router.outputs[port].ready, int(ready(port, cycle)))
+            counts["router"] += ctx.get(router.router_enable)
+            for port in range(PORTS):
+                counts["fifo"][port] += ctx.get(router.fifo_enables[port])
+                counts["arbiter"][port] += ctx.get(router.arbiter_enables[port])
+                if queues[port] and ctx.get(router.inputs[port].ready):
+                    queues[port].pop(0)
+                out = router.outputs[port]
+                if ctx.get(out.valid) and ctx.get(out.ready):
+                    received[port].append(ctx.get(out.payload.as_value()))
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    return counts, received
+
+
+def test_an_idle_router_opens_no_gate():
+    """No packet: no gate opens (in icg mode no flop of the router is clocked), and the output
+    links, operand-isolated, stay at zero."""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    counts, received = gate_cycles(router, [[]] * PORTS, 30)
+    assert counts == {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS}
+    assert not any(received)
+
+
+@pytest.mark.parametrize("source, dest", [(WEST, (2, 1)), (LOCAL, (1, 0)), (SOUTH, (1, 1))])
+def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
+    """One packet through the centre router: its input FIFO's gate opens for three cycles
+    (write, move into the head register, read), its output's arbiter gate for the one cycle it
+    is offered (ready: sent at once), and every other gate stays shut; the router's own gate
+    opens in exactly the cycles a child's does. With the output not ready for a while, the
+    arbiter gate stays open while it waits and the FIFO's does not."""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    word = pack(x=dest[0], y=dest[1], address=5, payload=-3, src_tile=source)
+    out = xy_route(1, 1, *dest)
+    sources = [[word] if port == source else [] for port in range(PORTS)]
+    counts, received = gate_cycles(router, sources, 20)
+    assert received[out] == [word] and sum(map(len, received)) == 1
+    assert counts["fifo"] == [3 if port == source else 0 for port in range(PORTS)]
+    assert counts["arbiter"] == [1 if port == out else 0 for port in range(PORTS)]
+    assert counts["router"] == 3                        # the grant is in the read's cycle
+    held = lambda port, cycle: port != out or cycle >= 10
+    counts, received = gate_cycles(router, sources, 20, ready=held)
+    assert received[out] == [word]
+    assert counts["fifo"][source] == 3 and counts["arbiter"][out] > 5
