@@ -2,7 +2,6 @@
 
 from amaranth.hdl import Cat, Const, DomainRenamer, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from subtile.spec.config import MeshConfig
@@ -10,8 +9,9 @@ from subtile.spec.contents import initial_axons, initial_contents
 from subtile.errors import ConfigError
 from subtile.hdl.clock_gate import add_gated_submodule
 from subtile.hdl.fanout import FanOut
-from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, fifo_clock_enable,
-                                isolated, packet_layout, round_robin)
+from subtile.hdl.fifo import GatedFIFO
+from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, isolated,
+                                packet_layout, round_robin)
 from subtile.hdl.synapse import event_out_layout
 from subtile.hdl.tile import Tile
 from subtile.hdl.validation import refusing
@@ -24,9 +24,9 @@ __all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNT
 INTERFACE_UNITS = ("out_fifo", "packets")
 
 #: Clock units of a tile's network interface: its own gate on the root clock (no register; it
-#: feeds the others), the output FIFO's, the fan-out's and the input merge's (tiles with an
-#: external input only).
-INTERFACE_GATES = ("interface", "out_fifo", "fanout", "merge")
+#: feeds the others), the output FIFO's control gate and, fed from it, its head and word gates,
+#: the fan-out's and the input merge's (tiles with an external input only).
+INTERFACE_GATES = ("interface", "out_fifo", "out_fifo_head", "out_fifo_word", "fanout", "merge")
 
 #: Counters per router in ``counters``: forwarded[5], stalls[5], max_level[5], 32 bits each.
 COUNTERS_PER_ROUTER = 3 * PORTS
@@ -121,10 +121,10 @@ class _Merge(wiring.Component):
         return m
 
 
-def _output_fifo(tile_config) -> SyncFIFOBuffered:
+def _output_fifo(tile_config, gating: str) -> GatedFIFO:
     """A tile's output FIFO: a tile emits at most N events per step, so its update never waits
     for the network."""
-    return SyncFIFOBuffered(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons))
+    return GatedFIFO(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons), gating=gating)
 
 
 def _fanout(config: MeshConfig, index: int, destinations) -> FanOut:
@@ -192,11 +192,14 @@ class Mesh(wiring.Component):
             self.fanouts.append(_fanout(config, i, destinations))
         self.output_of = outputs
         # Built here, not in elaborate, so that interface_probes() can name their ports.
-        self.out_fifos = [_output_fifo(config.tile_config(i)) for i in range(config.count)]
+        self.out_fifos = [_output_fifo(config.tile_config(i), self.gating) for i in range(config.count)]
         self.merges = {config.index(x, y): _merge(config) for x, y in config.inputs}
         # Per tile, the enables of its interface's gates (INTERFACE_GATES).
-        self.interface_enables = [{unit: Signal(name=f"g_{unit}_{i}_en") for unit in INTERFACE_GATES}
-                                  for i in range(config.count)]
+        self.interface_enables = []
+        for i, queue in enumerate(self.out_fifos):
+            enables = {unit: Signal(name=f"g_{unit}_{i}_en") for unit in INTERFACE_GATES}
+            enables["out_fifo_word"] = Signal(len(queue.word_enables), name=f"g_out_fifo_word_{i}_en")
+            self.interface_enables.append(enables)
         members = {"tick": In(1), "tick_ready": Out(1),
                    "counters": Out(len(self.network.counters))}
         for k in range(len(config.inputs)):
@@ -221,7 +224,9 @@ class Mesh(wiring.Component):
             interface.submodules.out_fifo = DomainRenamer(f"g_out_fifo_{i}")(queue)
             interface.submodules.fanout = DomainRenamer(f"g_fanout_{i}")(fanout)
             parts = ["out_fifo", "fanout"]
-            m.d.comb += [enable["out_fifo"].eq(fifo_clock_enable(queue)),
+            m.d.comb += [enable["out_fifo"].eq(queue.control_enable),
+                         enable["out_fifo_head"].eq(queue.head_enable),
+                         enable["out_fifo_word"].eq(Cat(queue.word_enables)),
                          # The fan-out's one register (the destination index) moves only with an event.
                          enable["fanout"].eq(queue.r_rdy)]
             if i in self.merges:
@@ -286,7 +291,7 @@ class InterfaceProbes:
         The output FIFO's memory, observed through its writes (write data, strobe, words).
     register_units : tuple of str
     clock_enables : dict of str to Value
-        Per clock unit of :data:`INTERFACE_GATES`, its gate's enable (``merge``: never high
+        Per clock unit of :data:`INTERFACE_GATES`, its gates' enables (``merge``: never high
         where the tile has no external input).
     """
 
@@ -312,8 +317,16 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
     lacks has 0 gates)."""
     from subtile.hdl.flops import count_flops_by_domain
     from subtile.hdl.router import PORT_NAMES
+
+    def per_gate(by_domain, names, gates):
+        """Flops per gate of the domains ``names`` (popped), ``gates`` gates of equal size."""
+        total = sum(by_domain.pop(name, 0) for name in names)
+        assert gates and total % gates == 0, (names, total, gates)
+        return total // gates
+
     layout = mesh_packet_layout(config)
     inputs = {config.index(x, y) for x, y in config.inputs}
+    words = lambda depth: [f"word_{k}" for k in range(depth - 1)]
     routers, interfaces = [], []
     for i in range(config.count):
         x, y = config.position(i)
@@ -322,21 +335,30 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
                         fifo_depth=config.fifo_depth, gating="icg")
         by_domain = count_flops_by_domain(router)
         ports = [PORT_NAMES[p] for p in router.connected_ports()]
+        n, depth = len(ports), config.fifo_depth
         clocks = {"root": (None, by_domain.pop("sync", 0)), "router": (1, by_domain.pop("g_router", 0))}
-        for unit, prefix in (("fifo", "g_fifo_"), ("arbiter", "g_arb_")):
-            sizes = {by_domain.pop(f"{prefix}{port}", 0) for port in ports}
-            assert len(sizes) == 1, (unit, sizes)       # every gate of a unit holds as many flops
-            clocks[unit] = (len(ports), sizes.pop())
+        # The FIFOs' head and word domains are local to each FIFO: the same names in every one.
+        for unit, names, gates in (("fifo", [f"g_fifo_{p}" for p in ports], n), ("fifo_head", ["head"], n),
+                                   ("fifo_word", words(depth), n * (depth - 1)),
+                                   ("arbiter", [f"g_arb_{p}" for p in ports], n),
+                                   ("stalls", [f"g_stall_{p}" for p in ports], n)):
+            clocks[unit] = (gates, per_gate(by_domain, names, gates))
         assert not by_domain, by_domain
-        routers.append({"clocks": clocks, "parent": {"fifo": "router", "arbiter": "router"}})
-        parts = {"out_fifo": _output_fifo(tile_config),
-                 "fanout": _fanout(config, i, [[] for _ in range(tile_config.neurons)]),
-                 "merge": _merge(config)}
-        clocks = {"root": (None, 0), "interface": (1, 0)}
-        for unit, part in parts.items():
+        routers.append({"clocks": clocks, "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
+                                                     "arbiter": "router", "stalls": "router"}})
+        queue = _output_fifo(tile_config, "icg")
+        by_domain = count_flops_by_domain(queue)
+        clocks = {"root": (None, 0), "interface": (1, 0), "out_fifo": (1, per_gate(by_domain, ["sync"], 1)),
+                  "out_fifo_head": (1, per_gate(by_domain, ["head"], 1)),
+                  "out_fifo_word": (queue.depth - 1, per_gate(by_domain, words(queue.depth), queue.depth - 1))}
+        assert not by_domain, by_domain
+        for unit, part in (("fanout", _fanout(config, i, [[] for _ in range(tile_config.neurons)])),
+                           ("merge", _merge(config))):
             present = unit != "merge" or i in inputs
             clocks[unit] = (1 if present else 0, sum(count_flops_by_domain(part).values()))
-        interfaces.append({"clocks": clocks, "parent": {unit: "interface" for unit in parts}})
+        interfaces.append({"clocks": clocks, "parent": {"out_fifo": "interface", "out_fifo_head": "out_fifo",
+                                                        "out_fifo_word": "out_fifo", "fanout": "interface",
+                                                        "merge": "interface"}})
     return {"router": routers, "interface": interfaces}
 
 

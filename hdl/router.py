@@ -8,16 +8,16 @@ buffers cannot deadlock.
 
 from amaranth.hdl import Array, Cat, DomainRenamer, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from subtile.errors import ConfigError
 from subtile.hdl.clock_gate import GATING_MODES, add_gated_submodule
+from subtile.hdl.fifo import GatedFIFO
 from subtile.hdl.validation import refusing
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS", "ROUTER_GATES",
-           "fifo_clock_enable", "isolated"]
+           "isolated"]
 
 LOCAL, NORTH, EAST, SOUTH, WEST = range(5)
 PORTS = 5
@@ -30,9 +30,10 @@ COUNTER_WIDTH = 32
 ROUTER_UNITS = ("fifo", "fifo_control", "arbiter", "links", "counters")
 
 #: A router's clock units (:class:`RouterProbes`): the router's own gate on the root clock (it
-#: holds no register and feeds the others), one gate per connected input FIFO and one per
-#: connected output's arbiter.
-ROUTER_GATES = ("router", "fifo", "arbiter")
+#: holds no register and feeds the others); per connected input FIFO its control gate and, fed
+#: from that, its head register's gate and one gate per storage word; per connected output the
+#: gate of its last grant and packet counter and that of its stall counter.
+ROUTER_GATES = ("router", "fifo", "fifo_head", "fifo_word", "arbiter", "stalls")
 
 
 def _bits(count: int) -> int:
@@ -88,13 +89,6 @@ def round_robin(m: Module, requests, *, name: str, domain: str = "sync", last=No
     return grant, any_request, advance
 
 
-def fifo_clock_enable(fifo: SyncFIFOBuffered):
-    """High in every cycle a :class:`~amaranth.lib.fifo.SyncFIFOBuffered` may change state: a
-    write, a read, or the move of a word from its memory into the empty head register (the
-    cycle after a write into an empty FIFO). Elsewhere it holds, so its clock can be gated."""
-    return ((fifo.w_en & fifo.w_rdy) | (fifo.r_en & fifo.r_rdy) | (~fifo.r_rdy & fifo.level.any()))
-
-
 def isolated(valid, value, *, isolate: bool):
     """Operand isolation: ``value`` while ``valid``, zero otherwise (with ``isolate``), so that
     an idle link's data wires hold still whatever the logic before them does."""
@@ -106,7 +100,8 @@ class Router(wiring.Component):
     """A router of a 2-D mesh with five ports (local, north, east, south, west).
 
     Every connected input port has a FIFO of ``fifo_depth`` packets
-    (``amaranth.lib.fifo.SyncFIFOBuffered``, one packet per cycle in and out); its head is routed
+    (:class:`~subtile.hdl.fifo.GatedFIFO`, cycle for cycle ``amaranth.lib.fifo.SyncFIFOBuffered``:
+    one packet per cycle in and out); its head is routed
     dimension-ordered, X first: east or west until the column matches, then north or south, then
     local. Each output port grants one of the heads that want it per cycle, round-robin. All
     links are valid/ready streams; a packet leaves a FIFO only in a cycle where the output takes
@@ -114,13 +109,13 @@ class Router(wiring.Component):
     its input is never ready and its output never valid.
 
     **Clock gating** (docs/architecture.md, "Clock gating of the network"). Every register sits
-    behind a gate of a two-level tree: gate ``g_router`` (root clock) is open while any FIFO
-    holds a packet or any input link offers one, and feeds ``g_fifo_<port>`` (that FIFO and its
-    occupancy high-water mark; open in a cycle the FIFO is written or read,
-    :func:`fifo_clock_enable`) and ``g_arb_<port>`` (that output's last grant and its packet and
-    stall counters; open while the output offers a packet). An idle router clocks no flop. With
-    ``gating`` other than ``none`` the output links are operand-isolated (payload zero unless
-    valid).
+    behind a gate of a tree: gate ``g_router`` (root clock) is open while any FIFO holds a
+    packet or any input link offers one, and feeds ``g_fifo_<port>`` (that FIFO's control and
+    its occupancy high-water mark; open in a cycle the FIFO is written, read or refills its head;
+    it feeds the FIFO's head and word gates), ``g_arb_<port>`` (that output's last grant and
+    packet counter; open when a packet leaves) and ``g_stall_<port>`` (its stall counter; open in
+    a stall cycle). An idle router clocks no flop. With ``gating`` other than ``none`` the output
+    links are operand-isolated (payload zero unless valid).
 
     Parameters
     ----------
@@ -170,12 +165,13 @@ class Router(wiring.Component):
         self.width, self.height, self.fifo_depth, self.gating = width, height, fifo_depth, gating
         # Built here, not in elaborate, so that probes() can name their ports (None: off the mesh).
         connected = self.connected_ports()
-        self.fifos = [SyncFIFOBuffered(width=layout.size, depth=fifo_depth) if port in connected else None
+        self.fifos = [GatedFIFO(width=layout.size, depth=fifo_depth, gating=gating) if port in connected else None
                       for port in range(PORTS)]
         self.last_grant = [Signal(range(PORTS), init=PORTS - 1, name=f"arb_{name}_last") for name in PORT_NAMES]
         self.router_enable = Signal(name="g_router_en")
         self.fifo_enables = [Signal(name=f"g_fifo_{name}_en") for name in PORT_NAMES]
         self.arbiter_enables = [Signal(name=f"g_arb_{name}_en") for name in PORT_NAMES]
+        self.stall_enables = [Signal(name=f"g_stall_{name}_en") for name in PORT_NAMES]
         super().__init__({
             "inputs": In(stream.Signature(layout)).array(PORTS),
             "outputs": Out(stream.Signature(layout)).array(PORTS),
@@ -188,8 +184,8 @@ class Router(wiring.Component):
     def gate_domains(self) -> dict[str, str | None]:
         """Gated domain name to the domain its gate is fed from (None: the root clock)."""
         ports = self.connected_ports()
-        return {"g_router": None, **{f"g_fifo_{PORT_NAMES[p]}": "g_router" for p in ports},
-                **{f"g_arb_{PORT_NAMES[p]}": "g_router" for p in ports}}
+        return {"g_router": None, **{f"g_{kind}_{PORT_NAMES[p]}": "g_router" for kind in ("fifo", "arb", "stall")
+                                     for p in ports}}
 
     def elaborate(self, platform):
         m = Module()
@@ -212,7 +208,7 @@ class Router(wiring.Component):
             domain = f"g_fifo_{port_name}"
             core.submodules[f"fifo_{port_name}"] = DomainRenamer(domain)(fifo)
             core.d.comb += [fifo.w_data.eq(link.payload), fifo.w_en.eq(link.valid), link.ready.eq(fifo.w_rdy),
-                            self.fifo_enables[port].eq(fifo_clock_enable(fifo))]
+                            self.fifo_enables[port].eq(fifo.control_enable)]
             core.d.comb += head.eq(fifo.r_data)
             # Dimension-ordered: X first, then Y. Later assignments win, so the checks are
             # written from the lowest priority up; a direction off the mesh is never chosen
@@ -263,24 +259,24 @@ class Router(wiring.Component):
                 link.payload.eq(isolated(any_request, selected, isolate=isolate)),
                 fire.eq(link.valid & link.ready),
                 advance.eq(fire),
-                self.arbiter_enables[out].eq(any_request),
+                self.arbiter_enables[out].eq(fire),
+                self.stall_enables[out].eq(link.valid & ~link.ready),
             ]
             for port in range(PORTS):
                 pop_terms[port].append(fire & _equals(grant, port))
             with core.If(fire):
                 core.d[domain] += self.forwarded[out].eq(self.forwarded[out] + 1)
             with core.If(link.valid & ~link.ready):
-                core.d[domain] += self.stalls[out].eq(self.stalls[out] + 1)
+                core.d[f"g_stall_{out_name}"] += self.stalls[out].eq(self.stalls[out] + 1)
         for port in range(PORTS):
             core.d.comb += pops[port].eq(Cat(pop_terms[port]).any())
         # The router's own gate: open while any FIFO or arbiter gate may open (each child's
         # enable implies it), that is while a FIFO holds a packet or a link offers one.
-        children = [self.fifo_enables[p] for p in connected] + [self.arbiter_enables[p] for p in connected]
-        core.d.comb += self.router_enable.eq(Cat(children).any())
+        groups = {"fifo": self.fifo_enables, "arb": self.arbiter_enables, "stall": self.stall_enables}
+        core.d.comb += self.router_enable.eq(Cat(group[p] for group in groups.values() for p in connected).any())
         domains = self.gate_domains()
         enables = {"g_router": self.router_enable}
-        enables.update({f"g_fifo_{PORT_NAMES[p]}": self.fifo_enables[p] for p in connected})
-        enables.update({f"g_arb_{PORT_NAMES[p]}": self.arbiter_enables[p] for p in connected})
+        enables.update({f"g_{kind}_{PORT_NAMES[p]}": group[p] for kind, group in groups.items() for p in connected})
         add_gated_submodule(m, "core", core, enables, mode=self.gating,
                             sources={name: parent for name, parent in domains.items() if parent})
         return m
@@ -335,10 +331,13 @@ class RouterProbes:
             "counters": [value for port in ports for value in (router.forwarded[port], router.stalls[port],
                                                                router.max_level[port])],
         }
-        # SyncFIFOBuffered keeps depth - 1 words in its memory and the head in its output register.
+        # The FIFO keeps depth - 1 words in storage and the head in its output register.
         self.writes = {"fifo": [(fifos[port].w_data, fifos[port].w_en & fifos[port].w_rdy, router.fifo_depth - 1)
                                 for port in ports]}
         self.clock_enables = {"router": router.router_enable,
                               "fifo": Cat(router.fifo_enables[port] for port in ports),
-                              "arbiter": Cat(router.arbiter_enables[port] for port in ports)}
+                              "fifo_head": Cat(fifos[port].head_enable for port in ports),
+                              "fifo_word": Cat(e for port in ports for e in fifos[port].word_enables),
+                              "arbiter": Cat(router.arbiter_enables[port] for port in ports),
+                              "stalls": Cat(router.stall_enables[port] for port in ports)}
         assert tuple(self.data) == ROUTER_UNITS and tuple(self.clock_enables) == ROUTER_GATES

@@ -224,7 +224,8 @@ class Block:
         cycle; 0: a unit this configuration does not have) and flops behind each gate (all of
         them for the root).
     parent : dict of str to str or None
-        Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock).
+        Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock);
+        a parent of k gates feeds ``gates / k`` of them each.
     pulses : dict of str to int
         Enabled cycles per gated clock unit (summed over its gates), counted in the simulation.
     gating : str
@@ -264,12 +265,13 @@ class Block:
                 clock_pj[unit], clocked[unit] = 0.0, 0
             elif gates is not None and self.gating == "icg":
                 enabled = self.pulses[unit]
-                # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
+                # A gate's clock pin sees the cycles its parent passes (the root clock: every
+                # cycle). A parent unit of several gates feeds as many of the unit's gates each.
                 parent = self.parent.get(unit)
-                fed = cycles if parent is None else self.pulses[parent]
+                fed = cycles * gates if parent is None else self.pulses[parent] * gates / self.clocks[parent][0]
                 clock_pj[unit] = (enabled * flops * clock_cycle
                                   + enabled * tech.icg_enabled_cycle_energy_pj()
-                                  + (fed * gates - enabled) * tech.icg_disabled_cycle_energy_pj())
+                                  + (fed - enabled) * tech.icg_disabled_cycle_energy_pj())
                 clocked[unit] = enabled * flops
             else:
                 clocked[unit] = cycles * (1 if gates is None else gates) * flops

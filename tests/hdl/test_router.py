@@ -262,7 +262,8 @@ def gate_cycles(router, sources, cycles, *, ready=always):
     per gate, the cycles its enable is high; also return the packets received."""
     queues = [list(s) for s in sources]
     received = [[] for _ in range(PORTS)]
-    counts = {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS}
+    counts = {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+              "head": [0] * PORTS, "words": [[0] * (router.fifo_depth - 1) for _ in range(PORTS)]}
     sim = Simulator(router)
     sim.add_clock(1e-6)
 
@@ -275,9 +276,15 @@ def gate_cycles(router, sources, cycles, *, ready=always):
                     ctx.set(link.payload.as_value(), queues[port][0])
                 ctx.set(router.outputs[port].ready, int(ready(port, cycle)))
             counts["router"] += ctx.get(router.router_enable)
+            for port, fifo in enumerate(router.fifos):
+                if fifo is not None:
+                    counts["head"][port] += ctx.get(fifo.head_enable)
+                    for k, enable in enumerate(fifo.word_enables):
+                        counts["words"][port][k] += ctx.get(enable)
             for port in range(PORTS):
                 counts["fifo"][port] += ctx.get(router.fifo_enables[port])
                 counts["arbiter"][port] += ctx.get(router.arbiter_enables[port])
+                counts["stalls"][port] += ctx.get(router.stall_enables[port])
                 if queues[port] and ctx.get(router.inputs[port].ready):
                     queues[port].pop(0)
                 out = router.outputs[port]
@@ -295,17 +302,18 @@ def test_an_idle_router_opens_no_gate():
     links, operand-isolated, stay at zero."""
     router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
     counts, received = gate_cycles(router, [[]] * PORTS, 30)
-    assert counts == {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS}
+    assert counts == {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+                      "head": [0] * PORTS, "words": [[0, 0]] * PORTS}
     assert not any(received)
 
 
 @pytest.mark.parametrize("source, dest", [(WEST, (2, 1)), (LOCAL, (1, 0)), (SOUTH, (1, 1))])
 def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
-    """One packet through the centre router: its input FIFO's gate opens for three cycles
-    (write, move into the head register, read), its output's arbiter gate for the one cycle it
-    is offered (ready: sent at once), and every other gate stays shut; the router's own gate
-    opens in exactly the cycles a child's does. With the output not ready for a while, the
-    arbiter gate stays open while it waits and the FIFO's does not."""
+    """One packet through the centre router: its input FIFO's control gate opens for three
+    cycles (write, move into the head register, read), the FIFO's head gate and one word gate
+    once each, its output's arbiter gate for the cycle it leaves, and every other gate stays
+    shut; the router's own gate opens in exactly the cycles a child's does. With the output not
+    ready for a while, the stall counter's gate is open while it waits and the FIFO's is not."""
     router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
     word = pack(x=dest[0], y=dest[1], address=5, payload=-3, src_tile=source)
     out = xy_route(1, 1, *dest)
@@ -314,8 +322,13 @@ def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
     assert received[out] == [word] and sum(map(len, received)) == 1
     assert counts["fifo"] == [3 if port == source else 0 for port in range(PORTS)]
     assert counts["arbiter"] == [1 if port == out else 0 for port in range(PORTS)]
+    assert counts["stalls"] == [0] * PORTS
     assert counts["router"] == 3                        # the grant is in the read's cycle
+    assert counts["head"] == [1 if port == source else 0 for port in range(PORTS)]
+    assert counts["words"] == [[1, 0] if port == source else [0, 0] for port in range(PORTS)]
     held = lambda port, cycle: port != out or cycle >= 10
     counts, received = gate_cycles(router, sources, 20, ready=held)
     assert received[out] == [word]
-    assert counts["fifo"][source] == 3 and counts["arbiter"][out] > 5
+    assert counts["fifo"][source] == 3 and counts["arbiter"][out] == 1
+    # Offered from cycle 2 (written in 0, in the head register from 2), taken in cycle 10.
+    assert counts["stalls"] == [8 if port == out else 0 for port in range(PORTS)]

@@ -221,21 +221,25 @@ class TestMeshCounters:
 
     @pytest.mark.parametrize("index", PAIRS)
     def test_a_packet_clocks_exactly_the_gates_on_its_path(self, mesh_runs, pair_packets, index):
-        """Each packet, alone in the network, opens the gate of each FIFO it passes for three
-        cycles (written, its word moved into the head register, read) and the gate of each
-        output it leaves by for the cycles it is offered there (sent or stalled); every other
-        gate of the routers stays shut. The enables are the same in every mode."""
+        """Each packet, alone in the network, opens the control gate of each FIFO it passes for
+        three cycles (written, its word moved into the head register, read), that FIFO's head
+        gate and one word gate once, the arbiter gate of each output it leaves by once and its
+        stall gate in each cycle it waits there; every other gate of the routers stays shut. The
+        enables are the same in every mode."""
         run = mesh_runs("traffic")[index]
         count = sum(len(step) for step in _program_events(PAIR, pair_packets, seed=4))
         first, second = run.routers
-        assert run.pulses["router_0_0"]["fifo"] == run.pulses["router_1_0"]["fifo"] == 3 * count
-        assert run.pulses["router_0_0"]["arbiter"] == first.forwarded[EAST] + first.stalls[EAST] == count
-        assert run.pulses["router_1_0"]["arbiter"] == second.forwarded[LOCAL] + second.stalls[LOCAL] > count
         for name in ("router_0_0", "router_1_0"):
-            # The router's gate is open while a child's is: never more cycles than they add up to.
             pulses = run.pulses[name]
-            assert max(pulses["fifo"], pulses["arbiter"]) <= pulses["router"] <= pulses["fifo"] + pulses["arbiter"]
+            assert pulses["fifo"] == 3 * count and pulses["fifo_head"] == pulses["fifo_word"] == count
+            # The router's gate is open while a child's is: never more cycles than they add up to.
+            children = pulses["fifo"] + pulses["arbiter"] + pulses["stalls"]
+            assert max(pulses["fifo"], pulses["arbiter"], pulses["stalls"]) <= pulses["router"] <= children
             assert pulses["router"] < run.cycles
+        assert run.pulses["router_0_0"]["arbiter"] == first.forwarded[EAST] == count
+        assert run.pulses["router_0_0"]["stalls"] == first.stalls[EAST] == 0
+        assert run.pulses["router_1_0"]["arbiter"] == second.forwarded[LOCAL] == count
+        assert run.pulses["router_1_0"]["stalls"] == second.stalls[LOCAL] > 0
         # The merge at tile (0, 0) is clocked while it offers a packet; tile (1, 0) has none.
         assert run.pulses["interface_0_0"]["merge"] >= count and run.pulses["interface_1_0"]["merge"] == 0
         for other in PAIRS:
