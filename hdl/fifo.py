@@ -110,9 +110,13 @@ class GatedFIFO(wiring.Component):
         head = Signal(self.width, name="head", reset_less=True)
         m.d.comb += self.r_data.eq(head)
         with storage.If(do_read):
-            storage.d.head += head.eq(Array(words)[consume] if inner > 1 else words[0])
+            # Padded to every value of the pointer (a complete case statement).
+            padded = words + [words[-1]] * ((1 << len(consume)) - inner)
+            storage.d.head += head.eq(Array(padded)[consume] if inner > 1 else words[0])
         for k, word in enumerate(words):
-            m.d.comb += self.word_enables[k].eq(do_write & (produce == k) if inner > 1 else do_write)
+            # A comparison with 0 as a reduction (a multi-bit ``!x`` is a lint width warning).
+            at = ~produce.any() if k == 0 else produce == k
+            m.d.comb += self.word_enables[k].eq(do_write & at if inner > 1 else do_write)
             with storage.If(self.word_enables[k]):
                 storage.d[f"word_{k}"] += word.eq(self.w_data)
         enables = {"head": self.head_enable, **{f"word_{k}": e for k, e in enumerate(self.word_enables)}}
