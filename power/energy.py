@@ -131,6 +131,7 @@ class EnergyReport:
     blocks: dict[str, dict] = field(default_factory=dict)
     uncalibrated_blocks: list[str] = field(default_factory=list)
     packets: int | None = None
+    hops: int | None = None             # router traversals of those packets (each ends in a forward)
 
     @property
     def total_pj(self) -> float:
@@ -173,10 +174,26 @@ class EnergyReport:
                     by_unit[key] = by_unit.get(key, 0.0) + pj
             by_unit[f"{part['kind']}.leakage"] = by_unit.get(f"{part['kind']}.leakage", 0.0) + part["leakage_pj"]
         network = by_kind.get("router", 0.0) + by_kind.get("interface", 0.0)
+        leakage = {kind: by_unit.get(f"{kind}.leakage", 0.0) for kind in ("tile", "router", "interface")}
         return {"blocks": self.blocks, "energy_by_kind_pj": by_kind, "breakdown_by_unit_pj": by_unit,
-                "packets": self.packets,
+                "packets": self.packets, "hops": self.hops,
                 "network_energy_per_packet_pj": network / self.packets if self.packets else None,
+                "network_energy_per_hop_pj": network / self.hops if self.hops else None,
+                "minimum_energy_network_per_hop_pj": (
+                    self._at_minimum(network, leakage["router"] + leakage["interface"]) / self.hops
+                    if self.hops and self.minimum_energy else None),
+                "minimum_energy_tiles_per_synaptic_op_pj": (
+                    self._at_minimum(by_kind.get("tile", 0.0), leakage["tile"]) / self.synaptic_ops
+                    if self.synaptic_ops and self.minimum_energy else None),
                 "uncalibrated_blocks": self.uncalibrated_blocks}
+
+    def _at_minimum(self, energy_pj: float, leakage_pj: float) -> float:
+        """A part's energy (``energy_pj``, of which ``leakage_pj`` leakage, at the tech's Vdd)
+        at the minimum-energy point: its dynamic and leakage parts scaled as the whole run's."""
+        point, steps = self.minimum_energy, self.steps
+        dynamic_scale = point["dynamic_pj"] * steps / self.dynamic_pj if self.dynamic_pj else 0.0
+        leakage_scale = point["leakage_pj"] * steps / self.leakage_pj if self.leakage_pj else 0.0
+        return (energy_pj - leakage_pj) * dynamic_scale + leakage_pj * leakage_scale
 
     def voltage_sweep(self, vdd_values, voltage: VoltageModel, *, delay_weight: float = 0.0) -> list[dict]:
         """Energy per time step and its delay at each supply of ``vdd_values`` (V).
@@ -340,19 +357,22 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     else:
         blocks = [tile_block(config, run.toggles, run.pulses, calibration=calibration)]
         gating = config.gating
-    # Packets the network carried: the external input events and those the tiles sent.
+    # Packets the network carried: the external input events and those the tiles sent; each
+    # router a packet passes forwards it once (to a neighbour or its tile).
     packets = run.events_in + run.packets if isinstance(config, MeshConfig) else None
+    routers = getattr(run, "routers", None) if isinstance(config, MeshConfig) else None
+    hops = sum(sum(router.forwarded) for router in routers) if routers else None
     return estimate_blocks(blocks, run, tech, gating=gating, voltage=voltage, calibration=calibration,
-                           prefix=isinstance(config, MeshConfig), packets=packets)
+                           prefix=isinstance(config, MeshConfig), packets=packets, hops=hops)
 
 
 def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, voltage: VoltageModel | None = None,
                     calibration: Calibration | None = None, prefix: bool = True,
-                    packets: int | None = None) -> EnergyReport:
+                    packets: int | None = None, hops: int | None = None) -> EnergyReport:
     """Energy of ``run`` (``steps``, ``cycles``, ``synaptic_ops``, ``events_in``) split into
     ``blocks``; the report's terms are named ``<block>.<unit>`` (or ``<unit>`` without
     ``prefix``, for a single block). ``packets``: those the network carried, for the energy
-    per packet."""
+    per packet; ``hops``: their router traversals, for the energy per packet-hop."""
     cycles = run.cycles
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
     cycle_time = float(voltage.cycle_time_s(voltage.vdd_nominal))
@@ -390,7 +410,7 @@ def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, v
         calibration=calibration.source if calibration else None,
         blocks=parts if prefix else {},
         uncalibrated_blocks=[b.name for b in blocks if not b.factors] if calibration is not None and prefix else [],
-        packets=packets)
+        packets=packets, hops=hops)
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

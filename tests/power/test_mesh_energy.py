@@ -302,6 +302,11 @@ class TestMeshCounters:
         kinds = result["energy_by_kind_pj"]
         assert result["network_energy_per_packet_pj"] == pytest.approx(
             (kinds["router"] + kinds["interface"]) / PAIR_STEPS)
+        # Each packet passes both routers (forwarded east, then to tile (1, 0)): two hops.
+        assert result["hops"] == 2 * PAIR_STEPS
+        assert result["network_energy_per_hop_pj"] == pytest.approx(result["network_energy_per_packet_pj"] / 2)
+        # At the minimum-energy point a hop and a synaptic op cost less than at the nominal supply.
+        assert 0 < result["minimum_energy_network_per_hop_pj"] < result["network_energy_per_hop_pj"]
         assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
         flops = network_flops(PAIR)
         for i in range(PAIR.count):
