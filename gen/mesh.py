@@ -15,7 +15,11 @@ def mesh_component(config: MeshConfig, contents=None, axons=None):
 
 
 def mesh_extra_verilog(configs) -> str:
-    return "".join(sorted({extra_verilog(c.tile_config(i)) for c in configs for i in range(c.count)}))
+    """Modules the meshes instantiate but Amaranth does not emit: the clock-gate model when a
+    tile or the network (``MeshConfig.network_gating``) uses ``icg``."""
+    parts = {extra_verilog(c.tile_config(i)) for c in configs for i in range(c.count)}
+    parts |= {extra_verilog(c.tile_config(0).replace(gating=c.network_gating)) for c in configs}
+    return "".join(sorted(parts))
 
 
 def _axon_manifest(mesh) -> list:

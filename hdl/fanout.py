@@ -1,6 +1,6 @@
 """The fan-out unit: a tile's output events through its axon table into packets (multicast)."""
 
-from amaranth.hdl import Const, Module, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -40,6 +40,8 @@ class FanOut(wiring.Component):
         This tile's index, written into ``src_tile``.
     external : bool
         Add the ``external`` output stream.
+    isolate : bool
+        Operand isolation: the ``packets`` payload is zero while no packet is offered.
 
     Members
     -------
@@ -50,7 +52,8 @@ class FanOut(wiring.Component):
     """
 
     def __init__(self, *, event_layout: data.StructLayout, packet_layout: data.StructLayout,
-                 destinations, max_destinations: int, source: int, external: bool = False):
+                 destinations, max_destinations: int, source: int, external: bool = False,
+                 isolate: bool = False):
         with refusing(self):
             if not 0 <= max_destinations <= 16:
                 raise ConfigError(f"max_destinations: {max_destinations} is outside the allowed range 0..16")
@@ -59,7 +62,7 @@ class FanOut(wiring.Component):
                 raise ConfigError(f"destinations: a neuron has more than {max_destinations} destinations")
         self.event_layout, self.packet_layout = event_layout, packet_layout
         self.destinations, self.max_destinations = destinations, max_destinations
-        self.source, self.has_external = source, external
+        self.source, self.has_external, self.isolate = source, external, isolate
         self.external_layout = external_event_layout(packet_layout)
         members = {"events": In(stream.Signature(event_layout)),
                    "packets": Out(stream.Signature(packet_layout))}
@@ -72,6 +75,7 @@ class FanOut(wiring.Component):
         layout, d_max = self.packet_layout, self.max_destinations
         neurons = len(self.destinations)
         head = self.events.payload
+        packet = Signal(layout, name="packet")
         count = Signal(range(max(d_max + 1, 2)), name="count")         # destinations of the head's neuron
         index = Signal(range(d_max + 2), name="index")         # next destination to send
         if d_max:
@@ -94,14 +98,16 @@ class FanOut(wiring.Component):
             ]
             entry = entry_layout(table_read.data)
             m.d.comb += [
-                self.packets.payload.x.eq(entry.x),
-                self.packets.payload.y.eq(entry.y),
-                self.packets.payload.address.eq(entry.address),
+                packet.x.eq(entry.x),
+                packet.y.eq(entry.y),
+                packet.address.eq(entry.address),
             ]
         m.d.comb += [
-            self.packets.payload.payload.eq(head.payload),
-            self.packets.payload.src_tile.eq(self.source),
-            self.packets.payload.src_neuron.eq(head.neuron),
+            packet.payload.eq(head.payload),
+            packet.src_tile.eq(self.source),
+            packet.src_neuron.eq(head.neuron),
+            self.packets.payload.eq(Mux(self.packets.valid, packet.as_value(), 0) if self.isolate
+                                    else packet.as_value()),
         ]
         sent = Signal(name="sent")
         last = Signal(name="last")              # the item being sent is the head's last one

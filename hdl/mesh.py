@@ -1,26 +1,32 @@
 """A mesh of tiles: routers joined into a 2-D network, fan-out units, a global time-step barrier."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, DomainRenamer, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from subtile.spec.config import MeshConfig
 from subtile.spec.contents import initial_axons, initial_contents
 from subtile.errors import ConfigError
+from subtile.hdl.clock_gate import add_gated_submodule
 from subtile.hdl.fanout import FanOut
-from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout,
-                     round_robin)
+from subtile.hdl.fifo import GatedFIFO
+from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, isolated,
+                                packet_layout, round_robin)
 from subtile.hdl.synapse import event_out_layout
 from subtile.hdl.tile import Tile
 from subtile.hdl.validation import refusing
 
 __all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
-           "INTERFACE_UNITS", "network_flops"]
+           "INTERFACE_UNITS", "INTERFACE_GATES", "network_flops", "network_clocks"]
 
 #: Units of a tile's network interface (output FIFO, fan-out, input merge) whose toggles are
 #: counted (:class:`InterfaceProbes`).
 INTERFACE_UNITS = ("out_fifo", "packets")
+
+#: Clock units of a tile's network interface: its own gate on the root clock (no register; it
+#: feeds the others), the output FIFO's control gate and, fed from it, its head and word gates,
+#: the fan-out's and the input merge's (tiles with an external input only).
+INTERFACE_GATES = ("interface", "out_fifo", "out_fifo_head", "out_fifo_word", "fanout", "merge")
 
 #: Counters per router in ``counters``: forwarded[5], stalls[5], max_level[5], 32 bits each.
 COUNTERS_PER_ROUTER = 3 * PORTS
@@ -43,16 +49,18 @@ class RouterMesh(wiring.Component):
     local_in, local_out : In/Out(stream.Signature(layout)).array(width * height)
         Each router's local port.
     drained : Out(1)
-        Every FIFO of every router is empty: no packet is in the network (links are wires).
+        Every FIFO of every router is empty: no packet is in the network (links are wires). A
+        gated FIFO holds its state, so its occupancy is right whether its clock runs or not.
     counters : Out(width * height * 15 * 32)
         Per router in index order: forwarded[5], stalls[5], max_level[5] (ports local, north,
         east, south, west), 32 bits each.
     """
 
-    def __init__(self, *, layout: data.StructLayout, width: int, height: int, fifo_depth: int):
+    def __init__(self, *, layout: data.StructLayout, width: int, height: int, fifo_depth: int,
+                 gating: str = "none"):
         self.layout, self.width, self.height, self.fifo_depth = layout, width, height, fifo_depth
         self.routers = [Router(layout=layout, x=i % width, y=i // width, width=width, height=height,
-                               fifo_depth=fifo_depth) for i in range(width * height)]
+                               fifo_depth=fifo_depth, gating=gating) for i in range(width * height)]
         count = width * height
         super().__init__({
             "local_in": In(stream.Signature(layout)).array(count),
@@ -92,8 +100,8 @@ class RouterMesh(wiring.Component):
 class _Merge(wiring.Component):
     """Two packet streams into one, round-robin (a tile's fan-out and an external input)."""
 
-    def __init__(self, layout):
-        self.layout = layout
+    def __init__(self, layout, *, isolate: bool = False):
+        self.layout, self.isolate = layout, isolate
         super().__init__({"a": In(stream.Signature(layout)), "b": In(stream.Signature(layout)),
                           "out": Out(stream.Signature(layout))})
 
@@ -103,7 +111,8 @@ class _Merge(wiring.Component):
         fire = Signal(name="fire")
         m.d.comb += [
             self.out.valid.eq(any_request),
-            self.out.payload.eq(Mux(grant, self.b.payload.as_value(), self.a.payload.as_value())),
+            self.out.payload.eq(isolated(any_request, Mux(grant, self.b.payload.as_value(),
+                                                          self.a.payload.as_value()), isolate=self.isolate)),
             fire.eq(self.out.valid & self.out.ready),
             advance.eq(fire),
             self.a.ready.eq(fire & ~grant[0]),
@@ -112,17 +121,21 @@ class _Merge(wiring.Component):
         return m
 
 
-def _output_fifo(tile_config) -> SyncFIFOBuffered:
+def _output_fifo(tile_config, gating: str) -> GatedFIFO:
     """A tile's output FIFO: a tile emits at most N events per step, so its update never waits
     for the network."""
-    return SyncFIFOBuffered(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons))
+    return GatedFIFO(width=event_out_layout(tile_config).size, depth=max(2, tile_config.neurons), gating=gating)
 
 
 def _fanout(config: MeshConfig, index: int, destinations) -> FanOut:
     """Tile ``index``'s fan-out (``destinations``: per neuron, (x, y, address) triples)."""
     return FanOut(event_layout=event_out_layout(config.tile_config(index)), packet_layout=mesh_packet_layout(config),
                   destinations=destinations, max_destinations=config.max_destinations, source=index,
-                  external=config.position(index) in config.outputs)
+                  external=config.position(index) in config.outputs, isolate=config.network_gating != "none")
+
+
+def _merge(config: MeshConfig) -> _Merge:
+    return _Merge(mesh_packet_layout(config), isolate=config.network_gating != "none")
 
 
 class Mesh(wiring.Component):
@@ -169,8 +182,9 @@ class Mesh(wiring.Component):
         self.config = config
         self.layout = mesh_packet_layout(config)
         self.tiles = [Tile(config.tile_config(i), weights=w, table=t) for i, (w, t) in enumerate(contents)]
+        self.gating = config.network_gating
         self.network = RouterMesh(layout=self.layout, width=config.width, height=config.height,
-                                  fifo_depth=config.fifo_depth)
+                                  fifo_depth=config.fifo_depth, gating=self.gating)
         outputs = {config.index(x, y): k for k, (x, y) in enumerate(config.outputs)}
         self.fanouts = []
         for i in range(config.count):
@@ -178,8 +192,14 @@ class Mesh(wiring.Component):
             self.fanouts.append(_fanout(config, i, destinations))
         self.output_of = outputs
         # Built here, not in elaborate, so that interface_probes() can name their ports.
-        self.out_fifos = [_output_fifo(config.tile_config(i)) for i in range(config.count)]
-        self.merges = {config.index(x, y): _Merge(self.layout) for x, y in config.inputs}
+        self.out_fifos = [_output_fifo(config.tile_config(i), self.gating) for i in range(config.count)]
+        self.merges = {config.index(x, y): _merge(config) for x, y in config.inputs}
+        # Per tile, the enables of its interface's gates (INTERFACE_GATES).
+        self.interface_enables = []
+        for i, queue in enumerate(self.out_fifos):
+            enables = {unit: Signal(name=f"g_{unit}_{i}_en") for unit in INTERFACE_GATES}
+            enables["out_fifo_word"] = Signal(len(queue.word_enables), name=f"g_out_fifo_word_{i}_en")
+            self.interface_enables.append(enables)
         members = {"tick": In(1), "tick_ready": Out(1),
                    "counters": Out(len(self.network.counters))}
         for k in range(len(config.inputs)):
@@ -197,9 +217,27 @@ class Mesh(wiring.Component):
         ready = []
         for i, (tile, fanout) in enumerate(zip(self.tiles, self.fanouts)):
             m.submodules[f"tile_{i}"] = tile
-            m.submodules[f"fanout_{i}"] = fanout
             queue = self.out_fifos[i]
-            m.submodules[f"out_fifo_{i}"] = queue
+            # The network interface: output FIFO, fan-out and merge, each behind its gate, under
+            # the interface's gate (docs/architecture.md, "Clock gating of the network").
+            interface, enable = Module(), self.interface_enables[i]
+            interface.submodules.out_fifo = DomainRenamer(f"g_out_fifo_{i}")(queue)
+            interface.submodules.fanout = DomainRenamer(f"g_fanout_{i}")(fanout)
+            parts = ["out_fifo", "fanout"]
+            m.d.comb += [enable["out_fifo"].eq(queue.control_enable),
+                         enable["out_fifo_head"].eq(queue.head_enable),
+                         enable["out_fifo_word"].eq(Cat(queue.word_enables)),
+                         # The fan-out's one register (the destination index) moves only with an event.
+                         enable["fanout"].eq(queue.r_rdy)]
+            if i in self.merges:
+                merge = self.merges[i]
+                interface.submodules.merge = DomainRenamer(f"g_merge_{i}")(merge)
+                m.d.comb += enable["merge"].eq(merge.a.valid | merge.b.valid)
+                parts.append("merge")
+            m.d.comb += enable["interface"].eq(Cat(enable[part] for part in parts).any())
+            add_gated_submodule(m, f"interface_{i}", interface,
+                                {f"g_{unit}_{i}": enable[unit] for unit in ["interface", *parts]}, mode=self.gating,
+                                sources={f"g_{part}_{i}": f"g_interface_{i}" for part in parts})
             m.d.comb += [
                 queue.w_data.eq(tile.events_out.payload.as_value()),
                 queue.w_en.eq(tile.events_out.valid),
@@ -214,7 +252,6 @@ class Mesh(wiring.Component):
             ready.append(tile.tick_ready)
             if i in inputs:
                 merge = self.merges[i]
-                m.submodules[f"merge_{i}"] = merge
                 wiring.connect(m, fanout.packets, merge.a)
                 wiring.connect(m, wiring.flipped(getattr(self, f"input_{inputs[i]}")), merge.b)
                 wiring.connect(m, merge.out, network.local_in[i])
@@ -253,8 +290,9 @@ class InterfaceProbes:
     writes : dict of str to list of (Value, Value, int)
         The output FIFO's memory, observed through its writes (write data, strobe, words).
     register_units : tuple of str
-    clock_enables : dict
-        None: the interface is on the root clock.
+    clock_enables : dict of str to Value
+        Per clock unit of :data:`INTERFACE_GATES`, its gates' enables (``merge``: never high
+        where the tile has no external input).
     """
 
     register_units = ("out_fifo",)
@@ -264,26 +302,69 @@ class InterfaceProbes:
         packets = mesh.merges[index].out if index in mesh.merges else mesh.fanouts[index].packets
         self.data = {"out_fifo": [queue.r_data], "packets": [packets.valid, packets.payload.as_value()]}
         self.writes = {"out_fifo": [(queue.w_data, queue.w_en & queue.w_rdy, queue.depth - 1)]}
-        self.clock_enables = {}
-        assert tuple(self.data) == INTERFACE_UNITS
+        self.clock_enables = dict(mesh.interface_enables[index])
+        assert tuple(self.data) == INTERFACE_UNITS and tuple(self.clock_enables) == INTERFACE_GATES
 
 
-def network_flops(config: MeshConfig) -> dict[str, list[int]]:
-    """Flip-flops of the network, all on the root clock: per tile index, its ``router`` and its
-    ``interface`` (output FIFO, fan-out, and the merge at an external input), counted from the
-    design (:func:`subtile.hdl.flops.count_flops`; the axon tables are ROMs, so their contents
-    do not matter)."""
-    from subtile.hdl.flops import count_flops
+def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
+    """The clock trees of the network, counted from the design
+    (:func:`subtile.hdl.flops.count_flops_by_domain`; the axon tables are ROMs, so their contents
+    do not matter): per tile index, its ``router`` and its ``interface`` (output FIFO, fan-out,
+    and the merge at an external input), each ``{"clocks": {unit: (gates, flops per gate)},
+    "parent": {unit: parent unit}}`` in the form of :class:`subtile.power.energy.Block`
+    (``root``: flops on the root clock, none in any mode; units of
+    :data:`~subtile.hdl.router.ROUTER_GATES` and :data:`INTERFACE_GATES`; a unit the block
+    lacks has 0 gates)."""
+    from subtile.hdl.flops import count_flops_by_domain
+    from subtile.hdl.router import PORT_NAMES
+
+    def per_gate(by_domain, names, gates):
+        """Flops per gate of the domains ``names`` (popped), ``gates`` gates of equal size."""
+        total = sum(by_domain.pop(name, 0) for name in names)
+        assert gates and total % gates == 0, (names, total, gates)
+        return total // gates
+
     layout = mesh_packet_layout(config)
     inputs = {config.index(x, y) for x, y in config.inputs}
+    words = lambda depth: [f"word_{k}" for k in range(depth - 1)]
     routers, interfaces = [], []
     for i in range(config.count):
         x, y = config.position(i)
         tile_config = config.tile_config(i)
-        routers.append(count_flops(Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
-                                          fifo_depth=config.fifo_depth)))
-        parts = [_output_fifo(tile_config), _fanout(config, i, [[] for _ in range(tile_config.neurons)])]
-        if i in inputs:
-            parts.append(_Merge(layout))
-        interfaces.append(sum(count_flops(part) for part in parts))
+        router = Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
+                        fifo_depth=config.fifo_depth, gating="icg")
+        by_domain = count_flops_by_domain(router)
+        ports = [PORT_NAMES[p] for p in router.connected_ports()]
+        n, depth = len(ports), config.fifo_depth
+        clocks = {"root": (None, by_domain.pop("sync", 0)), "router": (1, by_domain.pop("g_router", 0))}
+        # The FIFOs' head and word domains are local to each FIFO: the same names in every one.
+        for unit, names, gates in (("fifo", [f"g_fifo_{p}" for p in ports], n), ("fifo_head", ["head"], n),
+                                   ("fifo_word", words(depth), n * (depth - 1)),
+                                   ("arbiter", [f"g_arb_{p}" for p in ports], n),
+                                   ("stalls", [f"g_stall_{p}" for p in ports], n)):
+            clocks[unit] = (gates, per_gate(by_domain, names, gates))
+        assert not by_domain, by_domain
+        routers.append({"clocks": clocks, "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
+                                                     "arbiter": "router", "stalls": "router"}})
+        queue = _output_fifo(tile_config, "icg")
+        by_domain = count_flops_by_domain(queue)
+        clocks = {"root": (None, 0), "interface": (1, 0), "out_fifo": (1, per_gate(by_domain, ["sync"], 1)),
+                  "out_fifo_head": (1, per_gate(by_domain, ["head"], 1)),
+                  "out_fifo_word": (queue.depth - 1, per_gate(by_domain, words(queue.depth), queue.depth - 1))}
+        assert not by_domain, by_domain
+        for unit, part in (("fanout", _fanout(config, i, [[] for _ in range(tile_config.neurons)])),
+                           ("merge", _merge(config))):
+            present = unit != "merge" or i in inputs
+            clocks[unit] = (1 if present else 0, sum(count_flops_by_domain(part).values()))
+        interfaces.append({"clocks": clocks, "parent": {"out_fifo": "interface", "out_fifo_head": "out_fifo",
+                                                        "out_fifo_word": "out_fifo", "fanout": "interface",
+                                                        "merge": "interface"}})
     return {"router": routers, "interface": interfaces}
+
+
+def network_flops(config: MeshConfig) -> dict[str, list[int]]:
+    """Flip-flops of the network: per tile index, its ``router`` and its ``interface`` (the
+    sums of :func:`network_clocks`)."""
+    return {kind: [sum((1 if gates is None else gates) * flops for gates, flops in tree["clocks"].values())
+                   for tree in trees]
+            for kind, trees in network_clocks(config).items()}

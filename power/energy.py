@@ -131,6 +131,7 @@ class EnergyReport:
     blocks: dict[str, dict] = field(default_factory=dict)
     uncalibrated_blocks: list[str] = field(default_factory=list)
     packets: int | None = None
+    hops: int | None = None             # router traversals of those packets (each ends in a forward)
 
     @property
     def total_pj(self) -> float:
@@ -173,10 +174,26 @@ class EnergyReport:
                     by_unit[key] = by_unit.get(key, 0.0) + pj
             by_unit[f"{part['kind']}.leakage"] = by_unit.get(f"{part['kind']}.leakage", 0.0) + part["leakage_pj"]
         network = by_kind.get("router", 0.0) + by_kind.get("interface", 0.0)
+        leakage = {kind: by_unit.get(f"{kind}.leakage", 0.0) for kind in ("tile", "router", "interface")}
         return {"blocks": self.blocks, "energy_by_kind_pj": by_kind, "breakdown_by_unit_pj": by_unit,
-                "packets": self.packets,
+                "packets": self.packets, "hops": self.hops,
                 "network_energy_per_packet_pj": network / self.packets if self.packets else None,
+                "network_energy_per_hop_pj": network / self.hops if self.hops else None,
+                "minimum_energy_network_per_hop_pj": (
+                    self._at_minimum(network, leakage["router"] + leakage["interface"]) / self.hops
+                    if self.hops and self.minimum_energy else None),
+                "minimum_energy_tiles_per_synaptic_op_pj": (
+                    self._at_minimum(by_kind.get("tile", 0.0), leakage["tile"]) / self.synaptic_ops
+                    if self.synaptic_ops and self.minimum_energy else None),
                 "uncalibrated_blocks": self.uncalibrated_blocks}
+
+    def _at_minimum(self, energy_pj: float, leakage_pj: float) -> float:
+        """A part's energy (``energy_pj``, of which ``leakage_pj`` leakage, at the tech's Vdd)
+        at the minimum-energy point: its dynamic and leakage parts scaled as the whole run's."""
+        point, steps = self.minimum_energy, self.steps
+        dynamic_scale = point["dynamic_pj"] * steps / self.dynamic_pj if self.dynamic_pj else 0.0
+        leakage_scale = point["leakage_pj"] * steps / self.leakage_pj if self.leakage_pj else 0.0
+        return (energy_pj - leakage_pj) * dynamic_scale + leakage_pj * leakage_scale
 
     def voltage_sweep(self, vdd_values, voltage: VoltageModel, *, delay_weight: float = 0.0) -> list[dict]:
         """Energy per time step and its delay at each supply of ``vdd_values`` (V).
@@ -224,7 +241,8 @@ class Block:
         cycle; 0: a unit this configuration does not have) and flops behind each gate (all of
         them for the root).
     parent : dict of str to str or None
-        Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock).
+        Per gated clock unit, the unit whose gated clock feeds its gates (None: the root clock);
+        a parent of k gates feeds ``gates / k`` of them each.
     pulses : dict of str to int
         Enabled cycles per gated clock unit (summed over its gates), counted in the simulation.
     gating : str
@@ -264,12 +282,13 @@ class Block:
                 clock_pj[unit], clocked[unit] = 0.0, 0
             elif gates is not None and self.gating == "icg":
                 enabled = self.pulses[unit]
-                # A gate's clock pin sees the cycles its parent passes (the root clock: every cycle).
+                # A gate's clock pin sees the cycles its parent passes (the root clock: every
+                # cycle). A parent unit of several gates feeds as many of the unit's gates each.
                 parent = self.parent.get(unit)
-                fed = cycles if parent is None else self.pulses[parent]
+                fed = cycles * gates if parent is None else self.pulses[parent] * gates / self.clocks[parent][0]
                 clock_pj[unit] = (enabled * flops * clock_cycle
                                   + enabled * tech.icg_enabled_cycle_energy_pj()
-                                  + (fed * gates - enabled) * tech.icg_disabled_cycle_energy_pj())
+                                  + (fed - enabled) * tech.icg_disabled_cycle_energy_pj())
                 clocked[unit] = enabled * flops
             else:
                 clocked[unit] = cycles * (1 if gates is None else gates) * flops
@@ -298,24 +317,28 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
 
 def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = None) -> list[Block]:
     """The blocks of a mesh run (a MeshRun with toggle counters): per tile position its tile
-    (with the tile calibration), its router and its network interface (root clock, no
-    gate-level calibration: docs/energy-model.md, "Mesh")."""
-    from subtile.hdl.mesh import INTERFACE_UNITS, InterfaceProbes, network_flops
-    from subtile.hdl.router import ROUTER_UNITS, RouterProbes
-    flops = network_flops(config)
+    (with the tile calibration), its router and its network interface (their gate trees from
+    :func:`subtile.hdl.mesh.network_clocks`, in the network's gating mode; no gate-level
+    calibration: docs/energy-model.md, "Mesh")."""
+    from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, InterfaceProbes, network_clocks
+    from subtile.hdl.router import ROUTER_GATES, ROUTER_UNITS, RouterProbes
+    trees = network_clocks(config)
     blocks = []
     for i in range(config.count):
         x, y = config.position(i)
         blocks.append(tile_block(config.tile_config(i), run.toggles.get(f"tile_{x}_{y}", {}),
                                  run.pulses.get(f"tile_{x}_{y}", {}), name=f"tile_{x}_{y}", calibration=calibration))
-        for kind, units, registers in (("router", ROUTER_UNITS, RouterProbes.register_units),
-                                       ("interface", INTERFACE_UNITS, InterfaceProbes.register_units)):
+        for kind, units, gates, registers in (
+                ("router", ROUTER_UNITS, ROUTER_GATES, RouterProbes.register_units),
+                ("interface", INTERFACE_UNITS, INTERFACE_GATES, InterfaceProbes.register_units)):
             name = f"{kind}_{x}_{y}"
-            counted = run.toggles.get(name, {})
-            if any(unit not in counted for unit in units):
+            counted, pulses = run.toggles.get(name, {}), run.pulses.get(name, {})
+            if any(unit not in counted for unit in units) or any(unit not in pulses for unit in gates):
                 raise ValueError(f"run: no toggle counters for {name} (run it through MeshBench with count_toggles)")
+            tree = trees[kind][i]
             blocks.append(Block(name=name, kind=kind, toggles={unit: counted[unit] for unit in units},
-                                register_units=registers, clocks={"root": (None, flops[kind][i])}))
+                                register_units=registers, clocks=tree["clocks"], parent=tree["parent"],
+                                pulses={unit: pulses[unit] for unit in gates}, gating=config.network_gating))
     return blocks
 
 
@@ -325,7 +348,8 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     toggle counters) at the tech's Vdd, and the minimum-energy point of the voltage model for one
     time step. With ``calibration``, each group of a tile's terms is scaled by its gate-level
     factor (the uncalibrated total is kept too); a mesh's routers and interfaces have no
-    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``)."""
+    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``).
+    A mesh's ``gating`` is its network's (``MeshConfig.network_gating``)."""
     if isinstance(config, MeshConfig):
         blocks = mesh_blocks(config, run, calibration=calibration)
         modes = {config.tile_config(i).gating for i in range(config.count)}
@@ -333,19 +357,22 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     else:
         blocks = [tile_block(config, run.toggles, run.pulses, calibration=calibration)]
         gating = config.gating
-    # Packets the network carried: the external input events and those the tiles sent.
+    # Packets the network carried: the external input events and those the tiles sent; each
+    # router a packet passes forwards it once (to a neighbour or its tile).
     packets = run.events_in + run.packets if isinstance(config, MeshConfig) else None
+    routers = getattr(run, "routers", None) if isinstance(config, MeshConfig) else None
+    hops = sum(sum(router.forwarded) for router in routers) if routers else None
     return estimate_blocks(blocks, run, tech, gating=gating, voltage=voltage, calibration=calibration,
-                           prefix=isinstance(config, MeshConfig), packets=packets)
+                           prefix=isinstance(config, MeshConfig), packets=packets, hops=hops)
 
 
 def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, voltage: VoltageModel | None = None,
                     calibration: Calibration | None = None, prefix: bool = True,
-                    packets: int | None = None) -> EnergyReport:
+                    packets: int | None = None, hops: int | None = None) -> EnergyReport:
     """Energy of ``run`` (``steps``, ``cycles``, ``synaptic_ops``, ``events_in``) split into
     ``blocks``; the report's terms are named ``<block>.<unit>`` (or ``<unit>`` without
     ``prefix``, for a single block). ``packets``: those the network carried, for the energy
-    per packet."""
+    per packet; ``hops``: their router traversals, for the energy per packet-hop."""
     cycles = run.cycles
     voltage = voltage or VoltageModel(vdd_nominal=tech.vdd)
     cycle_time = float(voltage.cycle_time_s(voltage.vdd_nominal))
@@ -383,7 +410,7 @@ def estimate_blocks(blocks: list[Block], run, tech: TechModel, *, gating: str, v
         calibration=calibration.source if calibration else None,
         blocks=parts if prefix else {},
         uncalibrated_blocks=[b.name for b in blocks if not b.factors] if calibration is not None and prefix else [],
-        packets=packets)
+        packets=packets, hops=hops)
     if run.steps:
         best = voltage.minimum_energy_point(report.dynamic_pj / run.steps, leakage_nw, cycles / run.steps)
         report.minimum_energy = {"vdd": best.vdd, "energy_per_step_pj": best.total_pj,

@@ -58,12 +58,13 @@ class HotspotHarness(wiring.Component):
         The routers' counters (:class:`~subtile.hdl.mesh.RouterMesh`).
     """
 
-    def __init__(self, *, width: int, height: int, fifo_depth: int):
-        self.width, self.height, self.fifo_depth = width, height, fifo_depth
+    def __init__(self, *, width: int, height: int, fifo_depth: int, gating: str = "icg"):
+        self.width, self.height, self.fifo_depth, self.gating = width, height, fifo_depth, gating
         half = SEQUENCE_BITS // 2
         self.layout = packet_layout(width=width, height=height, address_width=half, payload_width=half,
                                     neuron_width=1)
-        self.network = RouterMesh(layout=self.layout, width=width, height=height, fifo_depth=fifo_depth)
+        self.network = RouterMesh(layout=self.layout, width=width, height=height, fifo_depth=fifo_depth,
+                                  gating=gating)
         super().__init__({
             "start": In(1), "seed": In(16), "stall_threshold": In(8), "packets_per_source": In(32),
             "hot_x": In(range(max(width, 2))), "hot_y": In(range(max(height, 2))),
@@ -179,18 +180,26 @@ class HotspotResult:
 
 
 class HotspotBench:
-    """Several hotspot meshes (``shapes``: (width, height)) in one Verilator build."""
+    """Several hotspot meshes (``shapes``: (width, height)) in one Verilator build, their routers
+    clock-gated in ``gating`` (one mode for all, or one per shape)."""
 
-    def __init__(self, shapes, *, fifo_depth: int = 4, name: str = "hotspot_bench"):
+    def __init__(self, shapes, *, fifo_depth: int = 4, name: str = "hotspot_bench", gating="icg"):
         self.shapes, self.fifo_depth, self.name = list(shapes), fifo_depth, name
+        self.gating = [gating] * len(self.shapes) if isinstance(gating, str) else list(gating)
+        if len(self.gating) != len(self.shapes):
+            raise ValueError(f"gating: {len(self.gating)} modes for {len(self.shapes)} shapes")
         self._build = None
 
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
             from subtile.gen.verilog import generate
-            harnesses = [HotspotHarness(width=w, height=h, fifo_depth=self.fifo_depth) for w, h in self.shapes]
-            design = generate(HarnessArray(harnesses), top=self.name, extra_verilog=SIM_BUFFERS_VERILOG,
-                              kind="hotspot_bench", shapes=self.shapes, fifo_depth=self.fifo_depth)
+            from subtile.hdl.clock_gate import icg_verilog
+            harnesses = [HotspotHarness(width=w, height=h, fifo_depth=self.fifo_depth, gating=g)
+                         for (w, h), g in zip(self.shapes, self.gating)]
+            extra = SIM_BUFFERS_VERILOG + ("\n" + icg_verilog() if "icg" in self.gating else "")
+            design = generate(HarnessArray(harnesses), top=self.name, extra_verilog=extra,
+                              kind="hotspot_bench", shapes=self.shapes, fifo_depth=self.fifo_depth,
+                              gating=self.gating)
             self._build = runner.build([design.write(Path(work_dir))], design.top, public=("clk", "rst", "h*_*"))
         return self._build
 

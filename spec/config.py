@@ -532,6 +532,13 @@ class MeshConfig:
     def neuron_width(self) -> int:
         return max(self.tile_config(i).neuron_width for i in range(self.count))
 
+    @property
+    def network_gating(self) -> str:
+        """The clock gating of the routers and network interfaces: the tiles' mode, or with
+        tiles in different modes the first of ``icg``, ``enable``, ``none`` any tile uses."""
+        modes = {self.tile_config(i).gating for i in range(self.count)}
+        return next(mode for mode in GATING_MODES if mode in modes)
+
     # -- serialization ---------------------------------------------------------------------------
     def to_toml(self) -> str:
         lines = ["[mesh]"]

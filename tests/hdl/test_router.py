@@ -198,13 +198,18 @@ def test_backpressure_held_for_many_cycles():
     assert max(counters["max_level"]) == 4
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_traffic_random_backpressure(seed):
+@pytest.mark.parametrize("seed, gating", [(1, "none"), (2, "none"), (3, "enable"), (4, "enable")])
+def test_random_traffic_random_backpressure(seed, gating):
+    """Packet for packet against the routing rule, in the ungated and the clock-enable modes
+    (the Python simulator cannot run the ``icg`` cells; the mesh regressions run all three)."""
     rng = np.random.default_rng(seed)
     x, y = int(rng.integers(WIDTH)), int(rng.integers(HEIGHT))
-    router = Router(layout=LAYOUT, x=x, y=y, width=WIDTH, height=HEIGHT, fifo_depth=int(rng.integers(2, 5)))
+    router = Router(layout=LAYOUT, x=x, y=y, width=WIDTH, height=HEIGHT, fifo_depth=int(rng.integers(2, 5)),
+                    gating=gating)
+    connected = router.connected_ports()
     sources = [[pack(x=rng.integers(WIDTH), y=rng.integers(HEIGHT), address=i, payload=rng.integers(-128, 128),
-                     src_tile=port, src_neuron=rng.integers(16)) for i in range(40)] for port in range(PORTS)]
+                     src_tile=port, src_neuron=rng.integers(16)) for i in range(40)] if port in connected else []
+               for port in range(PORTS)]
     readies = rng.random((PORTS, 800)) < 0.6
     received, _, counters, queues = run_router(router, sources, lambda p, c: readies[p, c], 800)
     assert not any(queues)
@@ -216,10 +221,22 @@ def test_random_traffic_random_backpressure(seed):
         assert counters["forwarded"][out] == len(received[out])
 
 
+def test_ports_off_the_mesh_take_and_send_nothing():
+    """A corner router has no FIFO on its two ports off the mesh: their inputs are never ready,
+    their outputs never valid, whatever is offered."""
+    router = Router(layout=LAYOUT, x=0, y=0, width=WIDTH, height=HEIGHT, fifo_depth=2)
+    assert router.connected_ports() == [LOCAL, EAST, SOUTH]
+    word = pack(x=0, y=0, address=1, payload=1)
+    received, accepted, counters, queues = run_router(router, [[], [word], [], [], [word]], always, 20)
+    assert queues[NORTH] == [word] and queues[WEST] == [word]
+    assert not any(received) and counters["forwarded"] == [0] * PORTS
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(fifo_depth=1), "fifo_depth: 1 is outside the allowed range 2..1024"),
     (dict(x=3), "x: 3 is outside the allowed range 0..2"),
     (dict(width=0), "width: 0 is outside the allowed range 1..64"),
+    (dict(gating="clock"), "gating: 'clock' is not one of icg, enable, none"),
 ])
 def test_router_refuses_bad_parameters(kwargs, message):
     args = dict(layout=LAYOUT, x=0, y=0, width=WIDTH, height=HEIGHT, fifo_depth=4)
@@ -238,3 +255,80 @@ def test_link_throughput_by_fifo_depth(depth, per_cycle):
     cycles = [cycle for cycle, _ in received[NORTH]]
     assert [w for _, w in received[NORTH]] == words
     assert (len(cycles) - 1) / (cycles[-1] - cycles[0]) == pytest.approx(per_cycle, abs=0.02)
+
+
+def gate_cycles(router, sources, cycles, *, ready=always):
+    """Drive ``router`` (gating ``enable``) with ``sources`` as :func:`run_router` does and count,
+    per gate, the cycles its enable is high; also return the packets received."""
+    queues = [list(s) for s in sources]
+    received = [[] for _ in range(PORTS)]
+    counts = {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+              "head": [0] * PORTS, "words": [[0] * (router.fifo_depth - 1) for _ in range(PORTS)]}
+    sim = Simulator(router)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for cycle in range(cycles):
+            for port in range(PORTS):
+                link = router.inputs[port]
+                ctx.set(link.valid, int(bool(queues[port])))
+                if queues[port]:
+                    ctx.set(link.payload.as_value(), queues[port][0])
+                ctx.set(router.outputs[port].ready, int(ready(port, cycle)))
+            counts["router"] += ctx.get(router.router_enable)
+            for port, fifo in enumerate(router.fifos):
+                if fifo is not None:
+                    counts["head"][port] += ctx.get(fifo.head_enable)
+                    for k, enable in enumerate(fifo.word_enables):
+                        counts["words"][port][k] += ctx.get(enable)
+            for port in range(PORTS):
+                counts["fifo"][port] += ctx.get(router.fifo_enables[port])
+                counts["arbiter"][port] += ctx.get(router.arbiter_enables[port])
+                counts["stalls"][port] += ctx.get(router.stall_enables[port])
+                if queues[port] and ctx.get(router.inputs[port].ready):
+                    queues[port].pop(0)
+                out = router.outputs[port]
+                if ctx.get(out.valid) and ctx.get(out.ready):
+                    received[port].append(ctx.get(out.payload.as_value()))
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    return counts, received
+
+
+def test_an_idle_router_opens_no_gate():
+    """No packet: no gate opens (in icg mode no flop of the router is clocked), and the output
+    links, operand-isolated, stay at zero."""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    counts, received = gate_cycles(router, [[]] * PORTS, 30)
+    assert counts == {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+                      "head": [0] * PORTS, "words": [[0, 0]] * PORTS}
+    assert not any(received)
+
+
+@pytest.mark.parametrize("source, dest", [(WEST, (2, 1)), (LOCAL, (1, 0)), (SOUTH, (1, 1))])
+def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
+    """One packet through the centre router: its input FIFO's control gate opens for three
+    cycles (write, move into the head register, read), the FIFO's head gate and one word gate
+    once each, its output's arbiter gate for the cycle it leaves, and every other gate stays
+    shut; the router's own gate opens in exactly the cycles a child's does. With the output not
+    ready for a while, the stall counter's gate is open while it waits and the FIFO's is not."""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    word = pack(x=dest[0], y=dest[1], address=5, payload=-3, src_tile=source)
+    out = xy_route(1, 1, *dest)
+    sources = [[word] if port == source else [] for port in range(PORTS)]
+    counts, received = gate_cycles(router, sources, 20)
+    assert received[out] == [word] and sum(map(len, received)) == 1
+    assert counts["fifo"] == [3 if port == source else 0 for port in range(PORTS)]
+    assert counts["arbiter"] == [1 if port == out else 0 for port in range(PORTS)]
+    assert counts["stalls"] == [0] * PORTS
+    assert counts["router"] == 3                        # the grant is in the read's cycle
+    assert counts["head"] == [1 if port == source else 0 for port in range(PORTS)]
+    assert counts["words"] == [[1, 0] if port == source else [0, 0] for port in range(PORTS)]
+    held = lambda port, cycle: port != out or cycle >= 10
+    counts, received = gate_cycles(router, sources, 20, ready=held)
+    assert received[out] == [word]
+    assert counts["fifo"][source] == 3 and counts["arbiter"][out] == 1
+    # Offered from cycle 2 (written in 0, in the head register from 2), taken in cycle 10.
+    assert counts["stalls"] == [8 if port == out else 0 for port in range(PORTS)]

@@ -2,7 +2,8 @@
 simulator.
 
 One Verilator build holds a 1x1 and a 2x1 mesh (no axons: a tile's output events stay in it, so
-the traffic is exactly what the test injects); a second build holds the 1x1 mesh's tile alone.
+the traffic is exactly what the test injects), the 2x1 mesh in the three clock-gating modes; a
+second build holds the 1x1 mesh's tile alone.
 Counts are checked where they are known by construction: a register's bit flips depend only on
 the sequence of values it takes, not on when it takes them.
 """
@@ -21,8 +22,8 @@ from subtile.spec.config import MeshConfig, TileConfig
 from subtile.golden.mesh import MeshModel
 from subtile.golden.tile import random_stimulus
 from subtile.hdl.flops import count_flops
-from subtile.hdl.mesh import mesh_packet_layout, network_flops
-from subtile.hdl.router import EAST, LOCAL, ROUTER_UNITS, WEST
+from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, mesh_packet_layout, network_clocks, network_flops
+from subtile.hdl.router import EAST, LOCAL, ROUTER_GATES, ROUTER_UNITS, WEST
 from subtile.hdl.synapse import event_out_layout
 from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, TileProbes
 from subtile.power.energy import Calibration, estimate
@@ -39,6 +40,9 @@ SMALL = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, pay
 SOLO = MeshConfig(name="solo", width=1, height=1, tile=SMALL, fifo_depth=2, max_destinations=0, outputs=())
 PAIR = MeshConfig(name="pair", width=2, height=1, tile=SMALL, fifo_depth=3, max_destinations=0,
                   inputs=((0, 0),), outputs=())
+MODES = ("icg", "enable", "none")
+#: PAIR in each gating mode (tiles and network), by bench index.
+PAIRS = {1 + k: PAIR.replace(name=f"pair_{mode}", tile=SMALL.replace(gating=mode)) for k, mode in enumerate(MODES)}
 STEPS = 12
 PAIR_STEPS = 30
 
@@ -73,7 +77,7 @@ def _fifo_flips(words, depth: int) -> int:
 
 @pytest.fixture(scope="session")
 def mesh_bench():
-    return MeshBench([SOLO, PAIR], name="mesh_energy_bench")
+    return MeshBench([SOLO, *PAIRS.values()], name="mesh_energy_bench")
 
 
 @pytest.fixture(scope="session")
@@ -102,10 +106,12 @@ def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
     def get(variant):
         if variant not in runs:
             if variant == "traffic":
-                cases = {0: MeshCase([[e] for e in solo_stimulus], seed=3), 1: MeshCase(pair_packets, seed=4)}
+                cases = {0: MeshCase([[e] for e in solo_stimulus], seed=3),
+                         **{k: MeshCase(pair_packets, seed=4) for k in PAIRS}}
             else:
                 empty = np.zeros((0, 2), dtype=np.int64)
-                cases = {0: MeshCase([[empty]] * STEPS, seed=3), 1: MeshCase([[empty, empty]] * STEPS, seed=4)}
+                cases = {0: MeshCase([[empty]] * STEPS, seed=3),
+                         **{k: MeshCase([[empty, empty]] * STEPS, seed=4) for k in PAIRS}}
             runs[variant] = mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
         return runs[variant]
     return get
@@ -149,12 +155,13 @@ class TestMeshCounters:
     def test_every_block_is_counted(self, mesh_runs):
         solo, pair = mesh_runs("traffic")[0], mesh_runs("traffic")[1]
         assert set(pair.toggles) == {f"{kind}_{x}_0" for kind in ("tile", "router", "interface") for x in (0, 1)}
-        assert set(pair.pulses) == {"tile_0_0", "tile_1_0"}
+        assert set(pair.pulses) == set(pair.toggles)
         for name, units in solo.toggles.items():
-            expected = {"tile": PROBE_UNITS, "router": ROUTER_UNITS}.get(name.split("_")[0])
-            if expected:
-                assert tuple(units) == expected
-        assert tuple(solo.pulses["tile_0_0"]) == GATED_UNITS
+            expected = {"tile": PROBE_UNITS, "router": ROUTER_UNITS, "interface": INTERFACE_UNITS}[name.split("_")[0]]
+            assert tuple(units) == expected
+        for name, units in solo.pulses.items():
+            expected = {"tile": GATED_UNITS, "router": ROUTER_GATES, "interface": INTERFACE_GATES}[name.split("_")[0]]
+            assert tuple(units) == expected
 
     def test_tile_registers_count_as_in_the_tile_bench(self, mesh_runs, solo_tile_run):
         """The tile in the mesh sees the same events in the same order as in the tile harness
@@ -169,8 +176,9 @@ class TestMeshCounters:
             assert mesh[unit] == solo_tile_run.toggles[unit], unit
         assert mesh == solo_tile_run.toggles
 
-    def test_routers_count_the_bits_of_the_packets_they_carry(self, mesh_runs, pair_packets):
-        run = mesh_runs("traffic")[1]
+    @pytest.mark.parametrize("index", PAIRS)
+    def test_routers_count_the_bits_of_the_packets_they_carry(self, mesh_runs, pair_packets, index):
+        run, mode = mesh_runs("traffic")[index], MODES[index - 1]
         layout = mesh_packet_layout(PAIR)
         # In injection order; the harness leaves the src_* fields of external packets at 0.
         words = [_pack(layout, x=x, y=y, address=a, payload=p)
@@ -183,12 +191,24 @@ class TestMeshCounters:
         fifo = _fifo_flips(words, PAIR.fifo_depth)
         assert run.toggles["router_0_0"]["fifo"] == fifo
         assert run.toggles["router_1_0"]["fifo"] == fifo
-        # Router (0, 0)'s east and local outputs both show its local FIFO's head (the only
+        # Each packet leaves alone (injected every other cycle): valid pulses. Isolated links
+        # (icg, enable) show a packet only while it is valid, zero otherwise, so each of the two
+        # links it crosses flips its bits twice and the idle ones nothing. Without isolation,
+        # router (0, 0)'s east and local outputs both show its local FIFO's head (the only
         # requester, and the default grant); router (1, 0)'s local output shows each packet
-        # while it is valid and its empty local FIFO's head (0) otherwise, its west output the
-        # same empty head. Each packet leaves alone (injected every other cycle): valid pulses.
-        assert run.toggles["router_0_0"]["links"] == 2 * _sequence_flips(words) + 2 * count
-        assert run.toggles["router_1_0"]["links"] == 2 * sum(bin(w).count("1") for w in words) + 2 * count
+        # while it is valid and its absent local FIFO's head (0) otherwise.
+        ones = sum(bin(w).count("1") for w in words)
+        if mode == "none":
+            assert run.toggles["router_0_0"]["links"] == 2 * _sequence_flips(words) + 2 * count
+        else:
+            assert run.toggles["router_0_0"]["links"] == 2 * ones + 2 * count
+        assert run.toggles["router_1_0"]["links"] == 2 * ones + 2 * count
+        # The arbiters: router (0, 0)'s east output always grants the local FIFO (port 0) after
+        # reset (last grant 4), router (1, 0)'s local output the west FIFO (4): one change each.
+        assert run.toggles["router_0_0"]["arbiter"] == bin(4 ^ LOCAL).count("1")
+        assert run.toggles["router_1_0"]["arbiter"] == 0
+        # FIFO control: occupancy 0 -> 1 -> 0 and the head flag 0 -> 1 -> 0 per packet.
+        assert run.toggles["router_0_0"]["fifo_control"] == run.toggles["router_1_0"]["fifo_control"] == 4 * count
         # Counters: a counter counting to n flips 2n - popcount(n) bits (packets and stall
         # cycles: the tile is busy updating when a step's packet arrives); each occupancy
         # high-water mark goes from 0 to at most 1 (one packet at a time).
@@ -198,6 +218,32 @@ class TestMeshCounters:
             assert max(router.max_level) == 1
             expected = sum(counted(n) for n in (*router.forwarded, *router.stalls)) + sum(router.max_level)
             assert run.toggles[f"router_{index}_0"]["counters"] == expected
+
+    @pytest.mark.parametrize("index", PAIRS)
+    def test_a_packet_clocks_exactly_the_gates_on_its_path(self, mesh_runs, pair_packets, index):
+        """Each packet, alone in the network, opens the control gate of each FIFO it passes for
+        three cycles (written, its word moved into the head register, read), that FIFO's head
+        gate and one word gate once, the arbiter gate of each output it leaves by once and its
+        stall gate in each cycle it waits there; every other gate of the routers stays shut. The
+        enables are the same in every mode."""
+        run = mesh_runs("traffic")[index]
+        count = sum(len(step) for step in _program_events(PAIR, pair_packets, seed=4))
+        first, second = run.routers
+        for name in ("router_0_0", "router_1_0"):
+            pulses = run.pulses[name]
+            assert pulses["fifo"] == 3 * count and pulses["fifo_head"] == pulses["fifo_word"] == count
+            # The router's gate is open while a child's is: never more cycles than they add up to.
+            children = pulses["fifo"] + pulses["arbiter"] + pulses["stalls"]
+            assert max(pulses["fifo"], pulses["arbiter"], pulses["stalls"]) <= pulses["router"] <= children
+            assert pulses["router"] < run.cycles
+        assert run.pulses["router_0_0"]["arbiter"] == first.forwarded[EAST] == count
+        assert run.pulses["router_0_0"]["stalls"] == first.stalls[EAST] == 0
+        assert run.pulses["router_1_0"]["arbiter"] == second.forwarded[LOCAL] == count
+        assert run.pulses["router_1_0"]["stalls"] == second.stalls[LOCAL] > 0
+        # The merge at tile (0, 0) is clocked while it offers a packet; tile (1, 0) has none.
+        assert run.pulses["interface_0_0"]["merge"] >= count and run.pulses["interface_1_0"]["merge"] == 0
+        for other in PAIRS:
+            assert mesh_runs("traffic")[other].pulses == run.pulses
 
     def test_output_fifo_counts_the_tile_output_events(self, mesh_runs, pair_packets):
         run = mesh_runs("traffic")[1]
@@ -216,16 +262,34 @@ class TestMeshCounters:
             assert run.toggles[f"interface_{x}_{y}"]["out_fifo"] == _fifo_flips(words, max(2, config.neurons))
 
     def test_idle_mesh_has_no_data_toggles(self, mesh_runs):
-        for run in mesh_runs("idle").values():
+        """Nothing switches in an idle mesh; with gating none, the tiles (not operand-isolated)
+        may still flip a bit after reset, the network never."""
+        for index, run in mesh_runs("idle").items():
             assert run.cycles > 0 and run.events_in == 0
             for block, units in run.toggles.items():
+                if index != 3 or not block.startswith("tile"):
+                    assert all(count == 0 for count in units.values()), (block, units)
+
+    def test_idle_network_clocks_no_flop(self, mesh_runs):
+        """No gate of an idle router or network interface opens, so with icg no flop of theirs
+        is clocked: the only clock energy left is the gates on the root clock, one per block
+        (their children's clocks stop with their parents)."""
+        tech = TechModel.from_liberty()
+        run = mesh_runs("idle")[1]
+        for block, units in run.pulses.items():
+            if not block.startswith("tile"):
                 assert all(count == 0 for count in units.values()), (block, units)
+        report = estimate(PAIRS[1], run, tech)
+        for name, block in report.blocks.items():
+            if block["kind"] in ("router", "interface"):
+                assert block["clock_toggles"] == 0, name
+                assert sum(block["clock_pj"].values()) == pytest.approx(run.cycles * tech.icg_disabled_cycle_energy_pj())
 
     def test_energy_is_the_sum_of_its_parts(self, mesh_runs):
         tech = TechModel.from_liberty()
         calibration = Calibration.load()
-        run = mesh_runs("traffic")[1]
-        report = estimate(PAIR, run, tech, calibration=calibration)
+        run = mesh_runs("traffic")[3]                   # gating none: every flop on the clock
+        report = estimate(PAIRS[3], run, tech, calibration=calibration)
         result = report.to_dict()
         blocks = result["blocks"]
         assert report.total_pj == pytest.approx(sum(b["energy_pj"] for b in blocks.values()))
@@ -238,6 +302,11 @@ class TestMeshCounters:
         kinds = result["energy_by_kind_pj"]
         assert result["network_energy_per_packet_pj"] == pytest.approx(
             (kinds["router"] + kinds["interface"]) / PAIR_STEPS)
+        # Each packet passes both routers (forwarded east, then to tile (1, 0)): two hops.
+        assert result["hops"] == 2 * PAIR_STEPS
+        assert result["network_energy_per_hop_pj"] == pytest.approx(result["network_energy_per_packet_pj"] / 2)
+        # At the minimum-energy point a hop and a synaptic op cost less than at the nominal supply.
+        assert 0 < result["minimum_energy_network_per_hop_pj"] < result["network_energy_per_hop_pj"]
         assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
         flops = network_flops(PAIR)
         for i in range(PAIR.count):
@@ -245,14 +314,14 @@ class TestMeshCounters:
             # A tile's terms are the tile model's (with the tile calibration) over the mesh's cycles.
             alone = types.SimpleNamespace(steps=run.steps, cycles=run.cycles, synaptic_ops=0, events_in=0,
                                           toggles=run.toggles[f"tile_{x}_{y}"], pulses=run.pulses[f"tile_{x}_{y}"])
-            tile = estimate(PAIR.tile_config(i), alone, tech, calibration=calibration)
+            tile = estimate(PAIRS[3].tile_config(i), alone, tech, calibration=calibration)
             assert blocks[f"tile_{x}_{y}"]["data_pj"] == pytest.approx(tile.data_pj)
             assert blocks[f"tile_{x}_{y}"]["clock_pj"] == pytest.approx(tile.clock_pj)
-            # Routers have no clock gate: every flop's clock pin toggles twice per cycle.
+            # Ungated routers: every flop's clock pin toggles twice per cycle.
             router = blocks[f"router_{x}_{y}"]
             assert router["flops"] == flops["router"][i]
             assert router["clock_toggles"] == 2 * run.cycles * flops["router"][i]
-            assert router["clock_pj"]["root"] == pytest.approx(
+            assert sum(router["clock_pj"].values()) == pytest.approx(
                 run.cycles * flops["router"][i] * tech.flop_clock_cycle_energy_pj())
             assert router["data_pj"]["links"] == pytest.approx(
                 run.toggles[f"router_{x}_{y}"]["links"] * tech.net_toggle_energy_pj())
@@ -260,10 +329,31 @@ class TestMeshCounters:
                 run.toggles[f"router_{x}_{y}"]["fifo"] * tech.register_bit_toggle_energy_pj())
         assert result["minimum_energy_point"]["vdd"] < tech.vdd
 
+    def test_gated_network_clocks_only_what_its_gates_pass(self, mesh_runs):
+        """With icg a router's flops see a clock edge only in their gate's open cycles; the same
+        run's data energy does not depend on the mode but for the isolated links."""
+        tech = TechModel.from_liberty()
+        gated, ungated = mesh_runs("traffic")[1], mesh_runs("traffic")[3]
+        assert gated.cycles == ungated.cycles
+        icg, none = estimate(PAIRS[1], gated, tech).blocks, estimate(PAIRS[3], ungated, tech).blocks
+        trees = network_clocks(PAIR)
+        for i in range(PAIR.count):
+            x, y = PAIR.position(i)
+            for kind in ("router", "interface"):
+                name, tree = f"{kind}_{x}_{y}", trees[kind][i]["clocks"]
+                clocked = sum(gated.pulses[name][unit] * flops for unit, (gates, flops) in tree.items() if gates)
+                assert icg[name]["clock_toggles"] == 2 * clocked
+                assert none[name]["clock_toggles"] == 2 * gated.cycles * icg[name]["flops"]
+                # A router carries a packet in few cycles; tile (1, 0)'s output FIFO holds events
+                # in about half of them (the small tile emits in most steps).
+                share = 1 / 3 if kind == "router" else 1
+                assert sum(icg[name]["clock_pj"].values()) < share * sum(none[name]["clock_pj"].values())
+                assert icg[name]["clock_gates"] == sum(gates for gates, _ in tree.values() if gates)
+
     def test_idle_mesh_energy_is_clock_and_leakage(self, mesh_runs):
         tech = TechModel.from_liberty()
-        run = mesh_runs("idle")[1]
-        report = estimate(PAIR, run, tech)
+        run = mesh_runs("idle")[2]                       # gating enable: every flop on the clock
+        report = estimate(PAIRS[2], run, tech)
         assert report.data_toggles == 0 and all(v == 0 for v in report.data_pj.values())
         routers = sum(b["energy_pj"] for n, b in report.blocks.items() if n.startswith("router"))
         assert routers > 0
@@ -296,9 +386,9 @@ def test_count_flops_counts_registers_and_writable_memories():
 def test_network_flops_follow_the_fifo_depth():
     shallow, deep = network_flops(PAIR), network_flops(PAIR.replace(fifo_depth=7))
     width = mesh_packet_layout(PAIR).size
-    # Each connected or tied-off input FIFO of a router holds depth - 1 words of one packet in
-    # memory (and its pointers grow with the depth).
-    assert all(d - s >= 5 * 4 * width for s, d in zip(shallow["router"], deep["router"]))
+    # Each connected input FIFO of a router (local and east or west) holds depth - 1 words of one
+    # packet in memory (and its pointers grow with the depth).
+    assert all(d - s >= 2 * 4 * width for s, d in zip(shallow["router"], deep["router"]))
     assert shallow["interface"] == deep["interface"]
 
 

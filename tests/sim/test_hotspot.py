@@ -11,12 +11,14 @@ import pytest
 from subtile.sim.hotspot import HotspotBench, HotspotCase
 
 SHAPES = [(2, 2), (3, 3), (4, 4)]
+# One clock-gating mode of the routers per shape: the three modes in one build.
+GATING = ["none", "enable", "icg"]
 FIFO_DEPTH = 4
 
 
 @pytest.fixture(scope="session")
 def hotspot_bench():
-    return HotspotBench(SHAPES, fifo_depth=FIFO_DEPTH, name="hotspot_bench")
+    return HotspotBench(SHAPES, fifo_depth=FIFO_DEPTH, name="hotspot_bench", gating=GATING)
 
 
 def check(result, stall):

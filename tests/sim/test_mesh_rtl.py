@@ -1,7 +1,8 @@
 """Mesh RTL under Verilator against the golden mesh model, per step and per tile.
 
 1x2, 2x2 (one config per tile: different sizes and gating modes) and 3x3 meshes share one
-Verilator build; seeded random external traffic with random idle cycles on the inputs and
+Verilator build, their networks in the three clock-gating modes (``none``, ``enable``, ``icg``:
+``MeshConfig.network_gating``); seeded random external traffic with random idle cycles on the inputs and
 random backpressure on the external outputs. Every output event of every tile and every
 external output event is compared per step, and each router's delivered-packet counter with
 the model's count.
@@ -21,16 +22,22 @@ SMALL = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, pay
                    soma_activation={"function": "tanh", "impl": "lut"}, delta=1)
 
 CONFIGS = [
-    MeshConfig(name="m1x2", width=2, height=1, tile=SMALL, fifo_depth=2, max_destinations=2),
+    MeshConfig(name="m1x2", width=2, height=1, tile=SMALL.replace(gating="none"), fifo_depth=2,
+               max_destinations=2),
     MeshConfig(name="m2x2", width=2, height=2, fifo_depth=3, max_destinations=3, axon_fill=0.9,
-               tiles=(SMALL, SMALL.replace(neurons=8, addresses=32, lanes=4, gating="enable", seed=5),
+               tiles=(SMALL.replace(gating="enable"),
+                      SMALL.replace(neurons=8, addresses=32, lanes=4, gating="enable", seed=5),
                       SMALL.replace(neurons=2, addresses=8, lanes=1, gating="none", seed=6),
-                      SMALL.replace(seed=7, leak_shift=0)),
+                      SMALL.replace(seed=7, leak_shift=0, gating="enable")),
                inputs=((0, 0), (1, 1)), outputs=((1, 0), (0, 1))),
     MeshConfig(name="m3x3", width=3, height=3, tile=SMALL, fifo_depth=4, max_destinations=2,
                inputs=((1, 1),), outputs=((2, 2), (0, 0))),
 ]
 STEPS = 30
+
+
+def test_the_networks_cover_the_three_gating_modes():
+    assert [c.network_gating for c in CONFIGS] == ["none", "enable", "icg"]
 
 
 @pytest.fixture(scope="session")
