@@ -425,8 +425,10 @@ def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
     if checks:
-        from subtile.gen.export import STREAM_CHECK_SV, checks_sv
-        extra += "\n" + STREAM_CHECK_SV + "".join("\n" + checks_sv(f"{top}_h{index}", config)
+        from subtile.gen.export import STREAM_CHECK_SV, checks_sv, package_sv
+        # The checker takes NEURONS from the tile's package, as in the export.
+        extra += "\n" + STREAM_CHECK_SV + "".join("\n" + package_sv(f"{top}_h{index}", config)
+                                                 + "\n" + checks_sv(f"{top}_h{index}", config)
                                                  for index, config in enumerate(configs))
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
                     configs=[config.to_dict() for config in configs],
