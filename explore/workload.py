@@ -28,6 +28,8 @@ Every kind writes the same headline metrics, so the report needs no workload kno
 ``network_energy_share``            routers + network interfaces over the total (meshes only)
 ``silent``, ``at_chance``           flags: no output event at all / accuracy at most chance
 ``area_<target>_cells`` ...         synthesis (``area_sky130_um2``: sky130 cell area)
+``flops``                           flip-flops of the design (the energy model's register
+                                    budget): the report's area stand-in when nothing is synthesised
 =================================  ==============================================================
 
 ``random``: one tile, random sigma-delta stimulus; an inference is one time step. The weights
@@ -309,7 +311,7 @@ class RandomWorkload(Workload):
 
     def evaluate(self, points, work_dir, area=()):
         from subtile.gen.tile import generate_tile
-        from subtile.power.energy import estimate
+        from subtile.power.energy import estimate, tile_block
         from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase, encode_stimulus
         from subtile.toolchain import runner
 
@@ -356,6 +358,7 @@ class RandomWorkload(Workload):
                 tech, voltage = _tech()
                 energy = estimate(config, run, tech, voltage=voltage).to_dict()
                 best = energy["minimum_energy_point"]
+                metrics["flops"] = tile_block(config, run.toggles, run.pulses).flops
                 metrics.update({
                     "steps": run.steps, "cycles": run.cycles, "cycles_per_step": run.cycles / run.steps,
                     "events_in": run.events_in, "events_out": run.events_out, "synaptic_ops": run.synaptic_ops,
@@ -378,3 +381,271 @@ class RandomWorkload(Workload):
             except Exception as error:  # noqa: BLE001
                 out[key] = (key, params, None, _failure(error))
         return [out[key] for key, _ in points]
+
+
+# -- networks on a mesh ----------------------------------------------------------------------
+@dataclass
+class MappedPoint:
+    """One point's quantized, mapped network: the mesh, its memories and axon tables, the
+    per-layer weight formats, and whatever the workload's ``program`` needs (``extra``)."""
+
+    config: MeshConfig
+    contents: list
+    axons: object
+    formats: tuple
+    extra: object = None
+
+
+@dataclass
+class Prepared:
+    """A network workload's data and float model, computed once per process: the evaluated
+    samples' inputs, labels and float-model outputs (real), and the float task accuracy."""
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    float_outputs: np.ndarray
+    accuracy_float: float
+    output_lsb: float
+
+
+class NetworkWorkload(Workload):
+    """A float network mapped on a mesh, with its data set and a classification metric.
+
+    Subclasses give ``prepare()`` (a :class:`Prepared`) and ``map(params)`` (a
+    :class:`MappedPoint`), and ``program(mapped, inputs)``: the golden run of those inputs, an
+    object with ``steps`` (per step, the external events per tile), ``readout`` (step index per
+    sample), ``outputs`` (samples, classes) output codes at the read-out, ``events_in``,
+    ``synaptic_ops`` and ``external_out`` (output events that left the mesh). The rest (golden
+    metrics over all samples, the RTL subset checked against the golden run, energy, area) is
+    shared.
+    """
+
+    KEYS = {"kind": "", "images": 0, "rtl_images": 32, "rtl": "all"}
+
+    @classmethod
+    def validate(cls, table: dict) -> dict:
+        settings = super().validate(table)
+        _int_setting(settings, "images", 0, 1_000_000)
+        _int_setting(settings, "rtl_images", 1, 100_000)
+        if settings["rtl"] not in ("all", "none"):
+            raise ConfigError(f"workload.rtl: {settings['rtl']!r} is not one of all, none")
+        return settings
+
+    # hooks ------------------------------------------------------------------------------------
+    def prepare(self) -> Prepared:
+        raise NotImplementedError
+
+    def map(self, params: dict) -> MappedPoint:
+        raise NotImplementedError
+
+    def program(self, mapped: MappedPoint, inputs: np.ndarray):
+        raise NotImplementedError
+
+    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
+        """Task accuracy of output codes: the class is the largest output."""
+        return float((np.asarray(outputs).argmax(axis=1) == labels).mean()) if len(labels) else 0.0
+
+    def rtl_outputs(self, bench, run_dir: Path, index: int, run) -> np.ndarray:
+        """(samples, classes) output codes at the read-outs, from the RTL's recorded events."""
+        raise NotImplementedError
+
+    # shared -----------------------------------------------------------------------------------
+    def reference(self) -> dict:
+        prep = self.prepare()
+        return {"accuracy_float": prep.accuracy_float, "chance": _chance(prep.labels)[0],
+                "samples": len(prep.labels)}
+
+    def evaluate(self, points, work_dir, area=()):
+        from subtile.sim.mesh_bench import MeshBench, MeshCase
+        work = Path(work_dir)
+        out, live = {}, []
+        try:
+            prep = self.prepare()
+        except Exception as error:  # noqa: BLE001
+            return [(key, params, None, _failure(error)) for key, params in points]
+        chance, chance_limit = _chance(prep.labels)
+        count = len(prep.labels)
+        rtl_count = min(self.settings["rtl_images"], count)
+        for key, params in points:
+            start = time.perf_counter()
+            try:
+                mapped = self.map(params)
+                run = self.program(mapped, prep.inputs)
+                fidelity = np.abs(run.outputs * prep.output_lsb - prep.float_outputs) / prep.output_lsb
+                accuracy_golden = self.score(run.outputs, prep.labels)
+                metrics = {
+                    "weight_formats": list(mapped.formats), "samples": count,
+                    "accuracy": accuracy_golden, "accuracy_float": prep.accuracy_float,
+                    "accuracy_drop_points": 100 * (prep.accuracy_float - accuracy_golden),
+                    "chance": chance, "at_chance": accuracy_golden <= chance_limit,
+                    "err_rms_lsb": float(np.sqrt(np.mean(fidelity ** 2))), "err_max_lsb": float(fidelity.max()),
+                    "output_events": int(run.external_out), "silent": int(run.external_out) == 0,
+                    "output_events_per_inference": run.external_out / count,
+                    "events_per_inference": run.events_in / count,
+                    "synaptic_ops_per_inference": run.synaptic_ops / count,
+                    "steps_per_inference": len(run.steps) / count,
+                    "golden_seconds": round(time.perf_counter() - start, 2),
+                }
+                if self.settings["rtl"] == "none":
+                    if area:
+                        _area_metrics(metrics, area, **self._design(mapped))
+                    metrics["seconds"] = round(time.perf_counter() - start, 2)
+                    out[key] = (key, params, metrics, None)
+                    continue
+                sub = self.program(mapped, prep.inputs[:rtl_count])
+                live.append((key, params, mapped, sub, metrics, start))
+            except Exception as error:  # noqa: BLE001 - a failed point is stored, the sweep goes on
+                out[key] = (key, params, None, _failure(error))
+        if live:
+            try:
+                words = max(sum(len(e) for step in item[3].steps for e in step) + len(item[3].steps) + 1
+                            for item in live)
+                responses = max(max(item[3].events_out, 1) for item in live)
+                bench = MeshBench([item[2].config for item in live], name="sweep_mesh_bench",
+                                  stimulus_depth=max(1024, _pow2(words)), response_depth=max(1024, _pow2(responses)),
+                                  contents=[item[2].contents for item in live], axons=[item[2].axons for item in live])
+                run_dir = _batch_dir(work, [k for k, *_ in live])
+                sim_start = time.perf_counter()
+                runs = bench.run({i: MeshCase(item[3].steps) for i, item in enumerate(live)}, work_dir=run_dir)
+                sim_seconds = time.perf_counter() - sim_start
+            except Exception as error:  # noqa: BLE001
+                for key, params, *_ in live:
+                    out[key] = (key, params, None, _failure(error))
+                live = []
+        for index, (key, params, mapped, sub, metrics, start) in enumerate(live):
+            try:
+                mesh_run = runs[index]
+                if not mesh_run.passed:
+                    raise AssertionError(f"RTL differs from the golden model: {mesh_run.mismatch}")
+                if mesh_run.events_out != sub.events_out:
+                    raise AssertionError(f"RTL tiles sent {mesh_run.events_out} events, the golden model "
+                                         f"{sub.events_out}")
+                rtl = self.rtl_outputs(bench, run_dir, index, sub)
+                if rtl.shape != sub.outputs.shape or not np.array_equal(rtl, sub.outputs):
+                    raise AssertionError("RTL output levels differ from the golden model's at the read-out")
+                metrics.update(self._rtl_metrics(mapped, mesh_run, rtl_count, prep, rtl, sim_seconds, len(live)))
+                if area:
+                    _area_metrics(metrics, area, **self._design(mapped))
+                metrics["seconds"] = round(time.perf_counter() - start, 2)
+                out[key] = (key, params, metrics, None)
+            except Exception as error:  # noqa: BLE001
+                out[key] = (key, params, None, _failure(error))
+        return [out[key] for key, _ in points]
+
+    def _rtl_metrics(self, mapped, mesh_run, rtl_count, prep, rtl, sim_seconds, batch) -> dict:
+        from subtile.power.energy import Calibration, estimate
+        tech, voltage = _tech()
+        calibration = Calibration.for_liberty(None)
+        energy = estimate(mapped.config, mesh_run, tech, voltage=voltage, calibration=calibration).to_dict()
+        return {
+            "rtl_samples": rtl_count, "accuracy_rtl": self.score(rtl, prep.labels[:rtl_count]),
+            "rtl_golden_agreement": 1.0, "steps": mesh_run.steps, "cycles": mesh_run.cycles,
+            "cycles_per_inference": mesh_run.cycles / rtl_count,
+            "flops": sum(block["flops"] for block in energy.get("blocks", {}).values()) or None,
+            "inferences": rtl_count, "rtl_tile_events_out_per_inference": mesh_run.events_out / rtl_count,
+            **_energy_metrics(energy, rtl_count, mesh_run.steps),
+            "energy_calibration": energy.get("calibration"),
+            "build_cached": mesh_run.build.cached, "build_seconds": round(mesh_run.build.seconds, 2),
+            "sim_seconds_batch": round(sim_seconds, 2), "batch_size": batch,
+            "energy": {k: energy[k] for k in ("breakdown_pj", "energy_by_kind_pj", "energy_pj", "minimum_energy_point",
+                                              "calibration") if k in energy} | {"steps": mesh_run.steps},
+        }
+
+    def _design(self, mapped) -> dict:
+        """What synthesis takes: the mesh's Verilog with its memories' contents."""
+        from subtile.gen.mesh import generate_mesh
+        design = generate_mesh(mapped.config, contents=mapped.contents, axons=mapped.axons)
+        return {"verilog": design.verilog, "top": design.top}
+
+
+def _chance(labels: np.ndarray) -> tuple[float, float]:
+    """(chance, limit): the accuracy of always answering the most frequent class, and that plus
+    two standard errors of such a guesser over the samples (at most this is "at chance")."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return 0.0, 0.0
+    chance = float(np.bincount(labels).max() / len(labels))
+    return chance, chance + max(CHANCE_MARGIN / 2, 2 * float(np.sqrt(chance * (1 - chance) / len(labels))))
+
+
+@lru_cache(maxsize=8)
+def _digits_trained(hidden: int, seed: int, epochs: int):
+    from subtile.workloads import digits
+    x_train, y_train, x_test, y_test, pixels = digits.load_digits_split(seed)
+    net = digits.train(x_train, y_train, hidden=hidden, seed=seed, epochs=epochs)
+    return net, x_test, y_test, pixels
+
+
+@register_workload
+class DigitsWorkload(NetworkWorkload):
+    """The built-in digits network (:mod:`subtile.workloads.digits`) on its 2-tile mesh.
+
+    Axes: ``weight_bits`` (both layers, each with its own best integer bits, as ``subtile
+    digits``), ``weight_format`` (one explicit format for both layers), ``steps`` (T),
+    ``delta``, ``leak_shift``, ``hidden``, and the tile fields in ``TILE_AXES`` applied to both
+    tiles (gating, lanes, activation implementation, segments, guard bits)."""
+
+    KIND = "digits"
+    KEYS = {**NetworkWorkload.KEYS, "kind": "digits", "hidden": 24, "seed": 0, "epochs": 600, "steps": 8,
+            "delta": 1, "leak_shift": 1, "weight_bits": 8, "max_rest": 64}
+    AXES = {"weight_bits": "weight width of both layers (integer bits per layer)", "steps": "T, steps per image",
+            "delta": "event threshold (payload LSB)", "leak_shift": "leak k", "hidden": "hidden neurons"}
+    TILE_AXES = ("weight_format", "gating", "lanes",
+                 *(f"{head}.{sub}" for head in ACTIVATION_FIELDS for sub in ("impl", "segments", "guard_bits")))
+
+    @classmethod
+    def validate(cls, table: dict) -> dict:
+        from subtile.workloads.digits import DigitsSpec
+        settings = super().validate(table)
+        try:
+            DigitsSpec(**cls._spec_fields(settings))
+        except ConfigError as error:
+            raise ConfigError(f"workload.{error}") from None
+        return settings
+
+    @staticmethod
+    def _spec_fields(values: dict) -> dict:
+        names = ("hidden", "weight_bits", "steps", "delta", "leak_shift", "seed", "epochs", "max_rest")
+        return {name: values[name] for name in names}
+
+    def prepare(self) -> Prepared:
+        from subtile.workloads import digits
+        s = self.settings
+        net, x_test, y_test, pixels = _digits_trained(s["hidden"], s["seed"], s["epochs"])
+        if s["images"]:
+            x_test, y_test, pixels = x_test[:s["images"]], y_test[:s["images"]], pixels[:s["images"]]
+        y_float = digits._forward(net, digits._branch_inputs(x_test))[3]
+        return Prepared(inputs=pixels, labels=y_test, float_outputs=y_float,
+                        accuracy_float=float((y_float.argmax(axis=1) == y_test).mean()),
+                        output_lsb=digits.PAYLOAD_FORMAT.lsb)
+
+    def map(self, params: dict) -> MappedPoint:
+        from dataclasses import replace
+        from subtile.spec.fixed import FixedFormat
+        from subtile.workloads import digits
+        s = self.settings
+        values = {**s, **{k: v for k, v in params.items() if k in self.AXES}}
+        spec = digits.DigitsSpec(**self._spec_fields(values))
+        net = _digits_trained(spec.hidden, spec.seed, spec.epochs)[0]
+        if "weight_format" in params:
+            fmt = FixedFormat.parse(params["weight_format"], name="weight_format")
+            q = digits.QuantizedNetwork(fmt.quantize(net.w1), fmt.quantize(net.w2), fmt, fmt)
+        else:
+            q = digits.quantize(net, spec.weight_bits)
+        tiles = []
+        tile_params = {k: v for k, v in params.items() if k not in self.AXES and k != "weight_format"}
+        for tile in digits.tile_configs(q, spec):
+            tiles.append(point_config(tile.to_dict(), tile_params) if tile_params else tile)
+        config = replace(digits.mesh_config(q, spec), tiles=tuple(tiles))
+        contents, axons = digits.mesh_contents(q, config)
+        return MappedPoint(config, contents, axons, (str(q.format1), str(q.format2)), extra=spec)
+
+    def program(self, mapped: MappedPoint, inputs: np.ndarray):
+        from subtile.golden.mesh import MeshModel
+        from subtile.workloads import digits
+        model = MeshModel(mapped.config, contents=mapped.contents, axons=mapped.axons)
+        return digits.program(model, inputs, mapped.extra)
+
+    def rtl_outputs(self, bench, run_dir, index, run):
+        from subtile.workloads.digits_rtl import rtl_outputs
+        return rtl_outputs(bench, run_dir, run, index=index)

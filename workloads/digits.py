@@ -283,7 +283,8 @@ class DigitsRun:
     events_in: int = 0             # events applied by the tiles (external + routed), whole program
     external_events: int = 0
     synaptic_ops: int = 0
-    events_out: int = 0
+    events_out: int = 0            # output events of both tiles
+    external_out: int = 0          # output events that left the mesh (the output tile's)
     tile_events: list = field(default_factory=list)   # per tile: per step (E, 2) input events
 
     @property
@@ -318,6 +319,7 @@ def program(model: MeshModel, pixels: np.ndarray, spec: DigitsSpec) -> DigitsRun
         run.external_events += len(external[0])
         for neuron, payload in result.external_out[0]:
             level[int(neuron)] += int(payload)
+        run.external_out += len(result.external_out[0])
         return result
 
     for image in np.asarray(pixels, dtype=np.int64):

@@ -29,10 +29,11 @@ def _depth(words: int) -> int:
     return max(1024, 1 << (int(words) - 1).bit_length())
 
 
-def rtl_outputs(bench: MeshBench, run_dir: Path, run: golden.DigitsRun) -> np.ndarray:
-    """(images, 10) output levels read from the RTL's recorded external-output events."""
-    config = bench.configs[0]
-    _, _, out_files, _ = bench._files(Path(run_dir), 0)
+def rtl_outputs(bench: MeshBench, run_dir: Path, run: golden.DigitsRun, *, index: int = 0) -> np.ndarray:
+    """(images, 10) output levels read from the RTL's recorded external-output events (of the
+    bench's mesh ``index``)."""
+    config = bench.configs[index]
+    _, _, out_files, _ = bench._files(Path(run_dir), index)
     from subtile.sim.tile_bench import read_hex
     words = read_hex(out_files[0]) if out_files[0].exists() and out_files[0].stat().st_size else []
     per_step = decode_mesh_responses(config, words, len(run.steps), config.payload_format.width)
