@@ -98,3 +98,51 @@ def test_a_new_network_kind_plugs_in_with_its_hooks(tmp_path):
         assert error is None and metrics["samples"] == 40 and 0.8 < metrics["accuracy"] <= 1.0
     finally:
         WORKLOADS.pop("digits-halves", None)
+
+
+DIGITS_SWEEP = """
+[sweep]
+name = "digits-bits"
+batch = 3
+area = []
+
+[workload]
+kind = "digits"
+rtl_images = 4
+
+[axes]
+weight_format = ["fixed<8,2>", "fixed<4,2>", "fixed<3,5>"]
+"""
+
+
+def test_digits_sweep_on_rtl_then_report_front_and_silent_point(tmp_path):
+    """Done-when of issue 15: a digits sweep (3 points, golden over the 360 test images, RTL on
+    4 of them in one Verilator build) puts the 8-bit point on the front and marks the silent
+    point (fixed<3,5>: every weight rounds to zero), which the report never recommends."""
+    import json
+    from subtile.explore.report import write_report
+    from subtile.explore.sweep import sweep_records
+    path = tmp_path / "digits.toml"
+    path.write_text(DIGITS_SWEEP)
+    db = tmp_path / "digits.sqlite"
+    assert main(["sweep", str(path), "--db", str(db), "--quiet"]) == 0
+    records = {r["weight_format"]: r for r in sweep_records(db)}
+    assert all(r["status"] == "ok" for r in records.values()), [r["error"] for r in records.values()]
+    for r in records.values():
+        # the RTL ran on the first 4 images, matched the golden mesh event for event, and costed
+        assert r["rtl_samples"] == 4 and r["rtl_golden_agreement"] == 1.0 and r["cycles_per_inference"] > 0
+        assert 0 < r["energy_min_pj_per_inference"] < r["energy_pj_per_inference"]
+        assert 0 < r["network_energy_share"] < 1 and r["flops"] > 0 and r["samples"] == 360
+    eight, four, silent = records["fixed<8,2>"], records["fixed<4,2>"], records["fixed<3,5>"]
+    assert eight["accuracy"] > four["accuracy"] > 0.9 and eight["accuracy_rtl"] == 1.0
+    assert eight["err_rms_lsb"] < four["err_rms_lsb"] < silent["err_rms_lsb"]
+    assert silent["silent"] and silent["at_chance"] and silent["output_events_per_inference"] == 0
+    assert not eight["silent"] and not eight["at_chance"]
+    assert silent["energy_pj_per_inference"] < four["energy_pj_per_inference"]   # the cheapest, and useless
+    summary = write_report(db, tmp_path / "report")
+    assert eight["key"] in summary["pareto"] and silent["key"] not in summary["pareto"]
+    assert summary["flagged"] == [silent["key"]]
+    # within 1 point of the float accuracy only the 8-bit point qualifies
+    assert four["accuracy"] < eight["accuracy_float"] - 0.01 <= eight["accuracy"]
+    assert summary["recommended"] == eight["key"]
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["recommended"] == summary["recommended"]
