@@ -170,7 +170,7 @@ def _prepare(records: list[dict]) -> tuple[str, str, str]:
         if r.get("accuracy") is not None:
             r[TASK_ERROR] = 100 * (1 - r["accuracy"])
         r["flag"] = _flag(r)
-        r["weight_bits_"] = weight_bits(r)
+        r["weight_width"] = weight_bits(r)
     return energy, delay, task
 
 
@@ -262,14 +262,14 @@ def families(points: list[dict], axes: list[str]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     others = [a for a in axes if a not in ("weight_bits", "weight_format")]
     for p in points:
-        if p["weight_bits_"] is None:
+        if p["weight_width"] is None:
             continue
         parts = [f"{a.split('.')[-1]}={p.get(a)}" for a in others]
         match = _FORMAT.match(str(p.get("weight_format"))) if "weight_format" in axes else None
         if match:
             parts.append(f"I={match.group(2)}")
         groups.setdefault(", ".join(parts) or "all points", []).append(p)
-    return {name: sorted(group, key=lambda p: p["weight_bits_"]) for name, group in groups.items()}
+    return {name: sorted(group, key=lambda p: p["weight_width"]) for name, group in groups.items()}
 
 
 def _bits_plot(points, axes, metric, ylabel, stem, out_dir, title) -> tuple[str, list]:
@@ -280,10 +280,10 @@ def _bits_plot(points, axes, metric, ylabel, stem, out_dir, title) -> tuple[str,
     colours = distinct_colours(len(groups))
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for colour, (name, group) in zip(colours, groups.items()):
-        ax.plot([p["weight_bits_"] for p in group], [p[metric] for p in group], "o-", color=colour, label=name)
+        ax.plot([p["weight_width"] for p in group], [p[metric] for p in group], "o-", color=colour, label=name)
         bad = [p for p in group if p["flag"]]
         if bad:
-            ax.scatter([p["weight_bits_"] for p in bad], [p[metric] for p in bad], marker="x", s=70,
+            ax.scatter([p["weight_width"] for p in bad], [p[metric] for p in bad], marker="x", s=70,
                        c="black", zorder=4)
     if any(p["flag"] for p in points):
         ax.scatter([], [], marker="x", c="black", label="silent or at chance")
@@ -412,7 +412,7 @@ def write_report(db, out_dir, *, run: str | None = None, area: str | None = None
     plots, colours = {}, {}
     if ok:
         plots["pareto"] = _pareto_plot(ok, front, area, energy, task, out_dir, best)
-        if any(r["weight_bits_"] is not None for r in ok):
+        if any(r["weight_width"] is not None for r in ok):
             quality = "accuracy_pct" if task == TASK_ERROR else ERROR
             plots["accuracy_bits"], colours["accuracy_bits"] = _bits_plot(
                 ok, axes, quality, header(quality), "accuracy_vs_weight_bits", out_dir,
