@@ -254,6 +254,7 @@ def run_sweep(spec: SweepSpec, *, db, work_dir, jobs: int = 1, scheduler: str | 
             "stored": len(mine), "failed": sum(r.status == "failed" for r in mine),
             "seconds": round(seconds, 1),
             "points_per_hour": round(written / seconds * 3600, 1) if written and seconds else None,
+            "reference": make_workload(spec.workload, spec.base).reference(),
             "db": str(Path(db))}
 
 

@@ -115,7 +115,7 @@ weight_format = ["fixed<8,2>", "fixed<4,2>", "fixed<3,5>"]
 """
 
 
-def test_digits_sweep_on_rtl_then_report_front_and_silent_point(tmp_path):
+def test_digits_sweep_on_rtl_then_report_front_and_silent_point(tmp_path, capsys):
     """Done-when of issue 15: a digits sweep (3 points, golden over the 360 test images, RTL on
     4 of them in one Verilator build) puts the 8-bit point on the front and marks the silent
     point (fixed<3,5>: every weight rounds to zero), which the report never recommends."""
@@ -126,7 +126,10 @@ def test_digits_sweep_on_rtl_then_report_front_and_silent_point(tmp_path):
     path.write_text(DIGITS_SWEEP)
     db = tmp_path / "digits.sqlite"
     assert main(["sweep", str(path), "--db", str(db), "--quiet"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["stored"] == 3 and printed["failed"] == 0
     records = {r["weight_format"]: r for r in sweep_records(db)}
+    assert printed["reference"]["accuracy_float"] == records["fixed<8,2>"]["accuracy_float"] > 0.9
     assert all(r["status"] == "ok" for r in records.values()), [r["error"] for r in records.values()]
     for r in records.values():
         # the RTL ran on the first 4 images, matched the golden mesh event for event, and costed
