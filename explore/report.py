@@ -198,8 +198,10 @@ def recommend(points: list[dict], *, area: str, energy: str, task: str, toleranc
     else:
         quality = (f"accuracy {best['accuracy_pct']:.1f} %" if task == TASK_ERROR
                    else f"error {best[ERROR]:.3g} LSB RMS")
+        joules = f"{best[energy] / 1000:.4g} nJ" if best[energy] >= 1000 else f"{best[energy]:.4g} pJ"
         text = (f"Recommended: {best['key'][:8]} ({_label(best, best['_axes'])}): the cheapest design {what}: "
-                f"{quality}, {best[energy]:.4g} pJ per inference, {header(area)} {best[area]:.4g}.")
+                f"{quality}, {joules} per inference, {LABELS.get(area, area)} {best[area]:.4g} "
+                f"{UNITS.get(area, '')}.")
     return {"point": best, "reference": reference, "limit": limit, "text": text,
             "candidates": [p["key"] for p in within]}
 
