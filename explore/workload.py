@@ -386,38 +386,40 @@ class RandomWorkload(Workload):
 # -- networks on a mesh ----------------------------------------------------------------------
 @dataclass
 class MappedPoint:
-    """One point's quantized, mapped network: the mesh, its memories and axon tables, the
-    per-layer weight formats, and whatever the workload's ``program`` needs (``extra``)."""
+    """One point's quantized, mapped network (:mod:`subtile.network`): the QuantizedNetwork,
+    the MappedNetwork, the steps per sample before the read-out and the rest limit."""
 
-    config: MeshConfig
-    contents: list
-    axons: object
-    formats: tuple
-    extra: object = None
+    q: object
+    mapped: object
+    steps: int
+    max_rest: int = 64
+
+    @property
+    def formats(self) -> tuple:
+        return tuple(str(layer.weight_format) for layer in self.q.layers)
 
 
 @dataclass
 class Prepared:
     """A network workload's data and float model, computed once per process: the evaluated
-    samples' inputs, labels and float-model outputs (real), and the float task accuracy."""
+    samples' inputs and labels, the float model's outputs (real) and its task accuracy."""
 
     inputs: np.ndarray
     labels: np.ndarray
     float_outputs: np.ndarray
     accuracy_float: float
-    output_lsb: float
 
 
 class NetworkWorkload(Workload):
-    """A float network mapped on a mesh, with its data set and a classification metric.
+    """A float network mapped on a mesh (:mod:`subtile.network`), with its data set and a
+    classification metric.
 
     Subclasses give ``prepare()`` (a :class:`Prepared`) and ``map(params)`` (a
-    :class:`MappedPoint`), and ``program(mapped, inputs)``: the golden run of those inputs, an
-    object with ``steps`` (per step, the external events per tile), ``readout`` (step index per
-    sample), ``outputs`` (samples, classes) output codes at the read-out, ``events_in``,
-    ``synaptic_ops`` and ``external_out`` (output events that left the mesh). The rest (golden
-    metrics over all samples, the RTL subset checked against the golden run, energy, area) is
-    shared.
+    :class:`MappedPoint`); the rest is shared: the batched golden mesh over every sample (task
+    accuracy, fidelity, counts), the sequential program of the first ``rtl_images`` samples on
+    the RTL mesh (every point of a batch in one Verilator build; the scoreboard checks every
+    event, and the read-out codes must equal the golden program's), energy and area.
+    ``silent``: no read-out of any sample moved from rest (nothing ever left the mesh).
     """
 
     KEYS = {"kind": "", "images": 0, "rtl_images": 32, "rtl": "all"}
@@ -431,32 +433,19 @@ class NetworkWorkload(Workload):
             raise ConfigError(f"workload.rtl: {settings['rtl']!r} is not one of all, none")
         return settings
 
-    # hooks ------------------------------------------------------------------------------------
     def prepare(self) -> Prepared:
         raise NotImplementedError
 
     def map(self, params: dict) -> MappedPoint:
         raise NotImplementedError
 
-    def program(self, mapped: MappedPoint, inputs: np.ndarray):
-        raise NotImplementedError
-
-    def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
-        """Task accuracy of output codes: the class is the largest output."""
-        return float((np.asarray(outputs).argmax(axis=1) == labels).mean()) if len(labels) else 0.0
-
-    def rtl_outputs(self, bench, run_dir: Path, index: int, run) -> np.ndarray:
-        """(samples, classes) output codes at the read-outs, from the RTL's recorded events."""
-        raise NotImplementedError
-
-    # shared -----------------------------------------------------------------------------------
     def reference(self) -> dict:
         prep = self.prepare()
         return {"accuracy_float": prep.accuracy_float, "chance": _chance(prep.labels)[0],
                 "samples": len(prep.labels)}
 
     def evaluate(self, points, work_dir, area=()):
-        from subtile.sim.mesh_bench import MeshBench, MeshCase
+        from subtile.network import run as network_run
         work = Path(work_dir)
         out, live = {}, []
         try:
@@ -469,93 +458,100 @@ class NetworkWorkload(Workload):
         for key, params in points:
             start = time.perf_counter()
             try:
-                mapped = self.map(params)
-                run = self.program(mapped, prep.inputs)
-                fidelity = np.abs(run.outputs * prep.output_lsb - prep.float_outputs) / prep.output_lsb
-                accuracy_golden = self.score(run.outputs, prep.labels)
+                point = self.map(params)
+                batch = network_run.golden_batch(point.mapped, prep.inputs, steps=point.steps,
+                                                 max_rest=point.max_rest)
+                lsb = point.mapped.config.payload_format.lsb
+                fidelity = np.abs(batch.values - prep.float_outputs) / lsb
+                accuracy_golden = network_run.score(batch.values, prep.labels)
+                moved = np.count_nonzero(batch.codes, axis=1)
                 metrics = {
-                    "weight_formats": list(mapped.formats), "samples": count,
+                    "weight_formats": list(point.formats), "samples": count,
                     "accuracy": accuracy_golden, "accuracy_float": prep.accuracy_float,
                     "accuracy_drop_points": 100 * (prep.accuracy_float - accuracy_golden),
                     "chance": chance, "at_chance": accuracy_golden <= chance_limit,
                     "err_rms_lsb": float(np.sqrt(np.mean(fidelity ** 2))), "err_max_lsb": float(fidelity.max()),
-                    "output_events": int(run.external_out), "silent": int(run.external_out) == 0,
-                    "output_events_per_inference": run.external_out / count,
-                    "events_per_inference": run.events_in / count,
-                    "synaptic_ops_per_inference": run.synaptic_ops / count,
-                    "steps_per_inference": len(run.steps) / count,
-                    "golden_seconds": round(time.perf_counter() - start, 2),
+                    "silent": not moved.any(), "outputs_moved_per_inference": float(moved.mean()),
+                    "events_per_inference": float(batch.events_in.mean()),
+                    "synaptic_ops_per_inference": float(batch.synaptic_ops.mean()),
+                    "packets_per_inference": float(batch.packets.mean()),
+                    "steps": point.steps, "golden_seconds": round(time.perf_counter() - start, 2),
                 }
                 if self.settings["rtl"] == "none":
                     if area:
-                        _area_metrics(metrics, area, **self._design(mapped))
+                        _area_metrics(metrics, area, **self._design(point))
                     metrics["seconds"] = round(time.perf_counter() - start, 2)
                     out[key] = (key, params, metrics, None)
                     continue
-                sub = self.program(mapped, prep.inputs[:rtl_count])
-                live.append((key, params, mapped, sub, metrics, start))
+                program = network_run.sequential_program(point.mapped, prep.inputs[:rtl_count], steps=point.steps,
+                                                         max_rest=point.max_rest)
+                live.append((key, params, point, program, metrics, start))
             except Exception as error:  # noqa: BLE001 - a failed point is stored, the sweep goes on
                 out[key] = (key, params, None, _failure(error))
         if live:
             try:
-                words = max(sum(len(e) for step in item[3].steps for e in step) + len(item[3].steps) + 1
-                            for item in live)
-                responses = max(max(item[3].events_out, 1) for item in live)
-                bench = MeshBench([item[2].config for item in live], name="sweep_mesh_bench",
-                                  stimulus_depth=max(1024, _pow2(words)), response_depth=max(1024, _pow2(responses)),
-                                  contents=[item[2].contents for item in live], axons=[item[2].axons for item in live])
-                run_dir = _batch_dir(work, [k for k, *_ in live])
                 sim_start = time.perf_counter()
-                runs = bench.run({i: MeshCase(item[3].steps) for i, item in enumerate(live)}, work_dir=run_dir)
+                results = network_run.rtl_run([(item[2].mapped, item[3]) for item in live],
+                                              work_dir=_batch_dir(work, [k for k, *_ in live]), energy=True,
+                                              name="sweep_mesh_bench")
                 sim_seconds = time.perf_counter() - sim_start
             except Exception as error:  # noqa: BLE001
                 for key, params, *_ in live:
                     out[key] = (key, params, None, _failure(error))
                 live = []
-        for index, (key, params, mapped, sub, metrics, start) in enumerate(live):
+        for index, (key, params, point, program, metrics, start) in enumerate(live):
             try:
-                mesh_run = runs[index]
-                if not mesh_run.passed:
-                    raise AssertionError(f"RTL differs from the golden model: {mesh_run.mismatch}")
-                if mesh_run.events_out != sub.events_out:
-                    raise AssertionError(f"RTL tiles sent {mesh_run.events_out} events, the golden model "
-                                         f"{sub.events_out}")
-                rtl = self.rtl_outputs(bench, run_dir, index, sub)
-                if rtl.shape != sub.outputs.shape or not np.array_equal(rtl, sub.outputs):
-                    raise AssertionError("RTL output levels differ from the golden model's at the read-out")
-                metrics.update(self._rtl_metrics(mapped, mesh_run, rtl_count, prep, rtl, sim_seconds, len(live)))
+                result = results[index]
+                if not result.passed:
+                    raise AssertionError(f"RTL differs from the golden model: {result.mismatch}")
+                if result.codes.shape != program.codes.shape or not np.array_equal(result.codes, program.codes):
+                    raise AssertionError("RTL read-out codes differ from the golden program's")
+                kinds = result.energy_by_kind_pj
+                network = kinds.get("router", 0.0) + kinds.get("interface", 0.0)
+                metrics.update({
+                    "rtl_samples": rtl_count, "inferences": rtl_count,
+                    "accuracy_rtl": network_run.score(result.codes, prep.labels[:rtl_count]),
+                    "rtl_golden_agreement": 1.0,
+                    "cycles": result.cycles, "cycles_per_inference": result.cycles / rtl_count,
+                    "rtl_steps_per_inference": len(program.steps) / rtl_count,
+                    "tile_events_out_per_inference": program.events_out / rtl_count,
+                    "energy_pj_per_inference": result.energy_pj / rtl_count,
+                    "network_energy_share": network / result.energy_pj if result.energy_pj else None,
+                    "technology": result.technology,
+                    "build_cached": result.build_cached, "build_seconds": round(result.build_seconds, 2),
+                    "sim_seconds_batch": round(sim_seconds, 2), "batch_size": len(live),
+                    "energy": {"energy_by_kind_pj": kinds, "energy_pj": result.energy_pj, "steps": len(program.steps)},
+                })
+                best, steps = result.minimum_energy, len(program.steps)
+                metrics.update({
+                    "energy_min_pj_per_inference": best["energy_per_step_pj"] * steps / rtl_count
+                    if best.get("energy_per_step_pj") is not None else None,
+                    "vdd_min_energy": best.get("vdd"), "flops": _mesh_flops(point.mapped.config)})
                 if area:
-                    _area_metrics(metrics, area, **self._design(mapped))
+                    _area_metrics(metrics, area, **self._design(point))
                 metrics["seconds"] = round(time.perf_counter() - start, 2)
                 out[key] = (key, params, metrics, None)
             except Exception as error:  # noqa: BLE001
                 out[key] = (key, params, None, _failure(error))
         return [out[key] for key, _ in points]
 
-    def _rtl_metrics(self, mapped, mesh_run, rtl_count, prep, rtl, sim_seconds, batch) -> dict:
-        from subtile.power.energy import Calibration, estimate
-        tech, voltage = _tech()
-        calibration = Calibration.for_liberty(None)
-        energy = estimate(mapped.config, mesh_run, tech, voltage=voltage, calibration=calibration).to_dict()
-        return {
-            "rtl_samples": rtl_count, "accuracy_rtl": self.score(rtl, prep.labels[:rtl_count]),
-            "rtl_golden_agreement": 1.0, "steps": mesh_run.steps, "cycles": mesh_run.cycles,
-            "cycles_per_inference": mesh_run.cycles / rtl_count,
-            "flops": sum(block["flops"] for block in energy.get("blocks", {}).values()) or None,
-            "inferences": rtl_count, "rtl_tile_events_out_per_inference": mesh_run.events_out / rtl_count,
-            **_energy_metrics(energy, rtl_count, mesh_run.steps),
-            "energy_calibration": energy.get("calibration"),
-            "build_cached": mesh_run.build.cached, "build_seconds": round(mesh_run.build.seconds, 2),
-            "sim_seconds_batch": round(sim_seconds, 2), "batch_size": batch,
-            "energy": {k: energy[k] for k in ("breakdown_pj", "energy_by_kind_pj", "energy_pj", "minimum_energy_point",
-                                              "calibration") if k in energy} | {"steps": mesh_run.steps},
-        }
-
-    def _design(self, mapped) -> dict:
+    def _design(self, point) -> dict:
         """What synthesis takes: the mesh's Verilog with its memories' contents."""
         from subtile.gen.mesh import generate_mesh
-        design = generate_mesh(mapped.config, contents=mapped.contents, axons=mapped.axons)
+        m = point.mapped
+        design = generate_mesh(m.config, contents=m.contents, axons=m.axons)
         return {"verilog": design.verilog, "top": design.top}
+
+
+def _mesh_flops(config) -> int:
+    from subtile.hdl.mesh import network_flops
+    from subtile.hdl.tile import RegisterBudget
+    total = 0
+    for i in range(config.count):
+        budget = RegisterBudget(config.tile_config(i))
+        total += budget.root_flops + sum((1 if g is None else g) * f for g, f in budget.gated.values())
+    flops = network_flops(config)
+    return total + sum(sum(v) for v in flops.values())
 
 
 def _chance(labels: np.ndarray) -> tuple[float, float]:
@@ -573,22 +569,22 @@ def _digits_trained(hidden: int, seed: int, epochs: int):
     from subtile.workloads import digits
     x_train, y_train, x_test, y_test, pixels = digits.load_digits_split(seed)
     net = digits.train(x_train, y_train, hidden=hidden, seed=seed, epochs=epochs)
-    return net, x_test, y_test, pixels
+    return net, x_test, y_test
 
 
 @register_workload
 class DigitsWorkload(NetworkWorkload):
     """The built-in digits network (:mod:`subtile.workloads.digits`) on its 2-tile mesh.
 
-    Axes: ``weight_bits`` (both layers, each with its own best integer bits, as ``subtile
-    digits``), ``weight_format`` (one explicit format for both layers), ``steps`` (T),
+    Axes: ``weight_bits`` (every layer, each with its own best integer bits, as ``subtile
+    digits``), ``weight_format`` (one explicit format for every layer), ``steps`` (T),
     ``delta``, ``leak_shift``, ``hidden``, and the tile fields in ``TILE_AXES`` applied to both
     tiles (gating, lanes, activation implementation, segments, guard bits)."""
 
     KIND = "digits"
     KEYS = {**NetworkWorkload.KEYS, "kind": "digits", "hidden": 24, "seed": 0, "epochs": 600, "steps": 8,
             "delta": 1, "leak_shift": 1, "weight_bits": 8, "max_rest": 64}
-    AXES = {"weight_bits": "weight width of both layers (integer bits per layer)", "steps": "T, steps per image",
+    AXES = {"weight_bits": "weight width of every layer (integer bits per layer)", "steps": "T, steps per image",
             "delta": "event threshold (payload LSB)", "leak_shift": "leak k", "hidden": "hidden neurons"}
     TILE_AXES = ("weight_format", "gating", "lanes",
                  *(f"{head}.{sub}" for head in ACTIVATION_FIELDS for sub in ("impl", "segments", "guard_bits")))
@@ -611,41 +607,38 @@ class DigitsWorkload(NetworkWorkload):
     def prepare(self) -> Prepared:
         from subtile.workloads import digits
         s = self.settings
-        net, x_test, y_test, pixels = _digits_trained(s["hidden"], s["seed"], s["epochs"])
+        net, x_test, y_test = _digits_trained(s["hidden"], s["seed"], s["epochs"])
         if s["images"]:
-            x_test, y_test, pixels = x_test[:s["images"]], y_test[:s["images"]], pixels[:s["images"]]
-        y_float = digits._forward(net, digits._branch_inputs(x_test))[3]
-        return Prepared(inputs=pixels, labels=y_test, float_outputs=y_float,
-                        accuracy_float=float((y_float.argmax(axis=1) == y_test).mean()),
-                        output_lsb=digits.PAYLOAD_FORMAT.lsb)
+            x_test, y_test = x_test[:s["images"]], y_test[:s["images"]]
+        y_float = digits.graph(net).forward(x_test)
+        return Prepared(inputs=x_test, labels=y_test, float_outputs=y_float,
+                        accuracy_float=float((y_float.argmax(axis=1) == y_test).mean()))
 
     def map(self, params: dict) -> MappedPoint:
         from dataclasses import replace
+        from subtile.network import quantize as network_quantize
+        from subtile.network.mapper import MapOptions, map_network
         from subtile.spec.fixed import FixedFormat
         from subtile.workloads import digits
-        s = self.settings
-        values = {**s, **{k: v for k, v in params.items() if k in self.AXES}}
+        values = {**self.settings, **{k: v for k, v in params.items() if k in self.AXES}}
         spec = digits.DigitsSpec(**self._spec_fields(values))
         net = _digits_trained(spec.hidden, spec.seed, spec.epochs)[0]
+        q = network_quantize.quantize(digits.graph(net), spec.weight_bits, leak_shift=spec.leak_shift,
+                                      delta=spec.delta, payload_format=digits.PAYLOAD_FORMAT,
+                                      internal_format=digits.INTERNAL_FORMAT)
         if "weight_format" in params:
             fmt = FixedFormat.parse(params["weight_format"], name="weight_format")
-            q = digits.QuantizedNetwork(fmt.quantize(net.w1), fmt.quantize(net.w2), fmt, fmt)
-        else:
-            q = digits.quantize(net, spec.weight_bits)
-        tiles = []
-        tile_params = {k: v for k, v in params.items() if k not in self.AXES and k != "weight_format"}
-        for tile in digits.tile_configs(q, spec):
-            tiles.append(point_config(tile.to_dict(), tile_params) if tile_params else tile)
-        config = replace(digits.mesh_config(q, spec), tiles=tuple(tiles))
-        contents, axons = digits.mesh_contents(q, config)
-        return MappedPoint(config, contents, axons, (str(q.format1), str(q.format2)), extra=spec)
-
-    def program(self, mapped: MappedPoint, inputs: np.ndarray):
-        from subtile.golden.mesh import MeshModel
-        from subtile.workloads import digits
-        model = MeshModel(mapped.config, contents=mapped.contents, axons=mapped.axons)
-        return digits.program(model, inputs, mapped.extra)
-
-    def rtl_outputs(self, bench, run_dir, index, run):
-        from subtile.workloads.digits_rtl import rtl_outputs
-        return rtl_outputs(bench, run_dir, run, index=index)
+            layers = []
+            for layer in q.layers:
+                codes = fmt.quantize(layer.layer.weight)
+                layers.append(replace(layer, weight=codes, weight_format=fmt,
+                                      zeroed=int(np.count_nonzero((codes == 0) & (layer.layer.weight != 0)))))
+            q = replace(q, layers=layers)
+        options = {k: params[k] for k in ("gating", "lanes") if k in params}
+        mapped = map_network(q, MapOptions(neurons=64, **options))
+        tile_params = {k: v for k, v in params.items() if "." in k}
+        if tile_params:
+            config = mapped.config
+            tiles = tuple(point_config(config.tile_config(i).to_dict(), tile_params) for i in range(config.count))
+            mapped = replace(mapped, config=replace(config, tiles=tiles))
+        return MappedPoint(q, mapped, spec.steps, spec.max_rest)

@@ -10,6 +10,9 @@ from subtile.explore.sweep import load_sweep, point_key
 from subtile.explore.workload import (WORKLOADS, DigitsWorkload, NetworkWorkload, make_workload,
                                       register_workload)
 from subtile.spec.fixed import FixedFormat
+from subtile.network import quantize as network_quantize
+from subtile.network import run as network_run
+from subtile.network.mapper import MapOptions, map_network
 from subtile.workloads import digits
 
 
@@ -29,21 +32,23 @@ def test_digits_points_against_the_float_network_on_the_golden_mesh(tmp_path):
     assert [r[0] for r in results] == [k for k, _ in points] and all(r[3] is None for r in results)
     by = {r[1]["weight_format"]: r[2] for r in results}
     # the reference: the float network on the same 120 images, the same for every point
-    x_train, y_train, x_test, y_test, pixels = digits.load_digits_split(0)
+    x_train, y_train, x_test, y_test, _ = digits.load_digits_split(0)
     trained = digits.train(x_train, y_train, hidden=24, seed=0, epochs=600)
     float_accuracy = float((digits.float_predict(trained, x_test[:120]) == y_test[:120]).mean())
     assert all(m["accuracy_float"] == float_accuracy and m["samples"] == 120 for m in by.values())
     assert workload.reference()["accuracy_float"] == float_accuracy
-    # the task metric is the golden mesh's class per image (run independently here)
+    # the task metric is the golden mesh's class per image (quantized and run independently here)
     fmt = FixedFormat.parse("fixed<3,1>")
-    q = digits.QuantizedNetwork(fmt.quantize(trained.w1), fmt.quantize(trained.w2), fmt, fmt)
-    *_, run = digits.run_golden(q, digits.DigitsSpec(), pixels[:120])
-    assert by["fixed<3,1>"]["accuracy"] == float((run.predictions == y_test[:120]).mean())
-    assert by["fixed<3,1>"]["output_events"] == run.external_out > 0
+    q = network_quantize.quantize(digits.graph(trained), 3, leak_shift=1, delta=1,
+                                  payload_format=digits.PAYLOAD_FORMAT, internal_format=digits.INTERNAL_FORMAT)
+    assert all(str(layer.weight_format) == "fixed<3,1>" for layer in q.layers)
+    batch = network_run.golden_batch(map_network(q, MapOptions(neurons=64)), x_test[:120], steps=8)
+    assert by["fixed<3,1>"]["accuracy"] == network_run.score(batch.values, y_test[:120])
+    assert by["fixed<3,1>"]["synaptic_ops_per_inference"] == float(batch.synaptic_ops.mean()) > 0
     assert by["fixed<8,2>"]["accuracy"] > 0.9 and by["fixed<8,2>"]["err_rms_lsb"] < by["fixed<3,1>"]["err_rms_lsb"]
     # fixed<3,5>: every weight rounds to zero, nothing leaves the mesh, the class is always 0
     silent = by["fixed<3,5>"]
-    assert silent["silent"] and silent["at_chance"] and silent["output_events_per_inference"] == 0
+    assert silent["silent"] and silent["at_chance"] and silent["outputs_moved_per_inference"] == 0
     assert silent["synaptic_ops_per_inference"] == 0 and silent["accuracy"] == float((y_test[:120] == 0).mean())
     assert not by["fixed<8,2>"]["silent"] and not by["fixed<8,2>"]["at_chance"]
     assert by["fixed<8,2>"]["weight_formats"] == ["fixed<8,2>", "fixed<8,2>"]
@@ -51,12 +56,12 @@ def test_digits_points_against_the_float_network_on_the_golden_mesh(tmp_path):
 
 def test_digits_axes_reach_both_tiles():
     workload = DigitsWorkload(DigitsWorkload.validate({"kind": "digits"}), {})
-    mapped = workload.map({"weight_bits": 4, "gating": "none", "soma_activation.impl": "lut", "delta": 3})
-    tiles = [mapped.config.tile_config(i) for i in range(2)]
-    assert mapped.formats == ("fixed<4,2>", "fixed<4,1>")
-    assert [str(t.weight_format) for t in tiles] == list(mapped.formats)
+    point = workload.map({"weight_bits": 4, "gating": "none", "soma_activation.impl": "lut", "delta": 3})
+    tiles = [point.mapped.config.tile_config(i) for i in range(2)]
+    assert point.formats == ("fixed<4,2>", "fixed<4,1>")
+    assert [str(t.weight_format) for t in tiles] == list(point.formats)
     assert all(t.gating == "none" and t.soma_activation.impl == "lut" and t.delta == 3 for t in tiles)
-    assert mapped.extra.delta == 3 and mapped.extra.weight_bits == 4
+    assert point.q.delta == 3 and point.steps == 8
 
 
 @pytest.mark.parametrize("text, message", [
@@ -139,7 +144,7 @@ def test_digits_sweep_on_rtl_then_report_front_and_silent_point(tmp_path, capsys
     eight, four, silent = records["fixed<8,2>"], records["fixed<4,2>"], records["fixed<3,5>"]
     assert eight["accuracy"] > four["accuracy"] > 0.9 and eight["accuracy_rtl"] == 1.0
     assert eight["err_rms_lsb"] < four["err_rms_lsb"] < silent["err_rms_lsb"]
-    assert silent["silent"] and silent["at_chance"] and silent["output_events_per_inference"] == 0
+    assert silent["silent"] and silent["at_chance"] and silent["outputs_moved_per_inference"] == 0
     assert not eight["silent"] and not eight["at_chance"]
     assert silent["energy_pj_per_inference"] < four["energy_pj_per_inference"]   # the cheapest, and useless
     summary = write_report(db, tmp_path / "report")
