@@ -20,7 +20,8 @@ Every kind writes the same headline metrics, so the report needs no workload kno
                                     (fraction correct; None for ``random``)
 ``chance``                          the accuracy of always answering the most frequent class
 ``err_rms_lsb``, ``err_max_lsb``    fidelity: |fixed - float model| in output LSB
-``output_events_per_inference``     output events (what leaves the design) per inference
+``output_events_per_inference``     output events (what leaves the tile) per inference (random)
+``outputs_moved_per_inference``     outputs whose read-out moved from rest (network kinds)
 ``synaptic_ops_per_inference``      synaptic operations per inference
 ``cycles_per_inference``            clock cycles per inference (RTL)
 ``energy_pj_per_inference``         energy per inference at nominal Vdd (pJ, RTL toggle counts)
@@ -38,17 +39,22 @@ from the base tile's seed, independently of the point's weight format, and round
 point's format (nearest even, saturating): the float tile with the real weights is the
 reference, so weight quantization shows in the error.
 
-``digits``: the built-in 8x8 digits network on a 2-tile mesh (:mod:`subtile.workloads.digits`):
-trained once in float, quantized at each point's formats, the golden mesh over ``images`` test
-images (all 360 by default; ~2 s a point) for the task accuracy, and the RTL mesh under
-Verilator, with toggle counting, on the first ``rtl_images`` of them (``rtl = "none"``: no
-RTL). Wherever the RTL runs, its output levels must equal the golden model's on every image and
-its events on every step (else the point fails); cycles and energy per inference come from that
-run. The float reference is the float network on the same images.
+``digits``: the built-in 8x8 digits network on its 2-tile mesh (:mod:`subtile.workloads.digits`,
+quantized and mapped by :mod:`subtile.network`): trained once in float, quantized at each point's
+formats, the batched golden mesh over ``images`` test images (all 360 by default; each sample
+from rest, a fraction of a second) for the task accuracy, fidelity and counts, and the RTL mesh
+under Verilator, with toggle counting, on the sequential program of the first ``rtl_images``
+of them (``rtl = "none"``: no RTL). Wherever the RTL runs, the mesh scoreboard checks every
+tile's events at every step and the read-out codes must equal the golden program's (else the
+point fails); cycles and energy per inference come from that run. The float reference is the
+float network on the same images. A network point is ``silent`` when no output of any sample
+moved from rest by its read-out (``outputs_moved_per_inference`` = 0); the random workload counts
+its output events instead.
 
-A network workload of another kind (issue 14's imported ``model``) subclasses
-:class:`NetworkWorkload` and provides ``prepare()`` (train or load; the float outputs and
-labels) and ``map(params)`` (quantize and map one point: a :class:`MappedPoint`).
+Another network kind (e.g. any model :mod:`subtile.network` imports, with its data and metric)
+subclasses :class:`NetworkWorkload` and provides ``prepare()`` (load or train; the float
+outputs and labels, a :class:`Prepared`) and ``map(params)`` (quantize and map one point, a
+:class:`MappedPoint`), then ``register_workload`` it.
 """
 
 from __future__ import annotations
