@@ -69,7 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from subtile.errors import ConfigError
-from subtile.spec.config import ActivationChoice, MeshConfig, TileConfig
+from subtile.spec.config import ActivationChoice, TileConfig
 
 __all__ = ["Workload", "RandomWorkload", "NetworkWorkload", "DigitsWorkload", "MappedPoint", "WORKLOADS",
            "register_workload", "workload_class", "make_workload", "point_config", "real_contents", "accuracy",

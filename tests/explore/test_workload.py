@@ -9,7 +9,6 @@ from subtile.errors import ConfigError
 from subtile.explore.sweep import load_sweep, point_key
 from subtile.explore.workload import (WORKLOADS, DigitsWorkload, NetworkWorkload, make_workload,
                                       register_workload)
-from subtile.spec.fixed import FixedFormat
 from subtile.network import quantize as network_quantize
 from subtile.network import run as network_run
 from subtile.network.mapper import MapOptions, map_network
@@ -38,7 +37,6 @@ def test_digits_points_against_the_float_network_on_the_golden_mesh(tmp_path):
     assert all(m["accuracy_float"] == float_accuracy and m["samples"] == 120 for m in by.values())
     assert workload.reference()["accuracy_float"] == float_accuracy
     # the task metric is the golden mesh's class per image (quantized and run independently here)
-    fmt = FixedFormat.parse("fixed<3,1>")
     q = network_quantize.quantize(digits.graph(trained), 3, leak_shift=1, delta=1,
                                   payload_format=digits.PAYLOAD_FORMAT, internal_format=digits.INTERNAL_FORMAT)
     assert all(str(layer.weight_format) == "fixed<3,1>" for layer in q.layers)
