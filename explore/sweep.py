@@ -13,13 +13,17 @@ A sweep is described by a TOML file::
 
     [workload]
     kind = "random"                # random sigma-delta stimulus (golden.tile.random_stimulus)
-    steps = 32
+    steps = 32                     # or "digits": the built-in digits network on a 2-tile mesh
     activity = 0.3
     seed = 1
+    weight_scale = 1.75            # real weights uniform in +-this, rounded per point
 
     [axes]                         # any TileConfig field; activation sub-fields as "soma_activation.impl"
     weight_format = ["fixed<3,1>", "fixed<4,2>"]
     gating = ["icg", "none"]
+
+The workload kinds, their keys and axes, what a point measures and what it is compared with (the
+unquantized model) are in :mod:`subtile.explore.workload`.
 
 Each point's result goes to a :class:`subtile.store.ResultStore` row (key = hash of the point's
 parameters) as soon as its batch finishes, so a killed sweep started again skips the finished
@@ -47,6 +51,7 @@ import numpy as np
 from subtile.spec.config import TileConfig, load_config, read_toml
 from subtile.errors import ConfigError
 from subtile.store import ResultStore
+from subtile.explore.workload import accuracy, make_workload, point_config, workload_class  # noqa: F401
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "evaluate_batch", "sweep_records", "accuracy",
            "AREA_TARGETS"]
@@ -54,8 +59,6 @@ __all__ = ["SweepSpec", "load_sweep", "run_sweep", "evaluate_batch", "sweep_reco
 AREA_TARGETS = ("generic", "sky130", "ice40", "ecp5")
 _MODES = ("grid", "random")
 _SWEEP_KEYS = {"name", "base", "mode", "samples", "seed", "batch", "area"}
-_WORKLOAD_KEYS = {"kind", "steps", "activity", "seed", "jump"}
-_ACTIVATION_FIELDS = ("branch_activation", "soma_activation")
 
 
 @dataclass(frozen=True)
@@ -101,39 +104,6 @@ def point_key(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def point_config(base: dict, params: dict) -> TileConfig:
-    """The tile of one point: ``base`` with the point's parameters applied (ConfigError if invalid)."""
-    data = json.loads(json.dumps(base))
-    for name, value in params.items():
-        head, _, sub = name.partition(".")
-        if sub:
-            if head not in _ACTIVATION_FIELDS:
-                raise ConfigError(f"axes.{name}: only {', '.join(_ACTIVATION_FIELDS)} have sub-fields")
-            choice = data.get(head, "tanh")
-            choice = dict(choice) if isinstance(choice, dict) else {"function": choice}
-            choice[sub] = value
-            data[head] = choice
-        else:
-            data[head] = value
-    return TileConfig.from_dict(data)
-
-
-def _check_axis(name: str) -> None:
-    """Axis names must be tile fields (values are checked per point: a bad value is a failed point)."""
-    from dataclasses import fields
-    from subtile.spec.config import ActivationChoice
-    head, _, sub = name.partition(".")
-    allowed = [f.name for f in fields(TileConfig) if f.name != "name"]
-    if head not in allowed:
-        raise ConfigError(f"axes.{name}: not a tile field; allowed: {', '.join(allowed)}")
-    if sub:
-        subs = [f.name for f in fields(ActivationChoice)]
-        if head not in _ACTIVATION_FIELDS:
-            raise ConfigError(f"axes.{name}: only {', '.join(_ACTIVATION_FIELDS)} have sub-fields")
-        if sub not in subs:
-            raise ConfigError(f"axes.{name}: {sub!r} is not one of {', '.join(subs)}")
-
-
 def load_sweep(path) -> SweepSpec:
     """Read and validate a sweep TOML file (ConfigError naming the bad key)."""
     path = Path(path)
@@ -154,13 +124,18 @@ def load_sweep(path) -> SweepSpec:
         base = TileConfig.from_dict(base.get("tile", base)).to_dict()
     else:
         raise ConfigError(f"sweep.base: expected a file name or a table, got {base!r}")
+    table = data.get("workload", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"workload: expected a table, got {table!r}")
+    kind = workload_class(table.get("kind", "random"))
+    workload = kind.validate(table)
     axes = data.get("axes", {})
     if not isinstance(axes, dict) or not axes:
         raise ConfigError("axes: give at least one axis, e.g. weight_format = [\"fixed<4,2>\", \"fixed<6,2>\"]")
     for name, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"axes.{name}: expected a non-empty list of values, got {values!r}")
-        _check_axis(name)
+        kind.check_axis(name)
     mode = sweep.get("mode", "grid")
     if mode not in _MODES:
         raise ConfigError(f"sweep.mode: {mode!r} is not one of {', '.join(_MODES)}")
@@ -173,17 +148,6 @@ def load_sweep(path) -> SweepSpec:
     area = sweep.get("area", ["generic", "sky130"])
     if not isinstance(area, list) or any(t not in AREA_TARGETS for t in area):
         raise ConfigError(f"sweep.area: {area!r}; allowed: a list of {', '.join(AREA_TARGETS)}")
-    workload = {"kind": "random", "steps": 32, "activity": 0.3, "seed": 1, "jump": 0.5,
-                **data.get("workload", {})}
-    unknown = set(workload) - _WORKLOAD_KEYS
-    if unknown:
-        raise ConfigError(f"workload: unknown key(s) {', '.join(sorted(unknown))}; "
-                          f"allowed: {', '.join(sorted(_WORKLOAD_KEYS))}")
-    if workload["kind"] != "random":
-        raise ConfigError(f"workload.kind: {workload['kind']!r} is not supported; allowed: random")
-    steps = workload["steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 4096:
-        raise ConfigError(f"workload.steps: {steps!r} is outside the allowed range 1..4096")
     name = sweep.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"sweep.name: {name!r} is not a non-empty string")
@@ -192,117 +156,23 @@ def load_sweep(path) -> SweepSpec:
 
 
 # -- one batch ---------------------------------------------------------------------------------
-def accuracy(config: TileConfig, stimulus, contents=None) -> dict:
-    """Error of the bit-exact tile against the float model on the same stimulus, in output LSBs:
-    the sent output levels ``y_sent`` after every step, over all neurons."""
-    from subtile.golden.tile import FloatTileModel, TileModel, initial_contents
-    weights, table = contents if contents is not None else initial_contents(config)
-    fixed = TileModel(config, weights=weights, table=table)
-    real = FloatTileModel(config, weights=weights, table=table)
-    errors = []
-    for events in stimulus:
-        a, b = fixed.step(events), real.step(events)
-        errors.append(config.payload_format.to_real(a.state.y_sent) - b.state.y_sent)
-    errors = np.abs(np.concatenate(errors)) / config.payload_format.lsb if errors else np.zeros(1)
-    return {"err_max_lsb": float(errors.max()), "err_rms_lsb": float(np.sqrt(np.mean(errors ** 2)))}
-
-
-def _pow2(n: int) -> int:
-    return 1 << max(1, (max(2, n) - 1).bit_length())
-
-
 def evaluate_batch(spec: dict, points: list[tuple[str, dict]], work_dir: str) -> list[tuple[str, dict, dict | None, str | None]]:
     """Evaluate points of one batch; returns (key, params, metrics, error) per point.
 
     Runs in a worker (a process of the pool or a Dask worker): everything it needs comes in its
-    arguments, and errors of one point become that point's ``error`` rather than exceptions."""
-    from subtile.gen.tile import generate_tile
-    from subtile.golden.tile import initial_contents, random_stimulus
-    from subtile.toolchain import runner
-    from subtile.power.energy import estimate
-    from subtile.power.tech_model import TechModel
-    from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase, encode_stimulus
-    from subtile.power.voltage import VoltageModel
-
-    work = Path(work_dir)
-    workload = spec["workload"]
-    out, live, designs = {}, [], {}
-    for key, params in points:
-        start = time.perf_counter()
-        try:
-            config = point_config(spec["base"], params)
-            design = designs[key] = generate_tile(config)
-            verilog = design.write(work / "lint" / key)
-            messages = runner.lint([verilog.with_suffix(".vlt"), verilog], design.top)
-            if any(m.startswith("%Error") for m in messages):
-                raise RuntimeError(f"lint: {messages[0]}")
-            stimulus = random_stimulus(config, workload["steps"], workload["activity"], workload["seed"],
-                                       jump=workload.get("jump", 0.5))
-            contents = initial_contents(config)
-            metrics = {"lint_warnings": len(messages), **accuracy(config, stimulus, contents)}
-            live.append((key, params, config, stimulus, contents, metrics, start))
-        except Exception as error:  # noqa: BLE001 - a failed point is stored, the sweep goes on
-            out[key] = (key, params, None, f"{type(error).__name__}: {error}")
-    if live:
-        try:
-            steps = [[StepStimulus(events) for events in item[3]] for item in live]
-            depth = _pow2(max(len(encode_stimulus(item[2], s)) for item, s in zip(live, steps)) + 1)
-            responses = _pow2(max(workload["steps"] * (item[2].neurons + 1) for item in live) + 16)
-            bench = TileBench([item[2] for item in live], contents=[item[4] for item in live],
-                              name="sweep_bench", stimulus_depth=depth, response_depth=responses)
-            batch_dir = work / "batches" / hashlib.sha256("".join(k for k, *_ in live).encode()).hexdigest()[:12]
-            sim_start = time.perf_counter()
-            runs = bench.run({i: TileCase(s, seed=workload["seed"], read_state=True) for i, s in enumerate(steps)},
-                             work_dir=batch_dir)
-            sim_seconds = time.perf_counter() - sim_start
-        except Exception as error:  # noqa: BLE001
-            for key, params, *_ in live:
-                out[key] = (key, params, None, f"{type(error).__name__}: {error}")
-            live = []
-        tech = TechModel.from_liberty() if live else None
-        voltage = VoltageModel(vdd_nominal=tech.vdd) if tech else None
-        for index, (key, params, config, stimulus, contents, metrics, start) in enumerate(live):
-            try:
-                run = runs[index]
-                if not run.passed:
-                    raise AssertionError(f"RTL differs from the golden model: {run.mismatch}")
-                energy = estimate(config, run, tech, voltage=voltage).to_dict()
-                best = energy["minimum_energy_point"]
-                metrics.update({
-                    "steps": run.steps, "cycles": run.cycles, "cycles_per_step": run.cycles / run.steps,
-                    "events_in": run.events_in, "events_out": run.events_out, "synaptic_ops": run.synaptic_ops,
-                    "energy_pj_per_step": energy["energy_per_step_pj"],
-                    "energy_min_pj_per_step": best.get("energy_per_step_pj"), "vdd_min_energy": best.get("vdd"),
-                    "step_time_min_s": best.get("step_time_s"),
-                    "build_cached": run.build.cached, "build_seconds": round(run.build.seconds, 2),
-                    "sim_seconds_batch": round(sim_seconds, 2), "batch_size": len(live),
-                    "energy": energy,
-                })
-                for target in spec["area"]:
-                    from subtile.gen.synth import DEVICES, synthesize, synthesize_config
-                    quiet = lambda line: None  # noqa: E731
-                    # ASIC targets take the Verilog already generated for lint; FPGA ones regenerate
-                    # it (synthesize_config swaps icg gating for clock enables there)
-                    result = (synthesize_config(config, target, progress=quiet) if target in DEVICES
-                              else synthesize(designs[key].verilog, designs[key].top, target, progress=quiet))
-                    metrics[f"area_{target}_cells"] = result.cell_count
-                    if result.area_um2 is not None:
-                        metrics[f"area_{target}_um2"] = result.area_um2
-                    if result.luts is not None:
-                        metrics[f"area_{target}_luts"] = result.luts
-                    metrics[f"synth_{target}_cached"] = result.cached
-                metrics["seconds"] = round(time.perf_counter() - start, 2)
-                out[key] = (key, params, metrics, None)
-            except Exception as error:  # noqa: BLE001
-                out[key] = (key, params, None, f"{type(error).__name__}: {error}")
-    return [out[key] for key, _ in points]
+    arguments, and errors of one point become that point's ``error`` rather than exceptions.
+    The sweep's workload kind does the work (:mod:`subtile.explore.workload`)."""
+    workload = make_workload(spec["workload"], spec["base"])
+    return workload.evaluate(points, Path(work_dir), tuple(spec["area"]))
 
 
 # -- the sweep ---------------------------------------------------------------------------------
 def _columns_view(store: ResultStore, spec: SweepSpec) -> None:
     """A view ``sweep_points`` with one column per parameter and headline metric (SQLite JSON)."""
-    names = [*spec.axes, "err_max_lsb", "err_rms_lsb", "energy_pj_per_step", "energy_min_pj_per_step",
-             "vdd_min_energy", "cycles_per_step", *[f"area_{t}_cells" for t in spec.area],
+    names = [*spec.axes, "accuracy", "accuracy_float", "silent", "at_chance", "err_max_lsb", "err_rms_lsb",
+             "output_events_per_inference", "synaptic_ops_per_inference", "energy_pj_per_inference",
+             "energy_min_pj_per_inference", "network_energy_share", "cycles_per_inference",
+             "energy_pj_per_step", "energy_min_pj_per_step", "vdd_min_energy", "cycles_per_step", *[f"area_{t}_cells" for t in spec.area],
              *[f"area_{t}_um2" for t in spec.area if t == "sky130"]]
     columns = ", ".join(
         f"json_extract({'params' if n in spec.axes else 'metrics'}, '$.\"{n}\"') AS \"{n}\"" for n in names)
@@ -384,6 +254,7 @@ def run_sweep(spec: SweepSpec, *, db, work_dir, jobs: int = 1, scheduler: str | 
             "stored": len(mine), "failed": sum(r.status == "failed" for r in mine),
             "seconds": round(seconds, 1),
             "points_per_hour": round(written / seconds * 3600, 1) if written and seconds else None,
+            "reference": make_workload(spec.workload, spec.base).reference(),
             "db": str(Path(db))}
 
 

@@ -412,12 +412,23 @@ class FloatTileModel(_TileBase):
     model updates every neuron at every tick: for a neuron without new input that only
     continues the relaxation toward u. ``dirty`` is reported but does not gate anything, and
     ``updated_neurons`` is always N. ``events_out`` is float64, neuron indices in column 0.
+
+    ``real_weights`` (shape (rows, N)) replaces the real values of the weight codes: the tile
+    with the unquantized weights the codes were rounded from (``weights`` then only says which
+    synapses exist for the synaptic-op count). :meth:`program_weight` writes a code again.
     """
 
-    def __init__(self, config: TileConfig, weights=None, table=None):
+    def __init__(self, config: TileConfig, weights=None, table=None, *, real_weights=None):
         super().__init__(config, weights, table)
         cfg = config
         self._weights_real = cfg.weight_format.to_real(self._weights)
+        if real_weights is not None:
+            # the unquantized weights the codes were rounded from (a sweep's reference)
+            real = np.asarray(real_weights, dtype=np.float64)
+            if real.shape != self._weights.shape or not np.all(np.isfinite(real)):
+                raise ConfigError(f"real_weights: expected finite reals of shape {self._weights.shape}, "
+                                  f"got shape {real.shape}")
+            self._weights_real = real.copy()
         self._branch = cfg.branch_spec
         self._soma = cfg.soma_spec
 

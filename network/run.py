@@ -262,6 +262,7 @@ class RtlResult:
     seconds: float = 0.0
     build_seconds: float = 0.0
     build_cached: bool = False
+    minimum_energy: dict = field(default_factory=dict)   # the voltage model's minimum-energy point, per step
 
 
 def _depth(words: int) -> int:
@@ -316,6 +317,7 @@ def rtl_run(networks, *, work_dir: str | Path, energy: bool = True, lib=None, na
             report = estimate(cfg, run, tech, calibration=calibration).to_dict()
             result.energy_pj = report["energy_pj"]
             result.energy_by_kind_pj = report.get("energy_by_kind_pj", {})
+            result.minimum_energy = report.get("minimum_energy_point") or {}
         results.append(result)
     return results
 

@@ -3,6 +3,7 @@ Chromium (skipped with a reason when Debian ``chromium`` is not installed)."""
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -59,8 +60,10 @@ def test_report_writes_page_plots_and_tables(tmp_path):
     page = (tmp_path / "out" / "index.html").read_text()
     for key in summary["pareto"]:
         assert page.count(key) >= 3       # listed as non-dominated, ranked, and in the table
-    assert "RuntimeError: boom" in page and page.count("data:image/png;base64,") == 2
-    for stem in ("pareto", "breakdown"):
+    assert "RuntimeError: boom" in page and page.count("data:image/png;base64,") == 4
+    # no task metric: the recommendation is within tolerance LSB RMS of the float model
+    assert "output LSB RMS of the float model" in summary["recommendation"]
+    for stem in ("pareto", "breakdown", "accuracy_vs_weight_bits", "energy_vs_weight_bits"):
         assert (tmp_path / "out" / f"{stem}.png").stat().st_size > 10_000
         assert (tmp_path / "out" / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
     assert len((tmp_path / "out" / "points.csv").read_text().splitlines()) == 12
@@ -75,8 +78,74 @@ def test_report_writes_page_plots_and_tables(tmp_path):
     assert table.num_rows == 11 and "energy_pj_per_step" in table.column_names
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def _task_sweep(db):
+    """Points shaped like a digits sweep: weight format x gating, one silent format whose
+    weights all round to zero (cheapest, at chance: must never be recommended)."""
+    rows = {  # format: (accuracy, energy pJ, area um^2, silent)
+        "fixed<8,2>": (0.972, 100.0, 1000.0, False), "fixed<6,2>": (0.968, 90.0, 900.0, False),
+        "fixed<4,2>": (0.947, 80.0, 800.0, False), "fixed<3,5>": (0.100, 10.0, 700.0, True)}
+    with ResultStore(db, run="task") as store:
+        for fmt, (acc, energy, area, silent) in rows.items():
+            for gating, scale in (("icg", 1.0), ("none", 1.3)):
+                metrics = {"accuracy": acc, "accuracy_float": 0.975, "chance": 0.1, "silent": silent,
+                           "at_chance": silent, "err_rms_lsb": 1 / acc, "err_max_lsb": 5 / acc,
+                           "energy_pj_per_inference": energy * scale, "energy_min_pj_per_inference": energy / 30,
+                           "vdd_min_energy": 0.25, "cycles_per_inference": 600.0, "area_sky130_um2": area * (2 - scale),
+                           "output_events_per_inference": 0.0 if silent else 150.0, "synaptic_ops_per_inference": 4000.0,
+                           "network_energy_share": 0.5, "inferences": 8, "steps": 160,
+                           "energy": {"breakdown_pj": {"tile_0_0.data.synapse": energy * 4},
+                                      "energy_by_kind_pj": {"tile": energy * 4, "router": energy * 4}}}
+                store.put(f"{fmt}-{gating}", params={"weight_format": fmt, "gating": gating}, metrics=metrics)
+
+
+def test_report_recommends_the_cheapest_design_near_the_float_accuracy_never_a_silent_one(tmp_path):
+    _task_sweep(tmp_path / "t.sqlite")
+    summary = write_report(tmp_path / "t.sqlite", tmp_path / "out")
+    assert summary["task_metric"] == "task_error_pct" and summary["area_metric"] == "area_sky130_um2"
+    assert summary["energy_metric"] == "energy_pj_per_inference"
+    # within 1 point of 97.5 %: the 8- and 6-bit points; the cheapest of them is 6-bit with icg
+    assert summary["recommended"] == "fixed<6,2>-icg"
+    assert summary["recommendation"].startswith("Recommended: fixed<6,")
+    assert "within 1 point of the float model's accuracy (97.5 %)" in summary["recommendation"]
+    assert sorted(summary["flagged"]) == ["fixed<3,5>-icg", "fixed<3,5>-none"]
+    assert "fixed<8,2>-icg" in summary["pareto"] and not set(summary["flagged"]) & set(summary["pareto"])
+    # a looser tolerance lets the 4-bit point in, still never the silent one though it is cheapest
+    assert write_report(tmp_path / "t.sqlite", tmp_path / "loose", tolerance=5)["recommended"] == "fixed<4,2>-icg"
+    assert write_report(tmp_path / "t.sqlite", tmp_path / "loose", tolerance=100)["recommended"] == "fixed<4,2>-icg"
+    none = write_report(tmp_path / "t.sqlite", tmp_path / "tight", tolerance=0.1)
+    assert none["recommended"] is None and none["recommendation"].startswith("No design within 0.1 points")
+    with pytest.raises(ConfigError, match="^tolerance: -1 is outside the allowed range 0..100"):
+        write_report(tmp_path / "t.sqlite", tmp_path / "x", tolerance=-1)
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert page.index('id="recommended"') < page.index("<h1>")           # the answer comes first
+    # every column heading has a unit in parentheses
+    import re
+    headings = re.findall(r"<th>(.*?)</th>", page)
+    assert headings and all(re.search(r"\([^()]+\)$", h) for h in headings), headings
+    assert "accuracy (%)" in headings and "energy / inf. (nominal Vdd) (pJ)" in headings
+    # flagged rows are marked in the tables
+    assert page.count('class="flagged"') >= 2 and "silent: no output event; accuracy at chance" in page
+    # one family per gating mode and integer bits (I = 2, I = 5), each its own colour
+    colours = summary["legend_colours"]["accuracy_bits"]
+    assert len(colours) == 4 and len(set(colours)) == 4
+
+
+@pytest.mark.parametrize("count", [3, 10, 14, 20, 33])
+def test_legend_colours_never_repeat(count):
+    from subtile.explore.report import distinct_colours
+    colours = distinct_colours(count)
+    assert len(colours) == count and len({tuple(round(x, 6) for x in c) for c in colours}) == count
+
+
+def _chromium():
+    if find_chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed in CI (apt-get install chromium): the report must render")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+
+
 def test_report_renders_in_headless_chromium(tmp_path):
+    _chromium()
     import matplotlib.image
     _fake_sweep(tmp_path / "r.sqlite")
     summary = write_report(tmp_path / "r.sqlite", tmp_path / "out")
@@ -87,3 +156,39 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert image[..., :3].std() > 0.05
     red = (image[..., 0] > 0.8) & (image[..., 1] < 0.2) & (image[..., 2] < 0.2)
     assert red.sum() > 50
+
+
+def _box(image):
+    """Bounding box (rows, columns) of the recommendation's green background."""
+    rgb = (image[..., :3] * 255).round()
+    green = (abs(rgb[..., 0] - 0xd8) < 2) & (abs(rgb[..., 1] - 0xf0) < 2) & (abs(rgb[..., 2] - 0xd8) < 2)
+    rows, cols = np.flatnonzero(green.any(axis=1)), np.flatnonzero(green.any(axis=0))
+    assert rows.size and cols.size, "no recommendation box on the page"
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def test_screenshot_shows_the_recommended_design_line(tmp_path):
+    """Read the answer off the rendered page: the recommendation box of the report's screenshot
+    must be pixel for pixel the rendering of the expected line (the chosen key and figures) on
+    its own, and differ from the rendering of the same line naming another design."""
+    _chromium()
+    import matplotlib.image
+    from subtile.explore.report import page_html, recommendation_html
+    _task_sweep(tmp_path / "t.sqlite")
+    summary = write_report(tmp_path / "t.sqlite", tmp_path / "out")
+    shot = matplotlib.image.imread(screenshot(summary["html"], tmp_path / "report.png", width=1200, height=700))
+    expected = summary["recommendation"]
+    assert "fixed<6,2>" in expected and "90 pJ per inference" in expected
+    pages = {"right": expected, "wrong": expected.replace("fixed<6,", "fixed<8,")}
+    shots = {}
+    for name, text in pages.items():
+        (tmp_path / f"{name}.html").write_text(page_html(recommendation_html(text)))
+        shots[name] = matplotlib.image.imread(screenshot(tmp_path / f"{name}.html", tmp_path / f"{name}.png",
+                                                         width=1200, height=700))
+    rows, cols = _box(shots["right"])
+    assert rows.start < 80                                          # at the top of the page
+    assert _box(shot) == (rows, cols)
+    ink = shots["right"][rows, cols, :3].mean(axis=2) < 0.3         # the text is drawn (dark pixels)
+    assert ink.sum() > 500
+    assert np.array_equal(shot[rows, cols], shots["right"][rows, cols])
+    assert not np.array_equal(shot[rows, cols], shots["wrong"][rows, cols])

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from subtile.cli.main import main
@@ -22,6 +23,7 @@ from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.explore.sweep import (accuracy, evaluate_batch, load_sweep, point_config, point_key, run_sweep,
                                sweep_records)
+from subtile.explore.workload import RandomWorkload, real_contents
 from subtile.golden.tile import random_stimulus
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -93,9 +95,12 @@ class TestSweep:
             assert r["energy_pj_per_step"] > 0 and 0 < r["energy_min_pj_per_step"] < r["energy_pj_per_step"]
             assert r["area_generic_cells"] > 0 and r["lint_warnings"] == 0
             assert 0 <= r["err_rms_lsb"] <= r["err_max_lsb"]
-            # accuracy is the golden fixed-point model against the float model on this stimulus
+            # fidelity is the golden fixed-point tile against the float tile with the real weights
             stimulus = random_stimulus(config, 16, 0.5, 2)
-            assert accuracy(config, stimulus)["err_max_lsb"] == r["err_max_lsb"]
+            codes, table, real = RandomWorkload(spec.workload, spec.base).contents(config)
+            assert accuracy(config, stimulus, (codes, table), real_weights=real)["err_max_lsb"] == r["err_max_lsb"]
+            assert r["silent"] == (r["events_out"] == 0) and r["accuracy"] is None
+            assert r["energy_pj_per_inference"] == pytest.approx(r["energy_pj_per_step"])
         by = {(r["weight_format"], r["soma_activation.impl"], r["gating"]): r for r in records}
         for fmt in ("fixed<3,1>", "fixed<4,2>", "fixed<6,2>"):
             for impl in ("interp", "lut"):
@@ -178,6 +183,32 @@ def _write(tmp_path, text):
     return path
 
 
+def test_random_workload_error_grows_as_weight_bits_shrink(tmp_path):
+    """The reference is the float tile with the real weights the codes were rounded from, so a
+    narrower weight format shows as a larger error (the old reference, the same codes in float,
+    only saw the datapath's rounding and scored a 3-bit tile like an 8-bit one)."""
+    path = tmp_path / "s.toml"
+    path.write_text('[workload]\nsteps = 48\nactivity = 0.3\nseed = 4\n'
+                    '[axes]\nweight_format = ["fixed<3,2>", "fixed<4,2>", "fixed<5,2>", "fixed<6,2>", "fixed<8,2>"]\n')
+    spec = load_sweep(path)                    # the default 16-neuron tile
+    workload = RandomWorkload(spec.workload, spec.base)
+    errors, same_codes = [], []
+    for params in spec.points():
+        config = point_config(spec.base, params)
+        codes, table, real = workload.contents(config)
+        stimulus = workload.stimulus(config)
+        errors.append(accuracy(config, stimulus, (codes, table), real_weights=real)["err_rms_lsb"])
+        same_codes.append(accuracy(config, stimulus, (codes, table))["err_rms_lsb"])
+    assert all(a > b for a, b in zip(errors, errors[1:])), errors
+    assert errors[0] > 4 * errors[-1]
+    assert max(same_codes) < errors[0] / 3          # what the old reference saw
+    # one real network for every point: the draw does not depend on the weight format
+    a, table_a = real_contents(point_config(spec.base, spec.points()[0]), 2.0)
+    b, table_b = real_contents(point_config(spec.base, spec.points()[-1]), 2.0)
+    assert np.array_equal(a, b) and np.array_equal(table_a.valid, table_b.valid)
+    assert np.count_nonzero(a) > 0.3 * a.size and np.abs(a).max() <= 2.0
+
+
 def test_grid_and_random_points(tmp_path):
     grid = load_sweep(_write(tmp_path, '[axes]\nleak_shift = [1, 2, 3]\ngating = ["icg", "none"]\n'))
     assert grid.points() == [{"leak_shift": k, "gating": g} for k in (1, 2, 3) for g in ("icg", "none")]
@@ -196,7 +227,9 @@ def test_grid_and_random_points(tmp_path):
     ('[axes]\n"soma_activation.bogus" = [1]\n', "axes.soma_activation.bogus: 'bogus' is not one of"),
     ('[axes]\nlanes = []\n', "axes.lanes: expected a non-empty list"),
     ('[axes]\n', "axes: give at least one axis"),
-    ('[workload]\nkind = "digits"\n[axes]\nlanes = [1]\n', "workload.kind: 'digits' is not supported"),
+    ('[workload]\nkind = "bogus"\n[axes]\nlanes = [1]\n', "workload.kind: 'bogus' is not supported"),
+    ('[workload]\nweight_scale = -1\n[axes]\nlanes = [1]\n', "workload.weight_scale: -1 is outside"),
+    ('[workload]\nactivty = 0.5\n[axes]\nlanes = [1]\n', "workload: unknown key(s) activty"),
     ('[workload]\nsteps = 0\n[axes]\nlanes = [1]\n', "workload.steps: 0 is outside"),
     ('[axes]\n"neurons.x" = [1]\n', "axes.neurons.x: only branch_activation, soma_activation"),
 ])

@@ -411,3 +411,21 @@ def test_float_model_stays_within_a_few_lsb_of_the_exact_model():
     for result in real:
         np.add.at(totals, result.events_out[:, 0].astype(int), result.events_out[:, 1])
     assert np.allclose(totals, real[-1].state.y_sent)
+
+
+def test_float_tile_takes_the_real_weights_the_codes_came_from():
+    """``real_weights`` replaces the codes' real values in the float tile only (a sweep's
+    unquantized reference); the real values of the codes themselves give the default model."""
+    from subtile.golden.tile import FloatTileModel, random_stimulus
+    config = TileConfig(neurons=4, branches=2, synapses=4, addresses=8, lanes=4, delta=1)
+    weights, table = initial_contents(config)
+    stimulus = random_stimulus(config, 12, 0.5, 3)
+    same = FloatTileModel(config, weights, table, real_weights=config.weight_format.to_real(weights))
+    default = FloatTileModel(config, weights, table)
+    nudged = FloatTileModel(config, weights, table,
+                            real_weights=config.weight_format.to_real(weights) + 0.3 * (weights != 0))
+    a, b, c = ([m.step(e).state.y_sent for e in stimulus] for m in (same, default, nudged))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert any(not np.array_equal(x, z) for x, z in zip(a, c))
+    with pytest.raises(ConfigError, match=r"^real_weights: expected finite reals of shape \(8, 4\)"):
+        FloatTileModel(config, weights, table, real_weights=np.zeros((3, 4)))
