@@ -212,7 +212,7 @@ def run_mesh(args, config):
         emit_json(report, args.json)
     if args.json != "-":
         print(f"{config.name}: {config.width} x {config.height} tiles, {args.steps} steps, seed {args.seed}; "
-              f"the gating mode is the tiles' (routers and interfaces are on the root clock in every mode)")
+              f"the network's gating mode is the tiles' (docs/architecture.md, \"Clock gating of the network\")")
         print(format_mesh_energy_table(rows))
         row = max((r for r in rows if r["gating"] == "icg"), key=lambda r: r["activity"])
         print(f"\nper block, icg at activity {row['activity']:g} (pJ per step):")
@@ -220,7 +220,7 @@ def run_mesh(args, config):
         print(f"tiles: calibration {calibration.source}" if calibration else
               "tiles: uncalibrated (registers, unit-boundary nets and clocks only)")
         print("routers and interfaces: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
-              "words, link nets, every flop clocked every cycle); per block in the JSON (rows[].blocks)")
+              "words, link nets, clock pulses per gate); per block in the JSON (rows[].blocks)")
         _print_energy_summary(report, vdd_values, args.delay_weight, plots)
     return EXIT_OK
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from subtile.cli.options import EXIT_OK, int_arg, path_arg
+from subtile.cli.options import EXIT_OK, check_range, float_arg, int_arg, path_arg
 
 
 def register(commands):
@@ -19,12 +19,16 @@ def register(commands):
                         help="points with an energy breakdown plot (the best by EDP)")
     report.add_argument("--points", default=None, metavar="KEY,KEY",
                         help="key prefixes of the points to show in the energy breakdown instead")
+    report.add_argument("--tolerance", type=float_arg("tolerance"), default=1.0,
+                        help="recommend the cheapest design within this many accuracy points of the float model "
+                             "(output LSB RMS for the random workload); 0..100, default %(default)s")
     report.set_defaults(handler=run)
 
 
 def run(args) -> int:
     from subtile.explore.report import write_report
+    check_range("tolerance", args.tolerance, 0.0, 100.0)
     summary = write_report(args.db, args.output_dir, run=args.run, area=args.area, breakdown=args.breakdown,
-                           points=args.points.split(",") if args.points else None)
+                           points=args.points.split(",") if args.points else None, tolerance=args.tolerance)
     print(json.dumps(summary, indent=2))
     return EXIT_OK

@@ -186,6 +186,17 @@ def _columns_view(store: ResultStore, spec: SweepSpec) -> None:
         db.close()
 
 
+def _batch_outcome(future, batch) -> list:
+    """The results of one batch's future; when the batch itself crashed (its worker died every
+    time it ran it: Dask's ``KilledWorker``, a broken process pool), every point of the batch is
+    stored as failed with the reason, and the sweep goes on (``--retry-failed`` runs them again)."""
+    try:
+        return future.result()
+    except Exception as error:  # the worker, not the point, failed: evaluate_batch catches point errors
+        reason = f"batch crashed its worker: {type(error).__name__}: {error}"
+        return [(key, params, None, reason) for key, params in batch]
+
+
 def run_sweep(spec: SweepSpec, *, db, work_dir, jobs: int = 1, scheduler: str | None = None,
               progress: bool = True, log: Callable[[str], None] | None = None) -> dict:
     """Run the points of ``spec`` not yet in ``db``; returns a summary.
@@ -230,18 +241,19 @@ def run_sweep(spec: SweepSpec, *, db, work_dir, jobs: int = 1, scheduler: str | 
         if scheduler:
             from dask.distributed import Client, as_completed
             with Client(scheduler) as client:
-                futures = [client.submit(evaluate_batch, spec_dict, b, str(work_dir), pure=False) for b in batches]
+                futures = {client.submit(evaluate_batch, spec_dict, b, str(work_dir), pure=False): b
+                           for b in batches}
                 for future in as_completed(futures):
-                    record(future.result())
+                    record(_batch_outcome(future, futures[future]))
         elif jobs <= 1:
             for b in batches:
                 record(evaluate_batch(spec_dict, b, str(work_dir)))
         else:
             from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(evaluate_batch, spec_dict, b, str(work_dir)) for b in batches]
+                futures = {pool.submit(evaluate_batch, spec_dict, b, str(work_dir)): b for b in batches}
                 for future in done_first(futures):
-                    record(future.result())
+                    record(_batch_outcome(future, futures[future]))
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - started

@@ -240,3 +240,18 @@ def test_bad_sweep_files_are_one_line_config_errors(tmp_path, text, message, cap
     assert main(["sweep", str(path), "--db", str(tmp_path / "x.sqlite")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message.split(":")[0] in err[0]
+
+
+def test_a_batch_that_crashes_its_worker_is_stored_as_failed_points():
+    """A worker that dies while running a batch (a broken process pool here; Dask raises
+    KilledWorker after its retries) fails that batch's points with the reason, not the sweep."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from subtile.explore.sweep import _batch_outcome
+    batch = [("k1", {"lanes": 1}), ("k2", {"lanes": 2})]
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(os._exit, 1)
+        outcome = _batch_outcome(future, batch)
+    assert [(key, params, metrics) for key, params, metrics, _ in outcome] == [
+        ("k1", {"lanes": 1}, None), ("k2", {"lanes": 2}, None)]
+    assert all(error.startswith("batch crashed its worker: BrokenProcessPool") for *_, error in outcome)
