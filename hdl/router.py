@@ -12,7 +12,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from subtile.errors import ConfigError
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS"]
@@ -113,7 +113,7 @@ class Router(wiring.Component):
 
     def __init__(self, *, layout: data.StructLayout, x: int, y: int, width: int, height: int,
                  fifo_depth: int):
-        with refusing(self):
+        with unused_if_refused(self):
             for name, value, lo, hi in (("width", width, 1, 64), ("height", height, 1, 64),
                                         ("fifo_depth", fifo_depth, 2, 1024)):
                 if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.hdl.fixed import shape_of
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["SynapsePipeline", "event_in_layout", "event_out_layout", "prog_layout",
            "pack_weight_rows", "table_words"]
@@ -123,7 +123,7 @@ class SynapsePipeline(wiring.Component):
     DOMAINS = ("pipeline", "weights", "unmapped")
 
     def __init__(self, config: TileConfig, *, weights, table, isolate: bool = True, domains=None):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
             domains = dict(domains or {})

@@ -44,7 +44,7 @@ from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
 from subtile.hdl.clock_gate import icg_verilog
-from subtile.hdl.tile import gated_unit
+from subtile.hdl.tile import RegisterBudget
 from subtile.power.energy import GATE_LEVEL_GROUPS
 from subtile.toolchain import runner
 from subtile.power.tech_model import TechModel
@@ -144,6 +144,9 @@ class Netlist:
         Area of the library cells (memories excluded).
     seconds : float
         Synthesis time; 0 when reused.
+    clock_units : dict of str to str
+        Gated clock domain to its gated unit (:attr:`subtile.hdl.tile.RegisterBudget.unit_of` of
+        the synthesized tile; set by :class:`GateLevelBench`).
     """
 
     top: str
@@ -151,6 +154,7 @@ class Netlist:
     cells: dict[str, int]
     area_um2: float
     seconds: float = 0.0
+    clock_units: dict[str, str] = field(default_factory=dict)
 
     @property
     def verilog(self) -> Path:
@@ -261,14 +265,21 @@ class GateLevelBench(TileBench):
     def tile_module(self) -> str:
         return f"{self.name}.h0.tile"
 
+    def synthesize(self) -> tuple[Netlist, str]:
+        """The tile's netlist (:attr:`netlist`, with its :attr:`Netlist.clock_units`) and the
+        harness Verilog it was synthesized from."""
+        design = generate_bench(self.configs, self.contents, top=self.name,
+                                stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+        self.netlist = synthesize(design.verilog, self.tile_module, lib=self.lib)
+        self.netlist.clock_units = dict(RegisterBudget(self.configs[0]).unit_of)
+        return self.netlist, design.verilog
+
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
-            design = generate_bench(self.configs, self.contents, top=self.name,
-                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
-            self.netlist = synthesize(design.verilog, self.tile_module, lib=self.lib)
+            _netlist, verilog = self.synthesize()
             work_dir = Path(work_dir)
             work_dir.mkdir(parents=True, exist_ok=True)
-            harness = "".join(text for name, text in _modules(design.verilog)
+            harness = "".join(text for name, text in _modules(verilog)
                               if not (name == self.tile_module or name.startswith(self.tile_module + ".")
                                       or name == "subtile_icg"))
             harness_path = work_dir / f"{self.name}_harness.v"
@@ -340,9 +351,14 @@ _UNIT_OF_PREFIX = (
 )
 
 
-def _clock_unit(icg_cell: str) -> str:
-    """``clock.<gated unit>`` of a clock-gate cell ``icg_<domain>`` (see hdl.tile.gated_unit)."""
-    return f"clock.{gated_unit(icg_cell.removeprefix('icg_').split('.')[0])}"
+def _clock_unit(icg_cell: str, units: dict[str, str]) -> str:
+    """``clock.<gated unit>`` of a clock-gate cell ``icg_<domain>`` (``units``: domain to unit,
+    :attr:`Netlist.clock_units`)."""
+    domain = icg_cell.removeprefix("icg_").split(".")[0]
+    if domain not in units:
+        raise ValueError(f"netlist: clock gate {icg_cell} gates no domain of the tile's clock tree "
+                         "(Netlist.clock_units; synthesize through GateLevelBench)")
+    return f"clock.{units[domain]}"
 
 
 def _unit(name: str) -> str:
@@ -465,13 +481,13 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
             if bit in inputs:
                 unit = "clock.root"
             else:
-                unit = _clock_unit(driver[0])
+                unit = _clock_unit(driver[0], netlist.clock_units)
             dynamic[unit] += count * driver_pj
             for kind, pin, cell in driven:
                 share = 0.5 * (pin_cap[(kind, pin)] + wire) * vdd ** 2 + pin_energy[(kind, pin)]
                 target = unit
                 if kind == icg:
-                    target = _clock_unit(cell)
+                    target = _clock_unit(cell, netlist.clock_units)
                 dynamic[target] += count * share
             toggles[unit] += count
             continue
