@@ -15,7 +15,7 @@ Targets:
     clock-gate model ``subtile_icg`` is replaced by the library's clock-gate cell first
     (:class:`IcgCell`), since a latch + AND is not what an ASIC flow should build.
 
-Results are cached under ``<cache root>/synth`` (``$SUBTILE_CACHE`` or ``~/.cache/subtile``),
+Results are cached under ``<cache root>/synth`` (:func:`subtile.cache.cache_root`),
 keyed by a hash of the Verilog (without ``src`` attributes), the top, the target and device, the
 tool versions, the Liberty file and the clock-gate mapping.
 
@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from subtile.cache import cache_root
 from subtile.errors import ConfigError
 from subtile.gen.verilog import check_identifier, verilog_sha256
 from subtile.toolchain.yowasp import PACKAGES, last_error, run_yowasp, yowasp_cold
@@ -253,8 +254,7 @@ def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> 
 
 # -- cache ----------------------------------------------------------------------------------------
 def _cache_root() -> Path:
-    configured = os.environ.get("SUBTILE_CACHE")
-    return (Path(configured) if configured else Path.home() / ".cache" / "subtile") / "synth"
+    return cache_root() / "synth"
 
 
 def _file_sha256(path: Path) -> str:

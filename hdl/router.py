@@ -12,6 +12,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from subtile.errors import ConfigError
+from subtile.spec.config import index_bits
 from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
@@ -26,10 +27,6 @@ COUNTER_WIDTH = 32
 ROUTER_UNITS = ("fifo", "links", "counters")
 
 
-def _bits(count: int) -> int:
-    return max(1, (count - 1).bit_length())
-
-
 def _equals(value, constant: int):
     """``value == constant``; a comparison with 0 is written as a reduction (a multi-bit
     ``!x`` in the Verilog is a lint width warning)."""
@@ -41,9 +38,9 @@ def packet_layout(*, width: int, height: int, address_width: int, payload_width:
     """A packet: destination tile (x, y), destination input address, signed payload, and the
     source (tile index y * width + x, neuron) for debugging and ordering checks."""
     return data.StructLayout({
-        "x": unsigned(_bits(width)), "y": unsigned(_bits(height)),
+        "x": unsigned(index_bits(width)), "y": unsigned(index_bits(height)),
         "address": unsigned(address_width), "payload": signed(payload_width),
-        "src_tile": unsigned(_bits(width * height)), "src_neuron": unsigned(neuron_width),
+        "src_tile": unsigned(index_bits(width * height)), "src_neuron": unsigned(neuron_width),
     })
 
 

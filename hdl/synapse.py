@@ -7,6 +7,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from subtile.spec.config import TileConfig
+from subtile.spec.fixed import bits
 from subtile.errors import ConfigError
 from subtile.hdl.fixed import shape_of
 from subtile.hdl.validation import unused_if_refused
@@ -45,8 +46,7 @@ def pack_weight_rows(config: TileConfig, weights) -> list[int]:
     fmt = config.weight_format
     if not np.all(fmt.contains(weights)):
         raise ConfigError(f"weights: codes outside {fmt} ({fmt.min_code}..{fmt.max_code})")
-    mask = (1 << fmt.width) - 1
-    return [sum((int(w) & mask) << (n * fmt.width) for n, w in enumerate(row)) for row in weights]
+    return [sum(bits(int(w), fmt) << (n * fmt.width) for n, w in enumerate(row)) for row in weights]
 
 
 def table_words(config: TileConfig, table) -> list[int]:

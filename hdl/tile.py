@@ -188,7 +188,7 @@ class Tile(wiring.Component):
         self.lane_units = [NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
                            for _ in range(config.lanes)]
         # The multiply-accumulates' results, one per neuron (observed for toggle counting).
-        self.products = [Signal(signed(config.weight_format.width + config.payload_format.width),
+        self.products = [Signal(signed(config.product_width),
                                 name=f"product_{n}") for n in range(config.neurons)]
         self.acc_next = [Signal(shape_of(config.accumulator_format), name=f"acc_next_{n}")
                          for n in range(config.neurons)]

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from subtile.spec.config import TileConfig
+from subtile.spec.fixed import bits
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
 from subtile.golden.tile import SynapseTable, initial_contents, random_stimulus
@@ -367,10 +368,9 @@ def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
     for (b, j), a in address.items():
         valid[a], branch[a], slot[a] = True, b, j
     words = SynapseTable(valid, branch, slot, config).encode()
-    mask = (1 << wfmt.width) - 1
     writes = [(0, a, 0, int(words[a])) for a in address.values()]
     # the other slots of each branch get weight 0: their addresses may be sent later
-    writes += [(1, b * config.synapses + j, n, (weights[j] if j < slots else 0) & mask)
+    writes += [(1, b * config.synapses + j, n, bits(weights[j] if j < slots else 0, wfmt))
                for b in range(config.branches) for j in range(config.synapses) for n in range(config.neurons)]
     steps, current = [], {}
     for target, row in zip(targets, levels):

@@ -52,7 +52,7 @@ from subtile.tech.liberty import (DEFAULT_ICG, Library, default_liberty_path, lo
                                   pin_self_energy)
 from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
 
-__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "GateLevelBench", "read_toggle_coverage",
+__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "design_fingerprint", "check_calibration", "GateLevelBench", "read_toggle_coverage",
            "subtract_coverage", "GateEnergy", "gate_energy", "compare", "unit_table", "calibration_factors",
            "calibrated_dynamic_pj", "calibrated_ratio", "suggested_corrections", "format_report", "main"]
 
@@ -702,6 +702,44 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def design_fingerprint(config: TileConfig) -> str:
+    """sha256 of what the factors of a calibration fitted on tile ``config`` depend on: the tile's
+    Verilog (with its default contents), the probed widths per unit, the register/net split, the
+    clock tree (gates, flops, parents per unit), the comparison groups and the synthesis flow.
+    Cheap (one elaboration, no tool run): the default test run compares it with the one the
+    shipped calibration records."""
+    from amaranth.hdl import Value
+
+    from subtile.gen.tile import extra_verilog
+    from subtile.gen.verilog import generate
+    from subtile.hdl.tile import GATED_UNITS, Tile, TileProbes
+    tile = Tile(config)
+    probes = tile.probes()
+    budget = RegisterBudget(config)
+    parts = {
+        "tile_verilog": generate(tile, top=config.name, extra_verilog=extra_verilog(config)).sha256,
+        "probes": {unit: sum(len(Value.cast(value)) for value in values) for unit, values in probes.data.items()},
+        "register_units": list(TileProbes.register_units),
+        "clock_tree": {unit: [*budget.gated[unit], budget.parent[unit]] for unit in GATED_UNITS},
+        "groups": [[label, list(rtl), list(gate)] for label, rtl, gate in GATE_LEVEL_GROUPS],
+        "synthesis": hashlib.sha256((SYNTH_SCRIPT + ICG_CELL_VERILOG).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def check_calibration(path: Path) -> str | None:
+    """``None`` when the calibration file ``path`` was fitted on the current design (its
+    ``design_sha256`` is :func:`design_fingerprint` of its ``config``), else one line saying it is
+    stale and the command that regenerates it (its ``source``)."""
+    data = json.loads(Path(path).read_text())
+    config = TileConfig.from_dict(data["config"])
+    if data.get("design_sha256") == design_fingerprint(config):
+        return None
+    command = data.get("source", "python -m subtile.power.gate_level --write-calibration ...").split(" (")[0]
+    return (f"calibration: {path} was fitted on another design than the current one of tile {config.name!r}; "
+            f"regenerate it with `{command}` (gate level, minutes to an hour)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m subtile.power.gate_level",
                                      description="gate-level cross-check of the RTL switching-energy estimate")
@@ -767,6 +805,7 @@ def main(argv=None) -> int:
                       f"{result.get('config', {}).get('name', 'tile')})",
             "factors": calibration_factors(busiest),
             "config": result.get("config"),
+            "design_sha256": design_fingerprint(config),
         }
         Path(args.write_calibration).write_text(json.dumps(calibration, indent=2) + "\n")
     return 0

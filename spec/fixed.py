@@ -24,7 +24,7 @@ from subtile.errors import ConfigError
 
 __all__ = [
     "Rounding", "Overflow", "FixedFormat", "NUMPY_OPS", "shift_right", "align",
-    "saturate", "wrap", "resize", "requantize", "FormatError",
+    "saturate", "wrap", "bits", "resize", "requantize", "FormatError",
 ]
 
 MAX_WIDTH = 32
@@ -232,6 +232,12 @@ def wrap(value, fmt: FixedFormat):
     mask = (1 << fmt.width) - 1
     offset = -fmt.min_code          # 2**(W-1) for signed formats, 0 for unsigned
     return ((value + offset) & mask) - offset
+
+
+def bits(value, fmt: FixedFormat):
+    """The W-bit two's-complement pattern of integer codes (``0 .. 2**W - 1``): what a W-bit
+    register or memory word of ``fmt`` holds. :func:`wrap` reads it back."""
+    return value & ((1 << fmt.width) - 1)
 
 
 def align(value, src_frac_bits: int, dst_frac_bits: int, rounding: "Rounding | str", ops=NUMPY_OPS):

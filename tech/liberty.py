@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from subtile.cache import cache_root
 from subtile.errors import ConfigError
 
 __all__ = [
@@ -156,15 +157,11 @@ def default_liberty_path() -> Path:
 def cache_dir() -> Path:
     """Return the folder for parsed-Liberty JSON files.
 
-    ``$SUBTILE_CACHE/tech`` when ``SUBTILE_CACHE`` is set, else ``$XDG_CACHE_HOME/subtile/tech``,
-    else ``~/.cache/subtile/tech``. The folder is created on first write, not here.
+    ``<cache root>/tech`` (:func:`subtile.cache.cache_root`: ``$SUBTILE_CACHE``, else
+    ``$XDG_CACHE_HOME/subtile``, else ``~/.cache/subtile``). The folder is created on first
+    write, not here.
     """
-    env = os.environ.get("SUBTILE_CACHE")
-    if env:
-        return Path(env).expanduser() / "tech"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "subtile" / "tech"
+    return cache_root() / "tech"
 
 
 # --------------------------------------------------------------------------------------------

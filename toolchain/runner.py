@@ -32,6 +32,7 @@ import cocotb_tools.config
 import cocotb_tools.runner
 from cocotb_tools.check_results import get_results
 
+from subtile.cache import cache_root
 from subtile.toolchain.verilator import (
     ToolchainError,
     check_toolchain,
@@ -108,18 +109,6 @@ def verilog_digest(text: str) -> str:
     """
     stripped = _SRC_ATTRIBUTE.sub("", text)
     return hashlib.sha256(stripped.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def cache_root() -> Path:
-    """Return the folder that holds reusable builds.
-
-    Returns
-    -------
-    Path
-        ``$SUBTILE_CACHE`` if set, else ``~/.cache/subtile``.
-    """
-    configured = os.environ.get("SUBTILE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "subtile"
 
 
 @dataclass
