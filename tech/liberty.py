@@ -154,6 +154,22 @@ def default_liberty_path() -> Path:
     return shared_dir() / "tech" / DEFAULT_LIBERTY_NAME
 
 
+def unpacked_liberty(path: Path, folder: Path) -> Path:
+    """The Liberty file ``path`` as a plain file in ``folder``: Yosys's ``dfflibmap`` and ``abc``
+    cannot read gzip, and the WebAssembly Yosys only sees its working folder. Decompressed when
+    gzipped (by content), else copied; named as ``path`` without ``.gz``; written atomically and
+    reused when already there."""
+    path, folder = Path(path), Path(folder)
+    target = folder / (path.name[:-3] if path.name.endswith(".gz") else path.name)
+    if not target.exists():
+        raw = path.read_bytes()
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=target.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        os.replace(tmp, target)
+    return target
+
+
 def cache_dir() -> Path:
     """Return the folder for parsed-Liberty JSON files.
 

@@ -32,7 +32,7 @@ import cocotb_tools.config
 import cocotb_tools.runner
 from cocotb_tools.check_results import get_results
 
-from subtile.cache import cache_root
+from subtile.cache import cache_root, verilog_digest
 from subtile.toolchain.verilator import (
     ToolchainError,
     check_toolchain,
@@ -70,7 +70,6 @@ _LOG_TAIL_LINES = 40
 
 # Amaranth (through Yosys) writes `(* src = "/abs/path/file.py:12" *)` before declarations and
 # inside expressions. The string may hold escaped quotes.
-_SRC_ATTRIBUTE = re.compile(r'\(\*\s*src\s*=\s*"(?:[^"\\]|\\.)*"\s*\*\)')
 
 
 class BuildError(RuntimeError):
@@ -91,24 +90,6 @@ class BuildError(RuntimeError):
 
 class SimulationError(RuntimeError):
     """A simulation ended abnormally: it crashed or wrote no test results."""
-
-
-def verilog_digest(text: str) -> str:
-    """Return the SHA-256 of Verilog text, ignoring Amaranth's ``(* src = "..." *)`` attributes.
-
-    Parameters
-    ----------
-    text : str
-        Verilog source text.
-
-    Returns
-    -------
-    str
-        Hex digest. Text that differs only in ``src`` attributes (which hold absolute paths and so
-        change with the working directory) has the same digest.
-    """
-    stripped = _SRC_ATTRIBUTE.sub("", text)
-    return hashlib.sha256(stripped.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Verilog post-processing and manifests of gen/."""
 
-from subtile.gen.verilog import compact_zero_init, verilog_sha256
+from subtile.cache import verilog_digest as verilog_sha256
+from subtile.gen.verilog import compact_zero_init
 
 
 def test_zero_initialisers_become_loops_and_others_stay():

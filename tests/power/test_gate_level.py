@@ -45,7 +45,7 @@ def runs(bench, tmp_path_factory):
     quiet = bench.run({0: TileCase(_stimulus(TINY, 6, 0.0, 3), seed=4, read_state=False)},
                       work_dir=root / "quiet")[0]
     empty = bench.run({0: TileCase([], seed=4, read_state=False)}, work_dir=root / "empty")[0]
-    coverage = {name: gate_level.read_toggle_coverage(root / name / "coverage.dat", ".h0.tile")
+    coverage = {name: gate_level.net_toggles(root / name / "coverage.dat", ".h0.tile")
                 for name in ("busy", "quiet", "empty")}
     return {"busy": busy, "quiet": quiet, "empty": empty}, coverage
 
