@@ -34,6 +34,16 @@ class FormatError(ConfigError):
     """A fixed-point format or mode that is not valid."""
 
 
+def _member(choices, value, name: str):
+    """The member of the enum ``choices`` named by ``value``; FormatError naming ``name`` and the
+    allowed values otherwise."""
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in choices)
+        raise FormatError(f"{name}: {value!r} is not one of {allowed}") from None
+
+
 class Rounding(str, enum.Enum):
     """How a value between two representable codes becomes a code."""
 
@@ -43,11 +53,7 @@ class Rounding(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: "Rounding | str") -> "Rounding":
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise FormatError(f"rounding: {value!r} is not one of {allowed}") from None
+        return _member(cls, value, "rounding")
 
     def round_real(self, scaled: np.ndarray) -> np.ndarray:
         """Round real values already scaled to LSB units to integers (float64 in, int64 out).
@@ -70,11 +76,7 @@ class Overflow(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: "Overflow | str") -> "Overflow":
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise FormatError(f"overflow: {value!r} is not one of {allowed}") from None
+        return _member(cls, value, "overflow")
 
 
 class _NumpyOps:
