@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from subtile.cache import verilog_digest
 from subtile.errors import ConfigError
 
-__all__ = ["GeneratedDesign", "generate", "tool_versions", "check_identifier",
+__all__ = ["GeneratedDesign", "generate", "module_spans", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
@@ -86,6 +86,23 @@ def compact_zero_init(text: str) -> str:
             out.append(lines[i])
             i += 1
     return "\n".join(out)
+
+
+_MODULE_HEADER = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*[(;#]", re.M)
+_ENDMODULE = re.compile(r"^endmodule\b", re.M)
+
+
+def module_spans(verilog: str) -> list[tuple[str, int, int]]:
+    """``(name, start, end)`` of every module of Verilog text, in order: ``verilog[start:end]``
+    runs from its ``module`` keyword to the end of its ``endmodule`` (both at the start of a
+    line); escaped names keep no backslash. The one module splitter of subtile."""
+    spans = []
+    for match in _MODULE_HEADER.finditer(verilog):
+        end = _ENDMODULE.search(verilog, match.start())
+        if end is None:
+            raise ValueError(f"verilog: module {match[1]} has no endmodule")
+        spans.append((match[1].lstrip("\\"), match.start(), end.end()))
+    return spans
 
 
 def tool_versions() -> dict[str, str]:

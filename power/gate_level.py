@@ -41,6 +41,7 @@ from pathlib import Path
 from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
+from subtile.gen.verilog import module_spans
 from subtile.hdl.clock_gate import icg_verilog
 from subtile.hdl.tile import RegisterBudget
 from subtile.power.coverage import read_points, toggle_bit
@@ -91,12 +92,18 @@ endmodule
 #: does not build from its Liberty group: the same latch-and-AND model as the RTL's gate.
 ICG_PINS = ("CLK", "GATE", "GCLK")
 
-_MODULE = re.compile(r"^module\s+(\\\S+|\w+)[\s(#].*?^endmodule\s*\n", re.S | re.M)
+_TRAILING_BLANKS = re.compile(r"\s*\n")
 
 
 def _modules(text: str) -> list[tuple[str, str]]:
-    """(name without escape, text) of every module of a Verilog file, in order."""
-    return [(m[1].lstrip("\\"), m[0]) for m in _MODULE.finditer(text)]
+    """(name without escape, text) of every module of a Verilog file (:func:`subtile.gen.verilog.
+    module_spans`), in order; each text ends with the blank lines after its ``endmodule``."""
+    out = []
+    for name, start, end in module_spans(text):
+        tail = _TRAILING_BLANKS.match(text, end)
+        if tail:
+            out.append((name, text[start:tail.end()]))
+    return out
 
 
 def _yosys(args: list[str], cwd: Path, log: Path) -> None:

@@ -23,14 +23,18 @@ def test_the_shipped_calibration_was_fitted_on_the_current_design():
 
 def test_a_stale_calibration_says_how_to_regenerate_it(tmp_path):
     data = json.loads(DEFAULT_CALIBRATION.read_text())
+    data["config"] = SMALL.to_dict()        # (a small tile: cheap to fingerprint)
     data["design_sha256"] = "0" * 64
     path = tmp_path / "cal.json"
     path.write_text(json.dumps(data))
     line = check_calibration(path)
-    assert line is not None and "\n" not in line
+    assert line is not None and "of tile 'little'" in line and "\n" not in line
     assert line.startswith(f"calibration: {path} was fitted on another design")
     assert "regenerate it with `python -m subtile.power.gate_level --steps 50" in line
     assert "--write-calibration power/calibration/sky130_fd_sc_hd_tt.json`" in line
+    data["design_sha256"] = design_fingerprint(SMALL)
+    path.write_text(json.dumps(data))
+    assert check_calibration(path) is None
 
 
 def test_the_fingerprint_follows_the_design(monkeypatch):
