@@ -5,7 +5,7 @@
 
 One row per (T, delta) at the given weight width: accuracy of the float model, of the golden
 mesh and of the RTL mesh (with --golden-only: golden only, seconds instead of minutes), events,
-synaptic operations, cycles and tile energy per inference (``subtile digits`` for one point,
+synaptic operations, cycles and energy per inference (tiles, routers, interfaces) (``subtile digits`` for one point,
 ``subtile digits --sweep-bits`` for the weight width). T only changes the stimulus program, so
 every T of one delta shares a Verilator build; each delta is a new tile configuration.
 """
@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from subtile.cli.main import format_digits_table
+from subtile.cli.digits import format_digits_table
 from subtile.workloads.digits import DigitsSpec
 from subtile.workloads.digits_rtl import evaluate
 

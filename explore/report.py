@@ -242,11 +242,3 @@ def screenshot(page, png, *, width: int = 1400, height: int = 1800, timeout: flo
     if not png.is_file():
         raise RuntimeError(f"screenshot: chromium wrote no {png}")
     return png
-
-
-def run_command(args) -> int:
-    """``subtile report``."""
-    summary = write_report(args.db, args.output_dir, run=args.run, area=args.area, breakdown=args.breakdown,
-                           points=args.points.split(",") if args.points else None)
-    print(json.dumps(summary, indent=2))
-    return 0

@@ -438,18 +438,3 @@ def export_table(records: list[dict], path) -> Path:
             writer.writeheader()
             writer.writerows(records)
     return path
-
-
-def run_command(args) -> int:
-    """``subtile sweep``."""
-    spec = load_sweep(args.sweep)
-    if args.jobs < 1:
-        raise ConfigError(f"jobs: {args.jobs} is outside the allowed range 1..256")
-    db = Path(args.db) if args.db else Path(args.sweep).with_suffix(".sqlite")
-    work_dir = Path(args.work_dir) if args.work_dir else db.parent / f"{db.stem}-work"
-    summary = run_sweep(spec, db=db, work_dir=work_dir, jobs=args.jobs, scheduler=args.scheduler,
-                        progress=not args.quiet)
-    for target in args.export or ():
-        export_table(sweep_records(db, spec.name), target)
-    print(json.dumps(summary, indent=2))
-    return 0

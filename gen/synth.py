@@ -503,37 +503,3 @@ def _flow_liberty(verilog, top, liberty, icg_cell, directory, result, progress):
     result.netlist = str(directory / "netlist.v")
     if has_icg and not any(c.startswith(icg_cell.name) for c in result.cells):
         raise SynthError(f"sky130: no {icg_cell.name} cell in the mapped netlist: is it in {liberty.name}?")
-
-
-def run_command(args) -> int:
-    """``subtile synth``: synthesize the tile of ``args.config`` for ``args.target`` and print
-    its figures (``--json`` writes them as JSON too). Exit code 0, or 1 when it does not fit."""
-    from subtile.spec.config import TileConfig, load_config
-    config = load_config(args.config) if args.config else TileConfig()
-    icg_cell = IcgCell.parse(getattr(args, "icg_cell", None), getattr(args, "icg_pins", None))
-    if args.lib and args.target != "sky130":
-        raise ConfigError(f"lib: only the sky130 target reads a Liberty file, not {args.target}")
-    start = time.monotonic()
-    try:
-        result = synthesize_config(config, args.target, keep_gating=args.keep_gating, lib=args.lib,
-                                   device=args.device, icg_cell=icg_cell, use_cache=not args.no_cache,
-                                   progress=lambda line: print(line, flush=True,
-                                                              file=sys.stderr if args.json == "-" else sys.stdout))
-    except SynthError as error:
-        print(f"subtile: synthesis failed: {error}", file=sys.stderr)
-        return 1
-    report = {**result.to_dict(), "config": config.to_dict(), "wall_seconds": round(time.monotonic() - start, 1)}
-    if args.json:
-        text = json.dumps(report, indent=2) + "\n"
-        sys.stdout.write(text) if args.json == "-" else Path(args.json).write_text(text)
-    if args.json != "-":
-        print(result.summary())
-        if result.area_um2 is not None:
-            top = sorted(result.cells.items(), key=lambda item: -item[1])[:8]
-            print("top cells: " + ", ".join(f"{name.removeprefix('sky130_fd_sc_hd__')} {count}" for name, count in top))
-            print(f"netlist: {result.netlist}")
-        if result.message:
-            print(f"note: {result.message}")
-        print(f"{'cached result' if result.cached else 'ran'} ({result.seconds:.0f} s of tools; "
-              f"{report['wall_seconds']:.0f} s now); files in {result.directory}")
-    return 1 if result.fits is False else 0

@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import platform
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
+import subtile.progress as progress
 from subtile.cache import verilog_digest
 from subtile.errors import ConfigError
+from subtile.spec.config import VERILOG_KEYWORDS
 
 __all__ = ["GeneratedDesign", "generate", "module_spans", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text"]
@@ -41,6 +44,8 @@ def check_identifier(name: str, *, parameter: str = "top") -> str:
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ConfigError(f"{parameter}: {name!r} is not an identifier "
                          "(allowed: a letter or _, then letters, digits or _)")
+    if name in VERILOG_KEYWORDS:
+        raise ConfigError(f"{parameter}: {name!r} is a Verilog/SystemVerilog keyword and cannot name a module")
     return name
 
 
@@ -186,7 +191,10 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     appended; ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
     """
     check_identifier(top)
+    started = time.monotonic()
+    progress.report(f"generating the Verilog of {top}...")
     text = compact_zero_init(amaranth_verilog.convert(component, name=top, emit_src=False)) + extra_verilog
+    progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None
     header = text[text.index(f"module {top}("):]

@@ -223,7 +223,7 @@ class MeshBench:
                 work_dir / f"mesh{index}_run.npz")
 
     def run(self, cases: dict[int, MeshCase], *, work_dir: Path, max_cycles: int = 50_000_000) -> dict[int, MeshRun]:
-        work_dir = Path(work_dir)
+        work_dir = Path(work_dir).absolute()      # the simulator runs in another folder
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
         plan, plusargs = [], []

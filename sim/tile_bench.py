@@ -288,7 +288,7 @@ class TileBench:
         ``waves``, the run uses a tracing build and its waves (FST, or VCD when FST cannot be
         built; see :meth:`waves_build`) are moved to that path, with the suffix of their format.
         """
-        work_dir = Path(work_dir)
+        work_dir = Path(work_dir).absolute()      # the simulator runs in another folder
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
         if waves is not None:

@@ -149,8 +149,8 @@ class TileConfig:
         k, 0..15: v <- v + ((u - v) >> k).
     delta : int
         Event threshold in payload LSBs, 0..2**(W_payload) - 1.
-    lanes : int
-        L parallel neuron-update units; divides N.
+    lanes : int or None
+        L parallel neuron-update units; divides N. Default (``None``): N, one private lane per neuron.
     gating : str
         ``icg``, ``enable`` or ``none``.
     seed, weight_density, table_fill : int, float, float
@@ -172,7 +172,7 @@ class TileConfig:
     soma_activation: ActivationChoice = ActivationChoice("tanh")
     leak_shift: int = 2
     delta: int = 2
-    lanes: int = 16
+    lanes: int | None = None
     gating: str = "icg"
     seed: int = 1
     weight_density: float = 0.5
@@ -195,6 +195,8 @@ class TileConfig:
                               f"use one of {', '.join(FUNCTIONS)}")
         _int("leak_shift", self.leak_shift, 0, 15)
         _int("delta", self.delta, 0, (1 << self.payload_format.width) - 1)
+        if self.lanes is None:              # the default follows neurons: one private lane each
+            object.__setattr__(self, "lanes", self.neurons)
         _int("lanes", self.lanes, 1, self.neurons)
         if self.neurons % self.lanes:
             divisors = [d for d in range(1, self.neurons + 1) if self.neurons % d == 0]

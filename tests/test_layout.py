@@ -28,10 +28,12 @@ ALLOWED: dict[str, set[str]] = {
     "sim": {"base", "spec", "golden", "hdl", "gen", "toolchain"},
     "power": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim"},
     "mutate": {"base", "spec", "golden", "hdl", "gen", "toolchain", "sim"},
-    "workloads": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power"},
-    "explore": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power", "workloads"},
+    "network": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power"},
+    "workloads": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power", "network"},
+    "explore": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power", "network",
+                "workloads"},
     "cli": {"base", "spec", "golden", "hdl", "gen", "tech", "toolchain", "sim", "power", "mutate",
-            "workloads", "explore"},
+            "network", "workloads", "explore"},
 }
 #: subtile/__init__.py (the names re-exported at the top) and subtile/__main__.py (python -m subtile)
 #: stand above everything: nothing inside imports them.

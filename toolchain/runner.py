@@ -32,6 +32,7 @@ import cocotb_tools.config
 import cocotb_tools.runner
 from cocotb_tools.check_results import get_results
 
+import subtile.progress as progress
 from subtile.cache import cache_root, verilog_digest
 from subtile.toolchain.verilator import (
     ToolchainError,
@@ -351,6 +352,9 @@ def build(
             control = directory / "public.vlt"
             control.write_text(public_control_file(public))
             paths = [control, *paths]
+        size = sum(p.stat().st_size for p in paths)
+        progress.report(f"Verilator build of {toplevel} ({size / 1e6:.2f} MB of Verilog; "
+                        f"{_estimate_text(size)}; reused on later runs)...")
         with verilator_environment(), _make_jobs(_usable_cpus()):
             try:
                 runner.build(
@@ -369,11 +373,36 @@ def build(
                     log=log,
                 ) from error
         seconds = time.monotonic() - start
-        record = {"key": key, "seconds": round(seconds, 3), **manifest}
+        progress.report(f"Verilator build of {toplevel}: done in {seconds:.1f} s")
+        record = {"key": key, "seconds": round(seconds, 3), "verilog_bytes": size, **manifest}
         staging = marker.with_suffix(".tmp")
         staging.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         os.replace(staging, marker)
     return result(cached=False)
+
+
+def build_estimate(size: int) -> float | None:
+    """Seconds a cold build of ``size`` bytes of Verilog is expected to take: the median rate
+    of this machine's earlier uncached builds (their markers), or ``None`` without any."""
+    rates = []
+    for marker in (cache_root() / "verilator").glob(f"*/{_MARKER}"):
+        try:
+            record = json.loads(marker.read_text())
+            if record.get("verilog_bytes"):
+                rates.append(record["seconds"] / record["verilog_bytes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not rates:
+        return None
+    rates.sort()
+    return rates[len(rates) // 2] * size
+
+
+def _estimate_text(size: int) -> str:
+    estimate = build_estimate(size)
+    if estimate is None:   # the default tile (0.9 MB with its bench) took ~40 s cold on 2 cores
+        return f"first build on this machine, roughly {5 + 40 * size / 1e6:.0f} s on 2 cores"
+    return f"about {estimate:.0f} s from earlier builds here"
 
 
 @dataclass
@@ -556,6 +585,7 @@ def run(
         env["COCOTB_TEST_FILTER"] = testcase
     runner = cocotb_tools.runner.get_runner("verilator")
     exit_code: int | str | None = 0
+    progress.report(f"simulation of {build.toplevel}...")
     with (
         verilator_environment(),
         overlay_environ(env),
@@ -583,6 +613,7 @@ def run(
             # test fails; the results file says which.
             exit_code = stop.code
     seconds = time.monotonic() - start
+    progress.report(f"simulation of {build.toplevel}: done in {seconds:.1f} s")
     if not results_xml.is_file():
         raise SimulationError(
             f"simulation of {build.toplevel} with {test_module} wrote no results to {results_xml} "

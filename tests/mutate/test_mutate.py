@@ -325,7 +325,7 @@ def test_bad_mutate_arguments_are_refused(capsys, tmp_path):
     assert main(["mutate", "--db", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"subtile: error: db: {tmp_path} is a folder")
     assert main(["mutate", "--equivalent", str(tmp_path / "missing.toml")]) == 2
-    assert capsys.readouterr().err.startswith("subtile: error: equivalent: cannot read")
+    assert capsys.readouterr().err.startswith(f"subtile: error: equivalent: {tmp_path / 'missing.toml'} does not exist")
 
 
 def _db_rows(path: Path) -> list[tuple]:

@@ -11,6 +11,7 @@ from subtile.cli.main import main
 from subtile.errors import ConfigError
 from subtile.workloads import digits as D
 from subtile.golden.mesh import MeshModel
+from subtile.network import run as network_run
 
 
 @pytest.fixture(scope="module")
@@ -70,46 +71,54 @@ def test_accuracy_of_float_and_quantized_models(data, net):
     _, _, x_test, y_test, pixels = data
     float_accuracy = (D.float_predict(net, x_test) == y_test).mean()
     assert float_accuracy >= 0.95
-    q = D.quantize(net, 8)
-    config = D.mesh_config(q, D.DigitsSpec())
-    direct = (D.quantized_predict(q, config, pixels).argmax(axis=1) == y_test).mean()
+    q, m = D.mapped(net, D.DigitsSpec())
+    np.testing.assert_allclose(D.graph(net).forward(x_test).argmax(1), D.float_predict(net, x_test))
+    direct = (D.quantized_predict(D.quantize(net, 8), m.config, pixels).argmax(axis=1) == y_test).mean()
     assert direct >= 0.95 and abs(direct - float_accuracy) <= 0.01
+
+
+def test_mapper_gives_the_quadrant_layout(net):
+    """The network path maps digits exactly as the hand-made layout: hidden tile (0, 0) with one
+    branch per quadrant (slot = pixel in quadrant), output tile (1, 0), hidden j -> address j."""
+    q, m = D.mapped(net, D.DigitsSpec())
+    hidden, output = m.config.tile_config(0), m.config.tile_config(1)
+    assert (m.config.width, m.config.height, m.config.inputs, m.config.outputs) == (2, 1, ((0, 0),), ((1, 0),))
+    assert (hidden.branches, hidden.synapses, hidden.addresses, str(hidden.branch_activation.function)) == (4, 16, 64, "tanh")
+    assert (output.branches, output.synapses, output.addresses) == (1, 24, 24)
+    branch, slot = D.quadrant_slots()
+    table = m.contents[0][1]
+    assert np.array_equal(table.branch, branch) and np.array_equal(table.slot, slot) and table.valid.all()
+    assert np.array_equal(m.contents[0][0], D.quantize(net, 8).w1.reshape(64, 24))
+    assert m.axons.destinations[0] == tuple(((1, j),) for j in range(24))
+    assert all(d == () for d in m.axons.destinations[1])
 
 
 def test_mesh_converges_to_the_quantized_network(data, net):
     """Without leak and with every change sent, the golden mesh's read-out equals a direct
     layer-by-layer evaluation of the quantized network, and each image returns the mesh to
-    exactly its reset state."""
-    _, _, _, _, pixels = data
-    spec = D.DigitsSpec(leak_shift=0, delta=1, steps=3)
-    q = D.quantize(net, 6)
-    config = D.mesh_config(q, spec)
-    contents, axons = D.mesh_contents(q, config)
-    model = MeshModel(config, contents=contents, axons=axons)
-    run = D.program(model, pixels[:40], spec)
-    assert np.array_equal(run.outputs, D.quantized_predict(q, config, pixels[:40]))
-    for tile in model.tiles:
-        assert not tile.state.acc.any() and not tile.state.v.any() and not tile.state.y_sent.any()
-    # Hidden neuron j reaches output address j; the output tile sends nothing into the network.
-    assert axons.destinations[0] == tuple(((1, j),) for j in range(24))
-    assert all(d == () for d in axons.destinations[1])
+    exactly its reset state (the sequential program equals the batch, every image from reset)."""
+    _, _, x_test, _, pixels = data
+    spec = D.DigitsSpec(leak_shift=0, delta=1, steps=3, weight_bits=6)
+    q, m = D.mapped(net, spec)
+    program = network_run.sequential_program(m, x_test[:40], steps=3)
+    assert program.prelude_steps == 0
+    assert np.array_equal(program.codes, D.quantized_predict(D.quantize(net, 6), m.config, pixels[:40]))
+    assert np.array_equal(network_run.golden_batch(m, x_test[:40], steps=3).codes, program.codes)
 
 
 def test_blank_quadrants_send_nothing(net):
     """A pixel at 0 sends no event and an ink-free quadrant is never touched: synaptic
     operations count only the non-zero pixels' rows."""
-    spec = D.DigitsSpec(steps=2)
-    q = D.quantize(net, 8)
-    config = D.mesh_config(q, spec)
-    contents, axons = D.mesh_contents(q, config)
-    image = np.zeros((1, 64), dtype=np.int64)
-    image[0, [0, 9]] = [16, 5]                          # two pixels, both in quadrant 0
-    run = D.program(MeshModel(config, contents=contents, axons=axons), image, spec)
-    first = run.tile_events[0][0]
+    q, m = D.mapped(net, D.DigitsSpec(steps=2))
+    image = np.zeros((1, 64))
+    image[0, [0, 9]] = [16 / 16, 5 / 16]                # two pixels, both in quadrant 0
+    program = network_run.sequential_program(m, image, steps=2)
+    first = program.steps[0][0]
     assert first.tolist() == [[0, 16 * D.PIXEL_CODE], [9, 5 * D.PIXEL_CODE]]
-    assert run.external_events == 4                     # on and off
-    nonzero = np.count_nonzero(contents[0][0][[0, 5]], axis=1).sum()   # rows (b 0, s 0), (b 0, s 5)
-    model = MeshModel(config, contents=contents, axons=axons)
+    assert program.external_events == 4                 # on and off
+    weights = m.contents[0][0]
+    nonzero = np.count_nonzero(weights[[0, 5]], axis=1).sum()   # rows (b 0, s 0), (b 0, s 5)
+    model = MeshModel(m.config, contents=m.contents, axons=m.axons)
     assert model.step([first, None]).tiles[0].synaptic_ops == nonzero
 
 
@@ -139,7 +148,7 @@ def test_cli_golden_only(capsys):
 
 
 class TestDigitsRtl:
-    """The RTL mesh on a few dozen test images: one mesh build and one tile-bench build."""
+    """The RTL mesh on a few dozen test images: one mesh build (energy from its own counters)."""
 
     def test_rtl_matches_golden_on_every_image(self, tmp_path):
         from subtile.workloads.digits_rtl import evaluate
@@ -149,7 +158,8 @@ class TestDigitsRtl:
         assert result.accuracy_rtl == result.accuracy_golden >= 0.9
         assert result.cycles_per_inference > result.steps_per_inference
         assert result.energy_per_inference_pj > 0
-        assert set(result.energy_breakdown_pj) == {"digits_hidden", "digits_output"}
+        assert set(result.energy_breakdown_pj) == {"tile", "router", "interface"}
+        assert result.energy_per_inference_pj == pytest.approx(sum(result.energy_breakdown_pj.values()))
 
 
 @pytest.mark.slow
