@@ -25,12 +25,11 @@ from pathlib import Path
 
 from subtile.errors import ConfigError
 from subtile.gen.synth import SKY130_ICG, IcgCell, icg_mapping_verilog, replace_icg_model
-from subtile.gen.verilog import GeneratedDesign, lint_waiver_text
+from subtile.gen.verilog import GeneratedDesign, lint_waiver_text, module_spans
 
 __all__ = ["ExportResult", "export_tile", "split_modules", "sdc_text", "checks_sv", "STREAM_CHECK_SV",
            "testbench_sv"]
 
-_MODULE = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*[(;#]", re.M)
 _ICG_INSTANCE = re.compile(r"^\s*subtile_icg\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*\(", re.M)
 
 
@@ -45,19 +44,18 @@ class ExportResult:
 
 
 def split_modules(verilog: str) -> list[tuple[str, str]]:
-    """``(module name, text)`` for every module of ``verilog``, in order; each text holds the
-    attribute lines just above its ``module`` and ends with ``endmodule``. Escaped names keep no
-    backslash."""
+    """``(module name, text)`` for every module of ``verilog`` (:func:`subtile.gen.verilog.
+    module_spans`), in order; each text holds the attribute lines just above its ``module`` and
+    ends with ``endmodule``. Escaped names keep no backslash."""
     out = []
-    lines = verilog.split("\n")
-    starts = [i for i, line in enumerate(lines) if _MODULE.match(line)]
-    for start in starts:
+    for name, start, end in module_spans(verilog):
         first = start
-        while first > 0 and lines[first - 1].lstrip().startswith("(*"):
-            first -= 1
-        end = next(i for i in range(start, len(lines)) if lines[i].startswith("endmodule"))
-        name = _MODULE.match(lines[start])[1].lstrip("\\")
-        out.append((name, "\n".join(lines[first:end + 1]) + "\n"))
+        while first > 0:
+            above = verilog.rfind("\n", 0, first - 1) + 1
+            if not verilog[above:first].lstrip().startswith("(*"):
+                break
+            first = above
+        out.append((name, verilog[first:end] + "\n"))
     return out
 
 

@@ -15,7 +15,7 @@ Targets:
     clock-gate model ``subtile_icg`` is replaced by the library's clock-gate cell first
     (:class:`IcgCell`), since a latch + AND is not what an ASIC flow should build.
 
-Results are cached under ``<cache root>/synth`` (``$SUBTILE_CACHE`` or ``~/.cache/subtile``),
+Results are cached under ``<cache root>/synth`` (:func:`subtile.cache.cache_root`),
 keyed by a hash of the Verilog (without ``src`` attributes), the top, the target and device, the
 tool versions, the Liberty file and the clock-gate mapping.
 
@@ -26,28 +26,28 @@ minute for Yosys on 2 cores, more for nextpnr) and caches that in ``~/.cache/YoW
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib.metadata
 import importlib.resources
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from subtile.cache import cache_root
 from subtile.errors import ConfigError
-from subtile.gen.verilog import check_identifier, verilog_sha256
+from subtile.tech.liberty import unpacked_liberty
+from subtile.cache import verilog_digest
+from subtile.gen.verilog import check_identifier
 from subtile.toolchain.yowasp import PACKAGES, last_error, run_yowasp, yowasp_cold
 
 __all__ = ["TARGETS", "DEVICES", "IcgCell", "SKY130_ICG", "SynthResult", "SynthError", "synthesize",
-           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "tool_versions"]
+           "synthesize_config", "icg_mapping_verilog", "replace_icg_model", "flow_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "sky130")
 
@@ -232,7 +232,7 @@ def _tools_for(target: str) -> list[str]:
     return ["yosys"] + ([f"nextpnr-{target}"] if target in DEVICES else [])
 
 
-def tool_versions(target: str) -> dict[str, str]:
+def flow_versions(target: str) -> dict[str, str]:
     """Versions of the PyPI packages running ``target``'s flow; ConfigError if one is missing."""
     versions = {}
     for tool in _tools_for(target):
@@ -253,8 +253,7 @@ def _run_tool(tool: str, args: list[str], *, cwd: Path, log: Path, progress) -> 
 
 # -- cache ----------------------------------------------------------------------------------------
 def _cache_root() -> Path:
-    configured = os.environ.get("SUBTILE_CACHE")
-    return (Path(configured) if configured else Path.home() / ".cache" / "subtile") / "synth"
+    return cache_root() / "synth"
 
 
 def _file_sha256(path: Path) -> str:
@@ -326,8 +325,8 @@ def synthesize(verilog, top: str, target: str, *, lib=None, device: str | None =
     elif device is not None:
         raise ConfigError(f"device: only the FPGA targets (ice40, ecp5) take a device, not {target}")
     liberty = _resolve_liberty(lib) if target == "sky130" else None
-    tools = tool_versions(target)
-    key_parts = {"flow": _FLOW_VERSION, "verilog": verilog_sha256(verilog), "top": top, "target": target,
+    tools = flow_versions(target)
+    key_parts = {"flow": _FLOW_VERSION, "verilog": verilog_digest(verilog), "top": top, "target": target,
                  "device": device, "tools": tools,
                  "liberty": _file_sha256(liberty) if liberty else None,
                  "icg": asdict(icg_cell) if target == "sky130" else None}
@@ -471,21 +470,9 @@ def _flow_pnr(top, target, device, directory, result, progress):
     result.utilization = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
-def _gunzipped(liberty: Path, directory: Path) -> Path:
-    """``dfflibmap`` and ``abc`` cannot read a gzipped Liberty: unpack it next to the run."""
-    if liberty.suffix != ".gz":
-        return liberty
-    target = directory / liberty.name[:-3]
-    if not target.exists():
-        with gzip.open(liberty, "rb") as source, tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
-            shutil.copyfileobj(source, out)
-        os.replace(out.name, target)
-    return target
-
-
 def _flow_liberty(verilog, top, liberty, icg_cell, directory, result, progress):
     progress(f"sky130: unpacking {liberty.name}" if liberty.suffix == ".gz" else f"sky130: Liberty {liberty.name}")
-    lib = _gunzipped(liberty, directory)
+    lib = unpacked_liberty(liberty, directory)
     has_icg = "module subtile_icg" in verilog
     source = _write_sources(replace_icg_model(verilog, icg_mapping_verilog(icg_cell)), directory)
     script = directory / "synth.ys"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import platform
@@ -16,10 +15,11 @@ from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import wiring
 
 import subtile.progress as progress
+from subtile.cache import verilog_digest
 from subtile.errors import ConfigError
 from subtile.spec.config import VERILOG_KEYWORDS
 
-__all__ = ["GeneratedDesign", "generate", "verilog_sha256", "tool_versions", "check_identifier",
+__all__ = ["GeneratedDesign", "generate", "module_spans", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
@@ -37,7 +37,6 @@ LINT_WAIVERS = {
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # fullmatch: "$" would accept a trailing newline
 _PORT_DECLARATION = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)\s*;", re.M)
-_SRC_ATTRIBUTE = re.compile(r"\(\*\s*src\s*=\s*\"[^\"]*\"\s*\*\)\s*")
 
 
 def check_identifier(name: str, *, parameter: str = "top") -> str:
@@ -140,9 +139,21 @@ def initialise_registers(text: str) -> str:
     return _BARE_REGISTER.sub(initialise, text)
 
 
-def verilog_sha256(text: str) -> str:
-    """Hash of Verilog text, ignoring ``(* src = ... *)`` attributes (they hold absolute paths)."""
-    return hashlib.sha256(_SRC_ATTRIBUTE.sub("", text).encode()).hexdigest()
+_MODULE_HEADER = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*[(;#]", re.M)
+_ENDMODULE = re.compile(r"^endmodule\b", re.M)
+
+
+def module_spans(verilog: str) -> list[tuple[str, int, int]]:
+    """``(name, start, end)`` of every module of Verilog text, in order: ``verilog[start:end]``
+    runs from its ``module`` keyword to the end of its ``endmodule`` (both at the start of a
+    line); escaped names keep no backslash. The one module splitter of subtile."""
+    spans = []
+    for match in _MODULE_HEADER.finditer(verilog):
+        end = _ENDMODULE.search(verilog, match.start())
+        if end is None:
+            raise ValueError(f"verilog: module {match[1]} has no endmodule")
+        spans.append((match[1].lstrip("\\"), match.start(), end.end()))
+    return spans
 
 
 def tool_versions() -> dict[str, str]:
@@ -190,7 +201,7 @@ class GeneratedDesign:
 
     @property
     def sha256(self) -> str:
-        return verilog_sha256(self.verilog)
+        return verilog_digest(self.verilog)
 
     def manifest(self) -> dict:
         manifest = {

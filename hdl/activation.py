@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from subtile.spec.activation import ActivationSpec, ActivationPlan
 from subtile.spec.fixed import Overflow, Rounding, align, resize, shift_right, signed_width
 from subtile.hdl.fixed import AMARANTH_OPS, shape_of
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["ActivationUnit"]
 
@@ -37,7 +37,7 @@ class ActivationUnit(wiring.Component):
 
     def __init__(self, spec: ActivationSpec | None = None, *, plan: ActivationPlan | None = None,
                  **spec_kwargs):
-        with refusing(self):
+        with unused_if_refused(self):
             if spec is None:
                 spec = plan.spec if plan is not None else ActivationSpec(**spec_kwargs)
             elif spec_kwargs:

@@ -9,7 +9,7 @@ from subtile.spec.activation import ActivationPlan, ActivationSpec
 from subtile.spec.fixed import FixedFormat, Overflow, Rounding, resize
 from subtile.hdl.activation import ActivationUnit
 from subtile.hdl.fixed import AMARANTH_OPS, shape_of
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["Branch"]
 
@@ -43,7 +43,7 @@ class Branch(wiring.Component):
 
     def __init__(self, *, accumulator_format: FixedFormat, dendrite_format: FixedFormat,
                  spec: ActivationSpec | None = None, plan: ActivationPlan | None = None):
-        with refusing(self):
+        with unused_if_refused(self):
             for label, fmt in (("accumulator_format", accumulator_format),
                                ("dendrite_format", dendrite_format)):
                 if not isinstance(fmt, FixedFormat) or not fmt.signed:

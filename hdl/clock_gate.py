@@ -26,7 +26,8 @@ from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, EnableInserter
 from subtile.spec.config import GATING_MODES
 from subtile.errors import ConfigError
 
-__all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "ICG_VERILOG_TEMPLATE", "icg_verilog", "add_gated_submodule"]
+__all__ = ["GATING_MODES", "ICG_MODULE", "ICG_VERILOG", "ICG_VERILOG_TEMPLATE", "icg_verilog", "ClockGate",
+           "add_gated_submodule"]
 
 #: Module name of the clock-gate cell instantiated in ``icg`` mode.
 ICG_MODULE = "subtile_icg"
@@ -62,6 +63,26 @@ def icg_verilog(module: str = ICG_MODULE, *, pins: tuple[str, str, str] = ("CLK"
 
 #: The model of :data:`ICG_MODULE` (what :func:`icg_verilog` returns by default).
 ICG_VERILOG = icg_verilog()
+
+
+class ClockGate(Instance):
+    """The clock-gate cell of one gated domain (an :class:`~amaranth.hdl.Instance` of
+    :data:`ICG_MODULE`), which also says what it gates, for the design's structure
+    (:func:`subtile.hdl.flops.clock_tree`).
+
+    Members
+    -------
+    domain : str
+        The gated domain whose clock it drives.
+    source : str
+        The domain whose clock it gates (the root domain, or a parent gated domain).
+    enable : Value
+        The enable as the design computes it (the cell's ``EN`` is it or the reset).
+    """
+
+    def __init__(self, domain: str, *, source: str, enable, reset, gclk):
+        super().__init__(ICG_MODULE, i_CLK=ClockSignal(source), i_EN=Value.cast(enable) | reset, o_GCLK=gclk)
+        self.domain, self.source, self.enable = domain, source, enable
 
 
 def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync", sources=None):
@@ -107,11 +128,11 @@ def add_gated_submodule(m, name, elaboratable, enables, *, mode, domain="sync", 
     elif mode == "enable":
         m.submodules[name] = DomainRenamer(renames)(EnableInserter(forced)(elaboratable))
     else:
-        for gated, enable in forced.items():
+        for gated, enable in enables.items():
             m.domains += ClockDomain(gated, local=True)
             gclk = Signal(name=f"{gated}_gclk")
-            m.submodules[f"icg_{gated}"] = Instance(
-                ICG_MODULE, i_CLK=ClockSignal(sources.get(gated, domain)), i_EN=enable, o_GCLK=gclk)
+            m.submodules[f"icg_{gated}"] = ClockGate(gated, source=sources.get(gated, domain), enable=enable,
+                                                     reset=reset, gclk=gclk)
             m.d.comb += [
                 ClockSignal(gated).eq(gclk),
                 ResetSignal(gated).eq(reset),

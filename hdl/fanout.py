@@ -6,7 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from subtile.errors import ConfigError
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["FanOut", "external_event_layout"]
 
@@ -54,7 +54,7 @@ class FanOut(wiring.Component):
     def __init__(self, *, event_layout: data.StructLayout, packet_layout: data.StructLayout,
                  destinations, max_destinations: int, source: int, external: bool = False,
                  isolate: bool = False):
-        with refusing(self):
+        with unused_if_refused(self):
             if not 0 <= max_destinations <= 16:
                 raise ConfigError(f"max_destinations: {max_destinations} is outside the allowed range 0..16")
             destinations = [list(d) for d in destinations]

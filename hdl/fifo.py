@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from subtile.errors import ConfigError
 from subtile.hdl.clock_gate import GATING_MODES, add_gated_submodule
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["GatedFIFO"]
 
@@ -61,7 +61,7 @@ class GatedFIFO(wiring.Component):
     """
 
     def __init__(self, *, width: int, depth: int, gating: str = "none"):
-        with refusing(self):
+        with unused_if_refused(self):
             for name, value, lo, hi in (("width", width, 1, 4096), ("depth", depth, 2, 1024)):
                 if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                     raise ConfigError(f"{name}: {value!r} is outside the allowed range {lo}..{hi}")

@@ -1,57 +1,105 @@
-"""Flip-flops of an elaborated design, counted from its Amaranth fragments (for the energy model).
-
-The tile's flop budget is written out per clock gate (:class:`subtile.hdl.tile.RegisterBudget`);
-the network's (routers, output FIFOs, fan-outs) is counted per clock domain from the design
-itself (:func:`subtile.hdl.mesh.network_clocks`), which keeps it right when the design changes.
+"""Flip-flops of an elaborated design per clock domain, and its clock-gate tree, read from its
+Amaranth fragments: the one source of the flop counts of the energy model, for the tile
+(:class:`subtile.hdl.tile.RegisterBudget`, per gated unit) and for the network blocks of a mesh
+(:func:`subtile.hdl.mesh.network_clocks`, per gated domain).
 """
 
-from amaranth.hdl import Fragment, Shape
+from collections import defaultdict
+from dataclasses import dataclass, field
 
-__all__ = ["count_flops", "count_flops_by_domain"]
+from amaranth.hdl import Fragment, MemoryInstance, Signal, Value
+
+from subtile.hdl.amaranth_internals import assigned_signals, memory_ports, memory_write_domain
+from subtile.hdl.clock_gate import ClockGate
+
+__all__ = ["ClockTree", "clock_tree", "count_flops", "count_flops_by_domain"]
 
 
-def count_flops(elaboratable) -> int:
-    """Flip-flops of ``elaboratable``: every bit assigned in a clocked domain, plus every bit of
-    its writable memories (a small memory is built from flip-flops: Yosys maps the FIFO storage
-    of the mesh to them; a memory without write port is a ROM, built from logic) and of their
-    synchronous read ports' output registers.
+@dataclass
+class ClockTree:
+    """What an elaborated design clocks.
 
-    Elaborates the design again (without a platform); the objects are not changed.
+    Members
+    -------
+    flops : dict of str to int
+        Per clock domain, its flip-flops: every bit assigned in that domain, plus the output
+        registers of the synchronous read ports of memories in it.
+    memory_bits : int
+        Bits of the writable memories (a memory without write port is a ROM, built from logic).
+    memory_domains : dict of str to int
+        The same bits per clock domain of the memory's write port.
+    gates : dict of str to ClockGate
+        Per gated domain, its clock-gate cell (:class:`subtile.hdl.clock_gate.ClockGate`: source
+        domain and enable); empty unless the design gates clocks with cells (``icg``).
+    registers : set of int
+        ``id()`` of every signal assigned in a clocked domain or driven by a synchronous memory
+        read port (flip-flop outputs).
     """
-    return sum(count_flops_by_domain(elaboratable).values())
+
+    flops: dict = field(default_factory=dict)
+    memory_bits: int = 0
+    memory_domains: dict = field(default_factory=dict)
+    gates: dict = field(default_factory=dict)
+    registers: set = field(default_factory=set)
+
+    @property
+    def total(self) -> int:
+        """Flip-flops of the design with its writable memories built from flip-flops."""
+        return sum(self.flops.values()) + self.memory_bits
 
 
-def count_flops_by_domain(elaboratable) -> dict[str, int]:
-    """The flip-flops of :func:`count_flops`, per clock domain (as named inside ``elaboratable``:
-    a domain renamed by a :class:`~amaranth.hdl.DomainRenamer` within it counts under its new
-    name). A memory counts under its write port's domain (its read registers under theirs)."""
-    # Private Amaranth 0.5 names (the project pins amaranth < 0.6): a memory elaborates to a
-    # MemoryInstance fragment, and a statement lists the signals it assigns.
-    from amaranth.hdl._mem import MemoryInstance
-
-    counts: dict[str, int] = {}
-
-    def add(domain, bits):
-        counts[domain] = counts.get(domain, 0) + bits
+def clock_tree(elaboratable) -> ClockTree:
+    """The :class:`ClockTree` of ``elaboratable``, elaborated again without a platform (the
+    objects are not changed)."""
+    tree = ClockTree()
+    flops = defaultdict(int)
 
     def walk(fragment):
+        if isinstance(fragment, ClockGate):
+            tree.gates[fragment.domain] = fragment
         if isinstance(fragment, MemoryInstance):
-            width = Shape.cast(fragment._data.shape).width
-            if fragment._write_ports:
-                add(fragment._write_ports[0]._domain, fragment._data.depth * width)
-            for port in fragment._read_ports:
-                if port._domain != "comb":
-                    add(port._domain, width)
+            storage, reads = memory_ports(fragment)
+            tree.memory_bits += storage
+            if storage:
+                domain = memory_write_domain(fragment)
+                tree.memory_domains[domain] = tree.memory_domains.get(domain, 0) + storage
+            for domain, data in reads:
+                if domain != "comb":
+                    flops[domain] += len(data)
+                    tree.registers.update(id(signal) for signal in _signals(data))
         for domain, statements in fragment.statements.items():
             if domain == "comb":
                 continue
             assigned = {}
             for statement in statements:
-                for signal in statement._lhs_signals():
+                for signal in assigned_signals(statement):
                     assigned[id(signal)] = signal
-            add(domain, sum(len(signal) for signal in assigned.values()))
+            flops[domain] += sum(len(signal) for signal in assigned.values())
+            tree.registers.update(assigned)  # (the ids)
         for sub, _name, _src in fragment.subfragments:
             walk(sub)
 
     walk(Fragment.get(elaboratable, None))
+    tree.flops = dict(flops)
+    return tree
+
+
+def _signals(value):
+    value = Value.cast(value)
+    return [value] if isinstance(value, Signal) else []
+
+
+def count_flops(elaboratable) -> int:
+    """Flip-flops of ``elaboratable`` with its writable memories built from flip-flops (Yosys
+    maps the FIFO storage of the mesh to them): :attr:`ClockTree.total`."""
+    return clock_tree(elaboratable).total
+
+
+def count_flops_by_domain(elaboratable) -> dict[str, int]:
+    """The flip-flops of :func:`count_flops`, per clock domain (as named inside ``elaboratable``):
+    :attr:`ClockTree.flops`, with each writable memory's storage under its write port's domain."""
+    tree = clock_tree(elaboratable)
+    counts = dict(tree.flops)
+    for domain, bits in tree.memory_domains.items():
+        counts[domain] = counts.get(domain, 0) + bits
     return counts

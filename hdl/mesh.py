@@ -14,7 +14,7 @@ from subtile.hdl.router import (COUNTER_WIDTH, EAST, LOCAL, NORTH, PORTS, SOUTH,
                                 packet_layout, round_robin)
 from subtile.hdl.synapse import event_out_layout
 from subtile.hdl.tile import Tile
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["RouterMesh", "Mesh", "InterfaceProbes", "mesh_packet_layout", "COUNTERS_PER_ROUTER",
            "INTERFACE_UNITS", "INTERFACE_GATES", "network_flops", "network_clocks"]
@@ -173,7 +173,7 @@ class Mesh(wiring.Component):
     """
 
     def __init__(self, config: MeshConfig, *, contents=None, axons=None):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(config, MeshConfig):
                 raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
             if contents is None:

@@ -13,7 +13,7 @@ from subtile.spec.fixed import FixedFormat, Overflow, Rounding, resize, saturate
 from subtile.hdl.activation import ActivationUnit
 from subtile.hdl.branch import Branch
 from subtile.hdl.fixed import AMARANTH_OPS, shape_of
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["LevelCrossingEncoder", "NeuronLane", "activation_plans"]
 
@@ -88,7 +88,7 @@ class LevelCrossingEncoder(wiring.Component):
     """
 
     def __init__(self, *, payload_format: FixedFormat, delta: int):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(payload_format, FixedFormat) or not payload_format.signed:
                 raise ConfigError(f"payload_format: expected a signed FixedFormat, got {payload_format!r}")
             if isinstance(delta, bool) or not isinstance(delta, int) \
@@ -169,7 +169,7 @@ class NeuronLane(wiring.Component):
 
     def __init__(self, config: TileConfig, *, branch_plan: ActivationPlan | None = None,
                  soma_plan: ActivationPlan | None = None):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
             branch_spec, soma_spec = config.branch_spec, config.soma_spec

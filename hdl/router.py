@@ -13,7 +13,8 @@ from amaranth.lib.wiring import In, Out
 from subtile.errors import ConfigError
 from subtile.hdl.clock_gate import GATING_MODES, add_gated_submodule
 from subtile.hdl.fifo import GatedFIFO
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
+from subtile.spec.config import index_bits
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS", "ROUTER_GATES",
@@ -36,10 +37,6 @@ ROUTER_UNITS = ("fifo", "fifo_control", "arbiter", "links", "counters")
 ROUTER_GATES = ("router", "fifo", "fifo_head", "fifo_word", "arbiter", "stalls")
 
 
-def _bits(count: int) -> int:
-    return max(1, (count - 1).bit_length())
-
-
 def _equals(value, constant: int):
     """``value == constant``; a comparison with 0 is written as a reduction (a multi-bit
     ``!x`` in the Verilog is a lint width warning)."""
@@ -51,9 +48,9 @@ def packet_layout(*, width: int, height: int, address_width: int, payload_width:
     """A packet: destination tile (x, y), destination input address, signed payload, and the
     source (tile index y * width + x, neuron) for debugging and ordering checks."""
     return data.StructLayout({
-        "x": unsigned(_bits(width)), "y": unsigned(_bits(height)),
+        "x": unsigned(index_bits(width)), "y": unsigned(index_bits(height)),
         "address": unsigned(address_width), "payload": signed(payload_width),
-        "src_tile": unsigned(_bits(width * height)), "src_neuron": unsigned(neuron_width),
+        "src_tile": unsigned(index_bits(width * height)), "src_neuron": unsigned(neuron_width),
     })
 
 
@@ -147,7 +144,7 @@ class Router(wiring.Component):
 
     def __init__(self, *, layout: data.StructLayout, x: int, y: int, width: int, height: int,
                  fifo_depth: int, gating: str = "none"):
-        with refusing(self):
+        with unused_if_refused(self):
             for name, value, lo, hi in (("width", width, 1, 64), ("height", height, 1, 64),
                                         ("fifo_depth", fifo_depth, 2, 1024)):
                 if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:

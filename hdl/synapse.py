@@ -7,9 +7,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from subtile.spec.config import TileConfig
+from subtile.spec.fixed import bits
 from subtile.errors import ConfigError
 from subtile.hdl.fixed import shape_of
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
 __all__ = ["SynapsePipeline", "event_in_layout", "event_out_layout", "prog_layout",
            "pack_weight_rows", "table_words"]
@@ -45,8 +46,7 @@ def pack_weight_rows(config: TileConfig, weights) -> list[int]:
     fmt = config.weight_format
     if not np.all(fmt.contains(weights)):
         raise ConfigError(f"weights: codes outside {fmt} ({fmt.min_code}..{fmt.max_code})")
-    mask = (1 << fmt.width) - 1
-    return [sum((int(w) & mask) << (n * fmt.width) for n, w in enumerate(row)) for row in weights]
+    return [sum(bits(int(w), fmt) << (n * fmt.width) for n, w in enumerate(row)) for row in weights]
 
 
 def table_words(config: TileConfig, table) -> list[int]:
@@ -123,7 +123,7 @@ class SynapsePipeline(wiring.Component):
     DOMAINS = ("pipeline", "weights", "unmapped")
 
     def __init__(self, config: TileConfig, *, weights, table, isolate: bool = True, domains=None):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
             domains = dict(domains or {})

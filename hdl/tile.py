@@ -1,5 +1,7 @@
 """The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
 
+import functools
+
 import numpy as np
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
@@ -14,32 +16,17 @@ from subtile.hdl.fixed import shape_of
 from subtile.hdl.neuron import NeuronLane, activation_plans, resting_state_settled
 from subtile.hdl.synapse import (SynapsePipeline, event_in_layout, event_out_layout, pack_weight_rows, prog_layout,
                       table_words)
-from subtile.hdl.validation import refusing
+from subtile.hdl.validation import unused_if_refused
 
-__all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS", "gated_unit"]
+__all__ = ["Tile", "TileRegisters", "TileProbes", "RegisterBudget", "PROBE_UNITS", "GATED_UNITS"]
 
-#: Units whose toggles are counted (TileProbes.data), and the clock-gated ones among them.
+#: Units whose toggles are counted (TileProbes.data), and the clock-gated units (each a set of
+#: clock gates, Tile.clock_enables; which domains and flops they hold is read from the design,
+#: RegisterBudget).
 PROBE_UNITS = ("synapse", "mac", "accumulators", "neuron_state", "neuron_update", "branch_activation",
                "soma_activation", "encoder", "output")
 GATED_UNITS = ("synapse", "weights", "unmapped", "control", "emit", "branches", "accumulators", "neurons",
                "neuron_state", "lanes", "lane_operands", "branch_operands", "emit_payloads")
-
-
-def gated_unit(domain: str) -> str:
-    """The gated unit (:data:`GATED_UNITS`) of a tile's gated clock domain (``g_acc_3_1`` ->
-    ``accumulators``, ``g_neuron_3`` -> ``neuron_state``, ``g_operands_2`` -> ``lane_operands``,
-    ``g_operands_2_1`` -> ``branch_operands``, ``g_<unit>`` -> ``<unit>``)."""
-    name = domain.removeprefix("g_")
-    if name.startswith("acc_"):
-        return "accumulators"
-    if name.startswith("operands_") and name.count("_") == 2 and name[len("operands_"):].replace("_", "").isdigit():
-        return "branch_operands"
-    for prefix, unit in (("neuron_", "neuron_state"), ("operands_", "lane_operands")):
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            return unit
-    if name not in GATED_UNITS:
-        raise ValueError(f"domain: {domain!r} is not a gated domain of the tile")
-    return name
 
 
 #: The synapse pipeline's register groups (SynapsePipeline.DOMAINS) and their gated units.
@@ -179,7 +166,7 @@ class Tile(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, *, weights=None, table=None):
-        with refusing(self):
+        with unused_if_refused(self):
             if not isinstance(config, TileConfig):
                 raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
             if weights is None or table is None:
@@ -201,7 +188,7 @@ class Tile(wiring.Component):
         self.lane_units = [NeuronLane(config, branch_plan=self.branch_plan, soma_plan=self.soma_plan)
                            for _ in range(config.lanes)]
         # The multiply-accumulates' results, one per neuron (observed for toggle counting).
-        self.products = [Signal(signed(config.weight_format.width + config.payload_format.width),
+        self.products = [Signal(signed(config.product_width),
                                 name=f"product_{n}") for n in range(config.neurons)]
         self.acc_next = [Signal(shape_of(config.accumulator_format), name=f"acc_next_{n}")
                          for n in range(config.neurons)]
@@ -224,6 +211,14 @@ class Tile(wiring.Component):
         self.unit_enable = {unit: Signal(name=f"{unit}_en")
                             for unit in ("synapse", "weights", "unmapped", "control", "emit", "branches", "neurons",
                                          "lanes", "emit_payloads")}
+        # Per gated unit (GATED_UNITS), the enables of its clock gates: the one statement of which
+        # gate belongs to which unit (RegisterBudget follows each gate's enable to its unit).
+        flat = lambda rows: [signal for row in rows for signal in row]
+        self.clock_enables = {unit: [self.unit_enable[unit]] if unit in self.unit_enable else [] for unit in GATED_UNITS}
+        self.clock_enables.update(accumulators=flat(self.acc_enable), neuron_state=list(self.neuron_enable),
+                                  lane_operands=list(self.operand_enable),
+                                  branch_operands=flat(self.branch_operand_enable))
+        assert tuple(self.clock_enables) == GATED_UNITS 
         super().__init__({
             "events_in": In(stream.Signature(event_in_layout(config))),
             "events_out": Out(stream.Signature(event_out_layout(config))),
@@ -456,7 +451,7 @@ class Tile(wiring.Component):
                 operand_regs.d[operand_domain] += operand.eq(value if isolate else Mux(enable, value, operand))
         if lanes == 1:
             # One lane: its gate's enable equals the parent's, so the lane's gate is fed from
-            # the root clock and there is no parent (RegisterBudget counts it so).
+            # the root clock and there is no parent.
             del load["g_lanes"]
         add_gated_submodule(m, "operands", operand_regs, load, mode=config.gating,
                             sources={domain: "g_lanes" for domain in load if "g_lanes" in load and domain != "g_lanes"})
@@ -506,52 +501,54 @@ class Tile(wiring.Component):
 
 
 class RegisterBudget:
-    """Flip-flops of a tile by clock gate (the clock tree of docs/architecture.md).
+    """Flip-flops of a tile by clock gate (the clock tree of docs/architecture.md), read from the
+    elaborated design (:func:`subtile.hdl.flops.clock_tree`, the mechanism that also counts the
+    mesh's network flops).
 
+    The tile is elaborated with ``icg`` gating, where each gated domain has its clock-gate cell;
+    each gate's enable says its unit (:attr:`Tile.clock_enables`) and each gate's source clock
+    its parent. With ``enable`` and ``none`` the same flops are clocked every cycle (same
+    registers, same domains before renaming; tests/power/test_mesh_energy.py checks the count).
     Every flip-flop of the tile sits behind a gated clock: the event pipeline (``synapse``), its
     weight-read register (``weights``) and drop counter (``unmapped``), the sequencer
-    (``control``), its pending output events (``emit``) and their payloads
-    (``emit_payloads``), the accumulators (one gate each, fed from the ``branches`` gate), the
-    dirty flags (``neurons``), each neuron's v and y_sent (one gate each, fed from ``neurons``)
-    and each lane's accumulator operands (``lane_operands``, one gate per lane, fed from
-    ``lanes``). With ``enable`` and ``none`` the same flops are clocked every cycle.
+    (``control``), its pending output events (``emit``) and their payloads (``emit_payloads``),
+    the accumulators (one gate each, fed from the ``branches`` gate), the dirty flags
+    (``neurons``), each neuron's v and y_sent (one gate each, fed from ``neurons``) and each
+    lane's operands (``lane_operands``, one gate per lane, fed from ``lanes``; with private lanes
+    each accumulator operand has its own gate, ``branch_operands``).
 
     Members
     -------
     gated : dict of str to (int, int)
-        Per gated unit (:data:`GATED_UNITS`): number of clock gates, flip-flops behind each.
+        Per gated unit (:data:`GATED_UNITS`): number of clock gates, flip-flops behind each
+        (``(0, 0)``: a unit this configuration does not have).
     parent : dict of str to str or None
         Per gated unit, the unit whose gated clock feeds its gates (``None``: the root clock).
     root_flops : int
         Flip-flops on the root clock (none in the tile: the harness's are not counted).
+    unit_of : dict of str to str
+        Gated clock domain (``g_acc_3_1``, the clock gate ``icg_g_acc_3_1``) to its unit.
+
+    Raises
+    ------
+    RuntimeError
+        If the design has a clock gate whose enable is in no unit of :attr:`Tile.clock_enables`,
+        flops in a domain without a gate, gates of one unit holding different flop counts or
+        fed from different units: the energy model's clock tree would not describe it.
     """
 
     def __init__(self, config: TileConfig):
-        wp, wm = config.payload_format.width, config.membrane_format.width
-        private = int(config.private_lanes)
-        self.gated = {
-            # s1_valid, s1_payload, s1_in_range, s2_valid and the table read data
-            "synapse": (1, 1 + wp + 1 + 1 + config.table_entry_width),
-            "weights": (1, config.neurons * config.weight_format.width + config.branch_index_width + wp),
-            "unmapped": (1, 32),
-            "control": (1, 4 + (max(config.groups, 2) - 1).bit_length() + config.groups),  # phase, group, remaining
-            "emit": (int(config.lanes > 1), config.lanes if config.lanes > 1 else 0),  # pending events
-            "branches": (1, 0),
-            # (a private lane's stamp bit sits with each accumulator and each of its operands)
-            "accumulators": (config.neurons * config.branches, config.accumulator_width + private),
-            "neurons": (1, config.neurons),                                       # the dirty flags
-            "neuron_state": (config.neurons, wm + wp),                            # v, y_sent
-            "lanes": (int(config.lanes > 1), 0),                                  # none for one lane
-            "lane_operands": (config.lanes, wm + wp + (0 if private else config.branches * config.accumulator_width)),
-            "branch_operands": (config.lanes * config.branches if private else 0, config.accumulator_width + 1),
-            "emit_payloads": (1, config.lanes * wp),
-        }
-        self.parent = {unit: None for unit in self.gated}
-        self.parent.update(accumulators="branches", neuron_state="neurons",
-                           lane_operands="lanes" if config.lanes > 1 else None,
-                           branch_operands="lanes" if config.lanes > 1 else None)
-        assert tuple(self.gated) == GATED_UNITS
-        self.root_flops = 0
+        self.gated, self.parent, self.root_flops, self.unit_of = _clock_structure(config)
+
+    @classmethod
+    def of(cls, tile: "Tile") -> "RegisterBudget":
+        """The budget of ``tile`` itself (an ``icg`` tile; :class:`RegisterBudget` of a config
+        reads a tile built from it with the default contents)."""
+        if tile.config.gating != "icg":
+            raise ValueError(f"tile: the clock tree is read from an icg tile, not {tile.config.gating!r}")
+        budget = cls.__new__(cls)
+        budget.gated, budget.parent, budget.root_flops, budget.unit_of = _read_clock_structure(tile)
+        return budget
 
     @property
     def gated_flops(self) -> int:
@@ -560,6 +557,36 @@ class RegisterBudget:
     @property
     def gates(self) -> int:
         return sum(gates for gates, _flops in self.gated.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _clock_structure(config: TileConfig):
+    return _read_clock_structure(Tile(config.replace(gating="icg")))
+
+
+def _read_clock_structure(tile: Tile):
+    from subtile.hdl.flops import clock_tree
+    tree = clock_tree(tile)
+    unit_of_enable = {id(enable): unit for unit, enables in tile.clock_enables.items() for enable in enables}
+    unit_of = {}
+    for domain, gate in tree.gates.items():
+        if id(gate.enable) not in unit_of_enable:
+            raise RuntimeError(f"tile: the clock gate of {domain} has an enable in no unit of Tile.clock_enables")
+        unit_of[domain] = unit_of_enable[id(gate.enable)]
+    stray = sorted(set(tree.flops) - set(unit_of) - {"sync"})
+    if stray:
+        raise RuntimeError(f"tile: flops in domains without a clock gate: {', '.join(stray)}")
+    gated, parent = {}, {}
+    for unit in GATED_UNITS:
+        domains = [domain for domain, of in unit_of.items() if of == unit]
+        flops = {tree.flops.get(domain, 0) for domain in domains}
+        parents = {unit_of.get(tree.gates[domain].source) for domain in domains}
+        if len(flops) > 1 or len(parents) > 1:
+            raise RuntimeError(f"tile: the clock gates of {unit} differ in flops ({sorted(flops)}) or parent "
+                               f"({sorted(map(str, parents))}); the energy model's clock tree needs them alike")
+        gated[unit] = (len(domains), flops.pop() if flops else 0)
+        parent[unit] = parents.pop() if parents else None
+    return gated, parent, tree.flops.get("sync", 0), unit_of
 
 
 class TileProbes:
@@ -599,9 +626,6 @@ class TileProbes:
                 lane.y_sent_next, lane.dirty_next, lane.emit, lane.payload)],
             "output": [tile.events_out.valid, tile.events_out.payload.as_value()],
         }
-        self.clock_enables = {unit: tile.unit_enable.get(unit) for unit in GATED_UNITS}
-        self.clock_enables.update(accumulators=Cat(flat(tile.acc_enable)), neuron_state=Cat(tile.neuron_enable),
-                                  lane_operands=Cat(tile.operand_enable),
-                                  branch_operands=Cat(flat(tile.branch_operand_enable)) if tile.branch_operand_enable
-                                  else Const(0, 1))
+        self.clock_enables = {unit: (enables[0] if unit in tile.unit_enable else Cat(enables)) if enables
+                              else Const(0, 1) for unit, enables in tile.clock_enables.items()}
         assert tuple(self.data) == PROBE_UNITS and tuple(self.clock_enables) == GATED_UNITS

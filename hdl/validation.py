@@ -2,19 +2,20 @@
 
 import contextlib
 
-__all__ = ["refusing"]
+from subtile.hdl.amaranth_internals import silence_unused
+
+__all__ = ["unused_if_refused"]
 
 
 @contextlib.contextmanager
-def refusing(component):
-    """Validate a component's constructor arguments inside this block.
-
-    When the block raises (:class:`~subtile.errors.ConfigError` is a ``ValueError``), the
-    half-built component is marked as deliberately unused, so that Amaranth does not add a
-    "created but never used" warning to the user's error.
+def unused_if_refused(component):
+    """Validate a component's constructor arguments inside this block; if the block refuses them
+    (raises :class:`TypeError` or :class:`ValueError`; :class:`~subtile.errors.ConfigError` is a
+    ``ValueError``), the half-built component is marked as deliberately unused before the error
+    goes on, so that Amaranth does not add a "created but never used" warning to it.
     """
     try:
         yield
     except (TypeError, ValueError):
-        component._MustUse__silence = True
+        silence_unused(component)
         raise

@@ -42,7 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from subtile.spec.config import TileConfig
+from subtile.spec.fixed import bits
 from subtile.errors import ConfigError
+from subtile.gen.verilog import module_spans
 from subtile.sim.tile_harness import generate_bench
 from subtile.golden.tile import SynapseTable, initial_contents, random_stimulus
 from subtile.store import ResultStore
@@ -71,7 +73,6 @@ def unit_of(path: str) -> str:
 
 
 # -- finding sites ---------------------------------------------------------------------------------
-_MODULE = re.compile(r"^module \\?(\S+)\s*\(", re.M)
 _DECL = re.compile(r"^\s*(?:input|output|wire|reg)\s+(?:signed\s+)?(?:\[(\d+):(\d+)\]\s+)?(\\\S+ |[A-Za-z_]\w*)\s*(?:=.*)?;")
 _CONTINUOUS = re.compile(r"^(  assign )(.+?) = (.+);$")
 _BLOCKING = re.compile(r"^(\s+)(\\\S+ |[A-Za-z_][\w.]*(?: ?\[[^\]]+\])?) = (.+);$")
@@ -124,16 +125,6 @@ class Mutation:
         again = f" (occurrence {self.occurrence})" if self.occurrence else ""
         return (f"{self.unit} {self.module}: {self.kind} ({self.detail}) in "
                 f"`{self.lhs.strip()} = {self.original.strip()}`{again} -> `{self.mutated.strip()}`")
-
-
-def _modules(text: str) -> list[tuple[str, int, int]]:
-    """(name, start, end) character spans of each module of Verilog text."""
-    starts = [(m.group(1), m.start()) for m in _MODULE.finditer(text)]
-    spans = []
-    for name, start in starts:
-        end = text.index("endmodule", start) + len("endmodule")
-        spans.append((name, start, end))
-    return spans
 
 
 def _statements(body: str):
@@ -230,7 +221,7 @@ def find_mutations(verilog: str, top: str, harness: int = 0) -> list[Mutation]:
     """Every candidate single fault in the tile of harness ``harness`` of a bench's Verilog."""
     prefix = f"{top}.h{harness}."
     mutations = []
-    for name, start, end in _modules(verilog):
+    for name, start, end in module_spans(verilog):
         if not (name == prefix + "tile" or name.startswith(prefix + "tile.")):
             continue
         body = verilog[start:end]
@@ -273,7 +264,7 @@ def instrument(verilog: str, top: str, harnesses: int, mutations: list[Mutation]
         by_site.setdefault((mutation.module, mutation.statement), []).append((number, mutation))
     paths = {mutation.module for mutation in mutations}
     pieces, position = [], 0
-    for name, start, end in _modules(verilog):
+    for name, start, end in module_spans(verilog):
         harness = next((h for h in range(harnesses) if name.startswith(f"{top}.h{h}.")), None)
         path = name[len(f"{top}.h{harness}."):] if harness is not None else None
         if path not in paths:
@@ -367,10 +358,9 @@ def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
     for (b, j), a in address.items():
         valid[a], branch[a], slot[a] = True, b, j
     words = SynapseTable(valid, branch, slot, config).encode()
-    mask = (1 << wfmt.width) - 1
     writes = [(0, a, 0, int(words[a])) for a in address.values()]
     # the other slots of each branch get weight 0: their addresses may be sent later
-    writes += [(1, b * config.synapses + j, n, (weights[j] if j < slots else 0) & mask)
+    writes += [(1, b * config.synapses + j, n, bits(weights[j] if j < slots else 0, wfmt))
                for b in range(config.branches) for j in range(config.synapses) for n in range(config.neurons)]
     steps, current = [], {}
     for target, row in zip(targets, levels):
@@ -715,7 +705,7 @@ def _unit_modules(verilog: str, top: str, module: str, harness: int = 0) -> dict
     keyed by the path below the harness."""
     prefix = f"{top}.h{harness}."
     out = {}
-    for name, start, end in _modules(verilog):
+    for name, start, end in module_spans(verilog):
         if name.startswith(prefix) and (name[len(prefix):] == module or name[len(prefix):].startswith(module + ".")):
             out[name[len(prefix):]] = verilog[start:end]
     return out

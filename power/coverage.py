@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BitToggles", "CoveragePoint", "read_points", "read_toggle_coverage", "demangle",
+__all__ = ["BitToggles", "CoveragePoint", "read_points", "toggle_bit", "read_toggle_coverage", "demangle",
            "net_totals"]
 
 _MANGLED = re.compile(r"__0([0-9A-Fa-f]{2})")
@@ -121,6 +121,16 @@ def _unfold_wide(net: str, bits: dict[int | None, BitToggles]) -> dict[int | Non
     return fixed
 
 
+def toggle_bit(point: CoveragePoint) -> tuple[str, int | None, bool]:
+    """``(signal, bit, rise)`` of a toggle point: the demangled signal name (without the
+    hierarchy, key ``h``), its bit (None when the comment has no index) and whether the point
+    counts 0->1 transitions."""
+    match = _TOGGLE_COMMENT.match(point.keys["o"])
+    if match is None:
+        raise ValueError(f"toggle point with an unexpected comment {point.keys['o']!r}")
+    return demangle(match["name"]), None if match["bit"] is None else int(match["bit"]), match["before"] == "0"
+
+
 def read_toggle_coverage(path: Path | str, *, unfold_wide: bool = True
                          ) -> dict[str, dict[int | None, BitToggles]]:
     """Toggle counts per hierarchical signal and bit.
@@ -143,12 +153,12 @@ def read_toggle_coverage(path: Path | str, *, unfold_wide: bool = True
     rises: dict[tuple[str, int | None], int] = {}
     falls: dict[tuple[str, int | None], int] = {}
     for point in read_points(path, only_type="toggle"):
-        match = _TOGGLE_COMMENT.match(point.keys["o"])
-        if match is None:
-            raise ValueError(f"{path}: toggle point with an unexpected comment {point.keys['o']!r}")
-        net = f"{point.keys['h']}.{demangle(match['name'])}"
-        key = (net, None if match["bit"] is None else int(match["bit"]))
-        target = rises if match["before"] == "0" else falls
+        try:
+            name, bit, rise = toggle_bit(point)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        key = (f"{point.keys['h']}.{name}", bit)
+        target = rises if rise else falls
         target[key] = target.get(key, 0) + point.count
     result: dict[str, dict[int | None, BitToggles]] = {}
     for key in sorted(set(rises) | set(falls), key=lambda k: (k[0], -1 if k[1] is None else k[1])):

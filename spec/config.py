@@ -16,7 +16,7 @@ from subtile.errors import ConfigError
 from subtile.spec.activation import FUNCTIONS, IMPLEMENTATIONS, ActivationSpec
 from subtile.spec.fixed import FixedFormat, FormatError, signed_width
 
-__all__ = ["ActivationChoice", "TileConfig", "MeshConfig", "GATING_MODES", "load_config"]
+__all__ = ["ActivationChoice", "TileConfig", "MeshConfig", "GATING_MODES", "load_config", "index_bits"]
 
 GATING_MODES = ("icg", "enable", "none")
 IDENTITY = "identity"
@@ -235,13 +235,23 @@ class TileConfig:
         return self.weight_format.frac_bits + self.payload_format.frac_bits
 
     @property
+    def _product_range(self) -> tuple[int, int]:
+        w, p = self.weight_format, self.payload_format
+        products = [w.min_code * p.min_code, w.min_code * p.max_code,
+                    w.max_code * p.min_code, w.max_code * p.max_code]
+        return min(products), max(products)
+
+    @property
+    def product_width(self) -> int:
+        """Bits of one product w * p of a weight and a payload code (signed)."""
+        return signed_width(*self._product_range)
+
+    @property
     def accumulator_width(self) -> int:
         """Bits of acc[n][b]: it holds sum over S slots of w * level with |level| within the
         payload format, so it can never overflow (and wrap-around sums stay exact)."""
-        w, p, s = self.weight_format, self.payload_format, self.synapses
-        products = [w.min_code * p.min_code, w.min_code * p.max_code,
-                    w.max_code * p.min_code, w.max_code * p.max_code]
-        return signed_width(s * min(products), s * max(products))
+        lo, hi = self._product_range
+        return signed_width(self.synapses * lo, self.synapses * hi)
 
     @property
     def accumulator_format(self) -> FixedFormat:
@@ -254,19 +264,19 @@ class TileConfig:
     # -- port and memory widths (shared by hdl, the testbench and the golden encoders) -------------
     @property
     def address_width(self) -> int:
-        return _bits(self.addresses)
+        return index_bits(self.addresses)
 
     @property
     def neuron_width(self) -> int:
-        return _bits(self.neurons)
+        return index_bits(self.neurons)
 
     @property
     def branch_index_width(self) -> int:
-        return _bits(self.branches)
+        return index_bits(self.branches)
 
     @property
     def slot_index_width(self) -> int:
-        return _bits(self.synapses)
+        return index_bits(self.synapses)
 
     @property
     def table_entry_width(self) -> int:
@@ -276,7 +286,7 @@ class TileConfig:
     @property
     def row_width(self) -> int:
         """Programming-port row: a table address or a weight-memory row."""
-        return max(self.address_width, _bits(self.rows))
+        return max(self.address_width, index_bits(self.rows))
 
     @property
     def prog_data_width(self) -> int:
@@ -333,7 +343,7 @@ class TileConfig:
         return replace(self, **changes)
 
 
-def _bits(count: int) -> int:
+def index_bits(count: int) -> int:
     """Index bits for ``count`` items (at least 1, so no port is zero bits wide)."""
     return max(1, (count - 1).bit_length())
 

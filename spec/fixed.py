@@ -24,7 +24,7 @@ from subtile.errors import ConfigError
 
 __all__ = [
     "Rounding", "Overflow", "FixedFormat", "NUMPY_OPS", "shift_right", "align",
-    "saturate", "wrap", "resize", "requantize", "FormatError",
+    "saturate", "wrap", "bits", "resize", "requantize", "FormatError",
 ]
 
 MAX_WIDTH = 32
@@ -32,6 +32,16 @@ MAX_WIDTH = 32
 
 class FormatError(ConfigError):
     """A fixed-point format or mode that is not valid."""
+
+
+def _member(choices, value, name: str):
+    """The member of the enum ``choices`` named by ``value``; FormatError naming ``name`` and the
+    allowed values otherwise."""
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in choices)
+        raise FormatError(f"{name}: {value!r} is not one of {allowed}") from None
 
 
 class Rounding(str, enum.Enum):
@@ -43,11 +53,7 @@ class Rounding(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: "Rounding | str") -> "Rounding":
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise FormatError(f"rounding: {value!r} is not one of {allowed}") from None
+        return _member(cls, value, "rounding")
 
     def round_real(self, scaled: np.ndarray) -> np.ndarray:
         """Round real values already scaled to LSB units to integers (float64 in, int64 out).
@@ -70,11 +76,7 @@ class Overflow(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: "Overflow | str") -> "Overflow":
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise FormatError(f"overflow: {value!r} is not one of {allowed}") from None
+        return _member(cls, value, "overflow")
 
 
 class _NumpyOps:
@@ -232,6 +234,12 @@ def wrap(value, fmt: FixedFormat):
     mask = (1 << fmt.width) - 1
     offset = -fmt.min_code          # 2**(W-1) for signed formats, 0 for unsigned
     return ((value + offset) & mask) - offset
+
+
+def bits(value, fmt: FixedFormat):
+    """The W-bit two's-complement pattern of integer codes (``0 .. 2**W - 1``): what a W-bit
+    register or memory word of ``fmt`` holds. :func:`wrap` reads it back."""
+    return value & ((1 << fmt.width) - 1)
 
 
 def align(value, src_frac_bits: int, dst_frac_bits: int, rounding: "Rounding | str", ops=NUMPY_OPS):

@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from subtile.cache import cache_root
 from subtile.errors import ConfigError
 
 __all__ = [
@@ -153,18 +154,30 @@ def default_liberty_path() -> Path:
     return shared_dir() / "tech" / DEFAULT_LIBERTY_NAME
 
 
+def unpacked_liberty(path: Path, folder: Path) -> Path:
+    """The Liberty file ``path`` as a plain file in ``folder``: Yosys's ``dfflibmap`` and ``abc``
+    cannot read gzip, and the WebAssembly Yosys only sees its working folder. Decompressed when
+    gzipped (by content), else copied; named as ``path`` without ``.gz``; written atomically and
+    reused when already there."""
+    path, folder = Path(path), Path(folder)
+    target = folder / (path.name[:-3] if path.name.endswith(".gz") else path.name)
+    if not target.exists():
+        raw = path.read_bytes()
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=target.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        os.replace(tmp, target)
+    return target
+
+
 def cache_dir() -> Path:
     """Return the folder for parsed-Liberty JSON files.
 
-    ``$SUBTILE_CACHE/tech`` when ``SUBTILE_CACHE`` is set, else ``$XDG_CACHE_HOME/subtile/tech``,
-    else ``~/.cache/subtile/tech``. The folder is created on first write, not here.
+    ``<cache root>/tech`` (:func:`subtile.cache.cache_root`: ``$SUBTILE_CACHE``, else
+    ``$XDG_CACHE_HOME/subtile``, else ``~/.cache/subtile``). The folder is created on first
+    write, not here.
     """
-    env = os.environ.get("SUBTILE_CACHE")
-    if env:
-        return Path(env).expanduser() / "tech"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "subtile" / "tech"
+    return cache_root() / "tech"
 
 
 # --------------------------------------------------------------------------------------------

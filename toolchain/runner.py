@@ -37,6 +37,7 @@ import cocotb_tools.runner
 from cocotb_tools.check_results import get_results
 
 import subtile.progress as progress
+from subtile.cache import cache_root, verilog_digest
 from subtile.toolchain.verilator import (
     ToolchainError,
     check_toolchain,
@@ -81,7 +82,6 @@ _LOG_TAIL_LINES = 40
 
 # Amaranth (through Yosys) writes `(* src = "/abs/path/file.py:12" *)` before declarations and
 # inside expressions. The string may hold escaped quotes.
-_SRC_ATTRIBUTE = re.compile(r'\(\*\s*src\s*=\s*"(?:[^"\\]|\\.)*"\s*\*\)')
 
 
 class BuildError(RuntimeError):
@@ -129,36 +129,6 @@ def icarus_version() -> str:
 def _check_simulator(simulator: str) -> None:
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(SIMULATORS)}")
-
-
-def verilog_digest(text: str) -> str:
-    """Return the SHA-256 of Verilog text, ignoring Amaranth's ``(* src = "..." *)`` attributes.
-
-    Parameters
-    ----------
-    text : str
-        Verilog source text.
-
-    Returns
-    -------
-    str
-        Hex digest. Text that differs only in ``src`` attributes (which hold absolute paths and so
-        change with the working directory) has the same digest.
-    """
-    stripped = _SRC_ATTRIBUTE.sub("", text)
-    return hashlib.sha256(stripped.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def cache_root() -> Path:
-    """Return the folder that holds reusable builds.
-
-    Returns
-    -------
-    Path
-        ``$SUBTILE_CACHE`` if set, else ``~/.cache/subtile``.
-    """
-    configured = os.environ.get("SUBTILE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "subtile"
 
 
 @dataclass

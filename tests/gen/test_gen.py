@@ -1,6 +1,9 @@
 """Verilog post-processing and manifests of gen/."""
 
-from subtile.gen.verilog import compact_zero_init, verilog_sha256
+import pytest
+
+from subtile.cache import verilog_digest as verilog_sha256
+from subtile.gen.verilog import compact_zero_init
 
 
 def test_zero_initialisers_become_loops_and_others_stay():
@@ -22,3 +25,16 @@ def test_hash_ignores_source_attributes():
     a = '(* src = "/home/a/x.py:1" *)\nmodule m; endmodule\n'
     b = '(* src = "/tmp/b/x.py:9" *)\nmodule m; endmodule\n'
     assert verilog_sha256(a) == verilog_sha256(b) != verilog_sha256("module n; endmodule\n")
+
+
+def test_module_spans_split_every_module_once():
+    from subtile.gen.verilog import module_spans
+    text = ('/* head */\n(* top = 1 *)\nmodule a(x);\n  input x;\nendmodule\n\n'
+            'module \\b.c #(parameter W = 1) (y);\nendmodule\nmodule d;\nendmodule\n')
+    spans = module_spans(text)
+    assert [name for name, _s, _e in spans] == ["a", "b.c", "d"]
+    assert [text[s:e].split("\n")[0] for _n, s, e in spans] == ["module a(x);", "module \\b.c #(parameter W = 1) (y);",
+                                                                 "module d;"]
+    assert all(text[s:e].endswith("endmodule") for _n, s, e in spans)
+    with pytest.raises(ValueError, match="module e has no endmodule"):
+        module_spans("module e;\n")

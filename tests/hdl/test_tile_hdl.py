@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
+from amaranth.hdl import ClockDomain, Fragment, Module, Signal
 
 from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.golden.tile import SynapseTable, TileModel, TileState, initial_contents, random_stimulus
-from subtile.hdl.clock_gate import ICG_MODULE, icg_verilog
+from subtile.hdl.clock_gate import ICG_MODULE, add_gated_submodule, icg_verilog
 from subtile.hdl.tile import RegisterBudget, Tile
 
 
@@ -410,3 +411,65 @@ def test_dirty_reset_value_agrees_with_the_golden_model():
                     assert reset_dirty(config) == (not resting_state_settled(config)), (function, branch, delta, leak)
                     checked += 1
     assert checked == 4 * 2 * len(FUNCTIONS) * 2
+
+
+# -- the clock tree, read from the design -------------------------------------------------------------
+def _tile_with(extra):
+    """An icg tile whose elaborate() also runs ``extra(module, tile)``."""
+    class Extended(Tile):
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            extra(m, self)
+            return m
+    return Extended(small(gating="icg"))
+
+
+def test_register_budget_follows_a_register_added_to_a_gated_unit():
+    """A register added behind an existing gate is in the budget without touching it."""
+    def counter(m, tile):
+        count = Signal(3, name="extra")
+        m.d.g_control += count.eq(count + 1)
+    before, after = RegisterBudget(small(gating="icg")), RegisterBudget.of(_tile_with(counter))
+    gates, flops = before.gated["control"]
+    assert after.gated["control"] == (gates, flops + 3)
+    assert {u: v for u, v in after.gated.items() if u != "control"} == \
+        {u: v for u, v in before.gated.items() if u != "control"}
+    assert after.parent == before.parent and after.unit_of == before.unit_of
+
+
+def test_register_budget_refuses_a_clock_tree_it_cannot_describe():
+    def ungated(m, tile):
+        m.domains += ClockDomain("other", local=True)
+        count = Signal(2, name="extra")
+        m.d.other += count.eq(count + 1)
+
+    def foreign_gate(m, tile):
+        enable = Signal(name="foreign_en")
+        add_gated_submodule(m, "foreign", Module(), {"g_foreign": enable}, mode="icg")
+
+    def uneven(m, tile):
+        m.d.g_acc_0_0 += Signal(name="extra").eq(1)
+
+    with pytest.raises(RuntimeError, match="flops in domains without a clock gate: other"):
+        RegisterBudget.of(_tile_with(ungated))
+    with pytest.raises(RuntimeError, match="clock gate of g_foreign has an enable in no unit"):
+        RegisterBudget.of(_tile_with(foreign_gate))
+    with pytest.raises(RuntimeError, match="clock gates of accumulators differ in flops"):
+        RegisterBudget.of(_tile_with(uneven))
+    plain = Tile(small(gating="none"))
+    Fragment.get(plain, None)                   # (used: no UnusedElaboratable warning)
+    with pytest.raises(ValueError, match="read from an icg tile"):
+        RegisterBudget.of(plain)
+
+
+@pytest.mark.parametrize("gating", ["icg", "enable", "none"])
+def test_register_budget_names_every_gated_domain(gating):
+    """Every clock gate of the tile's Verilog (one per gated domain) has its unit, and the units'
+    gate counts add up to the gates in the Verilog."""
+    config = small(gating=gating, lanes=2)
+    budget = RegisterBudget(config)
+    text = verilog.convert(Tile(config.replace(gating="icg")), name="tile", emit_src=False)
+    domains = set(re.findall(rf"{ICG_MODULE} icg_(g_\w+)", text))
+    assert domains == set(budget.unit_of) and len(domains) == budget.gates
+    assert {unit for unit in budget.unit_of.values()} == {u for u, (n, _f) in budget.gated.items() if n}
+

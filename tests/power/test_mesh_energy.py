@@ -395,9 +395,9 @@ def test_network_flops_follow_the_fifo_depth():
 @pytest.mark.parametrize("config", [SMALL, SMALL.replace(gating="none", lanes=1), TileConfig()],
                          ids=["small", "small-none", "default"])
 def test_count_flops_agrees_with_the_tile_register_budget(config):
-    """The tile's hand-written flop budget (the energy model's clock tree) against the design:
-    every flop of the tile but its two memories (synapse table and weight rows, not modelled as
-    flops) is in the budget."""
+    """The tile's flop budget (the energy model's clock tree, read from the icg tile) against the
+    design in each gating mode: every flop of the tile but its two memories (synapse table and
+    weight rows, not modelled as flops) is in the budget."""
     from subtile.golden.tile import initial_contents
     from subtile.hdl.tile import RegisterBudget, Tile
     weights, table = initial_contents(config)

@@ -355,3 +355,21 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("SUBTILE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert tech.cache_dir() == tmp_path / "xdg" / "subtile" / "tech"
+
+
+def test_unpacked_liberty_is_a_plain_file_in_the_folder(tmp_path):
+    import gzip
+
+    from subtile.tech.liberty import unpacked_liberty
+    text = b"library (x) { cell (a) { area : 1; } }\n"
+    (tmp_path / "src").mkdir()
+    packed, plain = tmp_path / "src" / "cells.lib.gz", tmp_path / "src" / "other.lib"
+    packed.write_bytes(gzip.compress(text))
+    plain.write_bytes(text)
+    for source, name in ((packed, "cells.lib"), (plain, "other.lib")):
+        folder = tmp_path / f"run_{name}"
+        folder.mkdir()
+        target = unpacked_liberty(source, folder)
+        assert target == folder / name and target.read_bytes() == text
+        assert sorted(p.name for p in folder.iterdir()) == [name]        # no temporary left
+        assert unpacked_liberty(source, folder) == target                # reused

@@ -66,3 +66,15 @@ def test_unknown_keys_and_bad_toml(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_product_width_holds_every_product_and_no_more():
+    from subtile.spec.config import TileConfig
+    from subtile.spec.fixed import FixedFormat
+    for w, p in [(8, 8), (4, 6), (2, 12)]:
+        config = TileConfig(weight_format=FixedFormat(w, 1), payload_format=FixedFormat(p, 1))
+        wf, pf = config.weight_format, config.payload_format
+        extremes = [a * b for a in (wf.min_code, wf.max_code) for b in (pf.min_code, pf.max_code)]
+        n = config.product_width
+        assert all(-(1 << (n - 1)) <= x < 1 << (n - 1) for x in extremes)
+        assert not all(-(1 << (n - 2)) <= x < 1 << (n - 2) for x in extremes)

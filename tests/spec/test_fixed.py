@@ -111,3 +111,15 @@ def test_amaranth_backend_is_bit_exact_with_numpy(rounding):
     sim.run()
     assert got_sat == list(requantize(codes, src, dst, rounding, "saturate"))
     assert got_wrap == list(requantize(codes, src, dst, rounding, "wrap"))
+
+
+@pytest.mark.parametrize("fmt", [FixedFormat(8, 2), FixedFormat(3, 1), FixedFormat(5, 5, signed=False)],
+                         ids=str)
+def test_bits_is_the_word_wrap_reads_back(fmt):
+    from subtile.spec.fixed import bits, wrap
+    codes = fmt.all_codes()
+    words = bits(codes, fmt)
+    assert words.min() >= 0 and words.max() < 1 << fmt.width and len(set(words.tolist())) == len(codes)
+    assert (wrap(words, fmt) == codes).all()
+    assert bits(int(fmt.min_code), fmt) == (1 << (fmt.width - 1) if fmt.signed else 0)
+    assert (bits(codes + (1 << fmt.width), fmt) == words).all()     # only the low W bits count

@@ -198,7 +198,24 @@ def test_cache_root_follows_subtile_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("SUBTILE_CACHE", str(tmp_path))
     assert cache_root() == tmp_path
     monkeypatch.delenv("SUBTILE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert cache_root() == Path.home() / ".cache" / "subtile"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "subtile"
+
+
+def test_every_cache_follows_one_rule(monkeypatch, tmp_path):
+    """Verilator builds, syntheses and parsed Liberty files all live under the one cache root."""
+    from subtile.gen import synth
+    from subtile.tech import liberty
+    for env in ({"SUBTILE_CACHE": str(tmp_path / "s")}, {"XDG_CACHE_HOME": str(tmp_path / "x")}):
+        monkeypatch.delenv("SUBTILE_CACHE", raising=False)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        root = cache_root()
+        assert root in (tmp_path / "s", tmp_path / "x" / "subtile")
+        assert synth._cache_root() == root / "synth" and liberty.cache_dir() == root / "tech"
 
 
 # --- running cocotb tests -----------------------------------------------------------------------
