@@ -690,14 +690,22 @@ def design_fingerprint(config: TileConfig) -> str:
     shipped calibration records."""
     from amaranth.hdl import Value
 
+    from amaranth.back import verilog as amaranth_verilog
+
+    from subtile.cache import verilog_digest
     from subtile.gen.tile import extra_verilog
-    from subtile.gen.verilog import generate
+    from subtile.gen.verilog import compact_zero_init
     from subtile.hdl.tile import GATED_UNITS, Tile, TileProbes
     tile = Tile(config)
     probes = tile.probes()
     budget = RegisterBudget(config)
     parts = {
-        "tile_verilog": generate(tile, top=config.name, extra_verilog=extra_verilog(config)).sha256,
+        # The logic as Amaranth emits it, before the simulator-compatibility edits of gen.verilog
+        # (start_comb_blocks, initialise_registers: time-0 behaviour of simulators, which synthesis
+        # ignores), so a change of those edits alone does not call for a new gate-level fit.
+        "tile_verilog": verilog_digest(compact_zero_init(amaranth_verilog.convert(tile, name=config.name,
+                                                                                    emit_src=False))
+                                       + extra_verilog(config)),
         "probes": {unit: sum(len(Value.cast(value)) for value in values) for unit, values in probes.data.items()},
         "register_units": list(TileProbes.register_units),
         "clock_tree": {unit: [*budget.gated[unit], budget.parent[unit]] for unit in GATED_UNITS},
