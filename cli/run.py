@@ -16,6 +16,7 @@ from pathlib import Path
 from subtile.cli.options import (add_json_option, add_quiet_option, add_work_dir_option, check_liberty,
                                  check_simulator, emit_json, int_arg, path_arg, work_dir)
 from subtile.errors import ConfigError
+from subtile.toolchain.verilator import ToolchainError
 
 __all__ = ["register", "load_model", "format_run_table"]
 
@@ -71,6 +72,13 @@ def load_model(path: str | Path):
     if kind == "native":
         from subtile.network import native
         return native.load(path)
+    package = {"onnx": "onnx", "nir": "nir"}.get(kind)
+    if package is not None:
+        try:
+            __import__(package)
+        except ImportError:
+            raise ToolchainError(f"model: reading {path.suffix} files needs the Python package {package}, which is "
+                                 "not installed (pip install 'subtile[network]')") from None
     if kind == "onnx":
         from subtile.network import onnx_front
         return onnx_front.load(path)

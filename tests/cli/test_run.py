@@ -1,6 +1,7 @@
 """`subtile run`: a golden run's report, and every refusal as one line with exit code 2 before any tool runs."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,13 @@ def test_refusals(tmp_path, capsys, make_args, message):
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not work.exists()                           # nothing ran, nothing left behind
+
+
+def test_a_model_format_whose_package_is_missing_is_one_line(tmp_path, capsys, monkeypatch):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "onnx", None)      # import onnx raises ImportError
+    code = main(["run", str(model), "--data", str(DATA)])
+    err = capsys.readouterr().err
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "needs the Python package onnx" in err and "subtile[network]" in err
