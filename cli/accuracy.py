@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options, emit_json, path_arg
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options, aligned_table, emit_json, path_arg
 from subtile.errors import ConfigError
 
 
@@ -61,7 +61,4 @@ def format_accuracy_table(rows, *, markdown=False) -> str:
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
-    return "\n".join(lines)
+    return aligned_table(headers, body, align="left")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import subtile.progress as progress
 from subtile.cli import options
-from subtile.cli.options import (EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_quiet_option,
+from subtile.cli.options import (aligned_table, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_quiet_option,
                                  add_work_dir_option, any_config, check_range, emit_json, float_arg,
                                  float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
@@ -239,10 +239,7 @@ def format_mesh_energy_table(rows) -> str:
                      f"{kinds.get('interface', 0.0):.0f}", "-" if per_packet is None else f"{per_packet:.1f}",
                      f"{r['minimum_energy_point']['vdd']:.3f} V",
                      f"{r['minimum_energy_point']['energy_per_step_pj']:.2f}"])
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
-    return "\n".join(lines)
+    return aligned_table(headers, body)
 
 
 def format_block_table(row) -> str:
@@ -252,10 +249,7 @@ def format_block_table(row) -> str:
     body = [[name, str(b["flops"]), str(b["data_toggles"]), f"{sum(b['data_pj'].values()) / steps:.1f}",
              f"{sum(b['clock_pj'].values()) / steps:.1f}", f"{b['energy_pj'] / steps:.1f}",
              "yes" if b["calibrated"] else "no"] for name, b in row["blocks"].items()]
-    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in body]
-    return "\n".join(lines)
+    return aligned_table(headers, body)
 
 
 def _vdd_range(text) -> list[float]:
@@ -297,9 +291,7 @@ def format_voltage_table(sweep) -> str:
     body = [[f"{r['vdd']:.3f}", f"{r['energy_per_step_pj']:.2f}", f"{r['leakage_pj']:.3f}",
              f"{r['step_time_s']:.3g} s", f"{r['max_frequency_hz'] / 1e6:.4g} MHz", f"{r['edp_pj_s']:.3g}",
              f"{r['eds_pj']:.4g}", f"{r['edd']:.3f}"] for r in sweep]
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    return "\n".join(["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-                     + ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body])
+    return aligned_table(headers, body)
 
 
 def _proportionality(rows) -> dict:
@@ -325,7 +317,4 @@ def format_energy_table(rows) -> str:
                      f"{sum(v for k, v in breakdown.items() if k.startswith('clock.')):.0f}",
                      f"{r['minimum_energy_point']['vdd']:.3f} V",
                      f"{r['minimum_energy_point']['energy_per_step_pj']:.2f}"])
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
-    return "\n".join(lines)
+    return aligned_table(headers, body)

@@ -203,6 +203,14 @@ def check_liberty(path) -> None:
         load_liberty(path)
 
 
+def aligned_table(headers, body, *, align: str = "right") -> str:
+    """Plain-text table: ``headers`` and the rows of ``body`` (strings), columns as wide as their
+    widest cell, two spaces apart, right-aligned (numbers) or left-aligned."""
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    pad = str.rjust if align == "right" else str.ljust
+    return "\n".join("  ".join(pad(c, w) for c, w in zip(row, widths)) for row in [headers, *body])
+
+
 def _json_scalar(value):
     """NumPy scalars (``np.float64``, ``np.int64``, ...) as the Python numbers they hold."""
     item = getattr(value, "item", None)

@@ -17,7 +17,7 @@ import numpy as np
 from subtile.errors import ConfigError
 from subtile.golden.tile import TileModel, TileState, _activation_table, UNMAPPED_FORMAT
 from subtile.spec.config import MeshConfig
-from subtile.spec.contents import initial_axons, initial_contents
+from subtile.spec.contents import mesh_contents
 from subtile.spec.fixed import Overflow, Rounding, resize, saturate, shift_right, wrap
 
 __all__ = ["BatchTileModel", "BatchMeshModel", "dense_events"]
@@ -149,9 +149,7 @@ class BatchMeshModel:
         if not isinstance(config, MeshConfig):
             raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
         self.config = config
-        if contents is None:
-            contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
-        self.axons = initial_axons(config) if axons is None else axons
+        contents, self.axons = mesh_contents(config, contents, axons)
         self.tiles = [BatchTileModel(config.tile_config(i), w, t, samples=samples) for i, (w, t) in enumerate(contents)]
         # Routes: per (source tile, destination tile), the source neurons and destination addresses.
         self._routes = []

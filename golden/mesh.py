@@ -17,7 +17,7 @@ import numpy as np
 from subtile.spec.config import MeshConfig
 from subtile.errors import ConfigError
 from subtile.golden.tile import StepResult, TileModel, random_stimulus
-from subtile.spec.contents import AxonTable, initial_axons, initial_contents
+from subtile.spec.contents import AxonTable, initial_axons, mesh_contents
 
 __all__ = ["AxonTable", "initial_axons", "MeshModel", "MeshStepResult", "random_mesh_stimulus"]
 
@@ -60,9 +60,7 @@ class MeshModel:
         if not isinstance(config, MeshConfig):
             raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
         self.config = config
-        if contents is None:
-            contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
-        self.axons = initial_axons(config) if axons is None else axons
+        contents, self.axons = mesh_contents(config, contents, axons)
         self.tiles = [TileModel(config.tile_config(i), weights=w, table=t)
                       for i, (w, t) in enumerate(contents)]
         self.reset()

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from subtile.spec.config import MeshConfig
-from subtile.spec.contents import initial_axons, initial_contents
+from subtile.spec.contents import mesh_contents
 from subtile.errors import ConfigError
 from subtile.hdl.clock_gate import add_gated_submodule
 from subtile.hdl.fanout import FanOut
@@ -176,9 +176,7 @@ class Mesh(wiring.Component):
         with unused_if_refused(self):
             if not isinstance(config, MeshConfig):
                 raise ConfigError(f"config: expected a MeshConfig, got {type(config).__name__}")
-            if contents is None:
-                contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
-            self.axons = initial_axons(config) if axons is None else axons
+            contents, self.axons = mesh_contents(config, contents, axons)
         self.config = config
         self.layout = mesh_packet_layout(config)
         self.tiles = [Tile(config.tile_config(i), weights=w, table=t) for i, (w, t) in enumerate(contents)]

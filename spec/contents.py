@@ -15,7 +15,7 @@ from subtile.errors import ConfigError
 from subtile.spec.config import MeshConfig, TileConfig
 from subtile.spec.fixed import FixedFormat
 
-__all__ = ["SynapseTable", "initial_contents", "AxonTable", "initial_axons"]
+__all__ = ["SynapseTable", "initial_contents", "AxonTable", "initial_axons", "mesh_contents"]
 
 
 # -- validation helpers ------------------------------------------------------------------------
@@ -220,3 +220,11 @@ def initial_axons(config: MeshConfig) -> AxonTable:
                                  for t, p, u in zip(targets, picks, used) if u))
         tiles.append(tuple(neurons))
     return AxonTable.build(config, tiles)
+
+
+def mesh_contents(config: MeshConfig, contents=None, axons=None) -> tuple[list, AxonTable]:
+    """A mesh's per-tile ``(weights, table)`` and its axon tables: the given ones, or for each one
+    left ``None`` the seeded defaults (:func:`initial_contents` per tile, :func:`initial_axons`)."""
+    if contents is None:
+        contents = [initial_contents(config.tile_config(i)) for i in range(config.count)]
+    return list(contents), initial_axons(config) if axons is None else axons
