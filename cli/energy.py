@@ -219,7 +219,10 @@ def run_mesh(args, config):
         print(format_block_table(row))
         print(f"tiles: calibration {calibration.source}" if calibration else
               "tiles: uncalibrated (registers, unit-boundary nets and clocks only)")
-        print("routers and interfaces: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
+        if calibration and calibration.router_factors:
+            print(f"routers: calibration {calibration.router_source}")
+        network = "interfaces" if calibration and calibration.router_factors else "routers and interfaces"
+        print(f"{network}: no gate-level calibration (Liberty per-toggle model: registers, FIFO "
               "words, link nets, clock pulses per gate); per block in the JSON (rows[].blocks)")
         _print_energy_summary(report, vdd_values, args.delay_weight, plots)
     return EXIT_OK

@@ -339,11 +339,14 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
         for unit, names, gates in (("fifo", [f"g_fifo_{p}" for p in ports], n), ("fifo_head", ["head"], n),
                                    ("fifo_word", words(depth), n * (depth - 1)),
                                    ("arbiter", [f"g_arb_{p}" for p in ports], n),
-                                   ("stalls", [f"g_stall_{p}" for p in ports], n)):
+                                   ("packets_high", [f"g_pkthi_{p}" for p in ports], n),
+                                   ("stalls", [f"g_stall_{p}" for p in ports], n),
+                                   ("stalls_high", [f"g_stallhi_{p}" for p in ports], n)):
             clocks[unit] = (gates, per_gate(by_domain, names, gates))
         assert not by_domain, by_domain
         routers.append({"clocks": clocks, "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
-                                                     "arbiter": "router", "stalls": "router"}})
+                                                     "arbiter": "router", "packets_high": "arbiter",
+                                                     "stalls": "router", "stalls_high": "stalls"}})
         queue = _output_fifo(tile_config, "icg")
         by_domain = count_flops_by_domain(queue)
         clocks = {"root": (None, 0), "interface": (1, 0), "out_fifo": (1, per_gate(by_domain, ["sync"], 1)),

@@ -18,12 +18,15 @@ from subtile.spec.config import index_bits
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS", "ROUTER_GATES",
-           "isolated"]
+           "isolated", "COUNTER_LOW_BITS"]
 
 LOCAL, NORTH, EAST, SOUTH, WEST = range(5)
 PORTS = 5
 PORT_NAMES = ("local", "north", "east", "south", "west")
 COUNTER_WIDTH = 32
+#: Low bits of each packet and stall counter clocked with every event; the high bits sit behind
+#: their own gate, open only when the low bits carry (once per ``2 ** COUNTER_LOW_BITS`` events).
+COUNTER_LOW_BITS = 4
 
 #: Units of a router whose toggles are counted (:class:`RouterProbes`): FIFO storage (memory
 #: words and head registers), FIFO control (occupancy), the arbiters' grant registers, the output
@@ -33,8 +36,10 @@ ROUTER_UNITS = ("fifo", "fifo_control", "arbiter", "links", "counters")
 #: A router's clock units (:class:`RouterProbes`): the router's own gate on the root clock (it
 #: holds no register and feeds the others); per connected input FIFO its control gate and, fed
 #: from that, its head register's gate and one gate per storage word; per connected output the
-#: gate of its last grant and packet counter and that of its stall counter.
-ROUTER_GATES = ("router", "fifo", "fifo_head", "fifo_word", "arbiter", "stalls")
+#: gate of its last grant and the low bits of its packet counter (fed from that, the gate of the
+#: counter's high bits, open on a carry) and that of its stall counter's low bits (with its
+#: high bits' carry gate).
+ROUTER_GATES = ("router", "fifo", "fifo_head", "fifo_word", "arbiter", "packets_high", "stalls", "stalls_high")
 
 
 def _equals(value, constant: int):
@@ -110,8 +115,11 @@ class Router(wiring.Component):
     packet or any input link offers one, and feeds ``g_fifo_<port>`` (that FIFO's control and
     its occupancy high-water mark; open in a cycle the FIFO is written, read or refills its head;
     it feeds the FIFO's head and word gates), ``g_arb_<port>`` (that output's last grant and
-    packet counter; open when a packet leaves) and ``g_stall_<port>`` (its stall counter; open in
-    a stall cycle). An idle router clocks no flop. With ``gating`` other than ``none`` the output
+    low :data:`COUNTER_LOW_BITS` bits of its packet counter; open when a packet leaves) and
+    ``g_stall_<port>`` (the low bits of its stall counter; open in a stall cycle). The counters'
+    high bits are carry-gated: ``g_pkthi_<port>`` (fed from ``g_arb_<port>``) and
+    ``g_stallhi_<port>`` (fed from ``g_stall_<port>``) open only in a cycle whose increment carries
+    out of the low bits. An idle router clocks no flop. With ``gating`` other than ``none`` the output
     links are operand-isolated (payload zero unless valid).
 
     Parameters
@@ -169,6 +177,8 @@ class Router(wiring.Component):
         self.fifo_enables = [Signal(name=f"g_fifo_{name}_en") for name in PORT_NAMES]
         self.arbiter_enables = [Signal(name=f"g_arb_{name}_en") for name in PORT_NAMES]
         self.stall_enables = [Signal(name=f"g_stall_{name}_en") for name in PORT_NAMES]
+        self.packets_high_enables = [Signal(name=f"g_pkthi_{name}_en") for name in PORT_NAMES]
+        self.stalls_high_enables = [Signal(name=f"g_stallhi_{name}_en") for name in PORT_NAMES]
         super().__init__({
             "inputs": In(stream.Signature(layout)).array(PORTS),
             "outputs": Out(stream.Signature(layout)).array(PORTS),
@@ -181,8 +191,10 @@ class Router(wiring.Component):
     def gate_domains(self) -> dict[str, str | None]:
         """Gated domain name to the domain its gate is fed from (None: the root clock)."""
         ports = self.connected_ports()
-        return {"g_router": None, **{f"g_{kind}_{PORT_NAMES[p]}": "g_router" for kind in ("fifo", "arb", "stall")
-                                     for p in ports}}
+        return {"g_router": None,
+                **{f"g_{kind}_{PORT_NAMES[p]}": "g_router" for kind in ("fifo", "arb", "stall") for p in ports},
+                **{f"g_{kind}hi_{PORT_NAMES[p]}": f"g_{parent}_{PORT_NAMES[p]}"
+                   for kind, parent in (("pkt", "arb"), ("stall", "stall")) for p in ports}}
 
     def elaborate(self, platform):
         m = Module()
@@ -261,10 +273,13 @@ class Router(wiring.Component):
             ]
             for port in range(PORTS):
                 pop_terms[port].append(fire & _equals(grant, port))
-            with core.If(fire):
-                core.d[domain] += self.forwarded[out].eq(self.forwarded[out] + 1)
-            with core.If(link.valid & ~link.ready):
-                core.d[f"g_stall_{out_name}"] += self.stalls[out].eq(self.stalls[out] + 1)
+            stall = link.valid & ~link.ready
+            self._carry_gated_counter(core, self.forwarded[out], fire, low_domain=domain,
+                                      high_domain=f"g_pkthi_{out_name}", high_enable=self.packets_high_enables[out],
+                                      name=f"packets_{out_name}")
+            self._carry_gated_counter(core, self.stalls[out], stall, low_domain=f"g_stall_{out_name}",
+                                      high_domain=f"g_stallhi_{out_name}", high_enable=self.stalls_high_enables[out],
+                                      name=f"stalls_{out_name}")
         for port in range(PORTS):
             core.d.comb += pops[port].eq(Cat(pop_terms[port]).any())
         # The router's own gate: open while any FIFO or arbiter gate may open (each child's
@@ -274,9 +289,27 @@ class Router(wiring.Component):
         domains = self.gate_domains()
         enables = {"g_router": self.router_enable}
         enables.update({f"g_{kind}_{PORT_NAMES[p]}": group[p] for kind, group in groups.items() for p in connected})
+        # The carry gates' enables imply their parents' (a carry needs an event).
+        enables.update({f"g_{kind}_{PORT_NAMES[p]}": group[p] for kind, group in
+                        (("pkthi", self.packets_high_enables), ("stallhi", self.stalls_high_enables))
+                        for p in connected})
         add_gated_submodule(m, "core", core, enables, mode=self.gating,
                             sources={name: parent for name, parent in domains.items() if parent})
         return m
+
+    @staticmethod
+    def _carry_gated_counter(m, counter, event, *, low_domain, high_domain, high_enable, name):
+        """``counter`` (a :data:`COUNTER_WIDTH`-bit output) counts ``event`` cycles, wrapping: its
+        low :data:`COUNTER_LOW_BITS` bits are registers of ``low_domain`` (open with ``event``),
+        its high bits registers of ``high_domain``, whose gate ``high_enable`` opens only when the
+        increment carries out of the low bits."""
+        low = Signal(COUNTER_LOW_BITS, name=f"{name}_low")
+        high = Signal(COUNTER_WIDTH - COUNTER_LOW_BITS, name=f"{name}_high")
+        m.d.comb += [counter.eq(Cat(low, high)), high_enable.eq(event & low.all())]
+        with m.If(event):
+            m.d[low_domain] += low.eq(low + 1)
+        with m.If(high_enable):
+            m.d[high_domain] += high.eq(high + 1)
 
     def connected_ports(self) -> list[int]:
         """The ports that lead somewhere: local and the neighbours inside the mesh (the others
@@ -336,5 +369,7 @@ class RouterProbes:
                               "fifo_head": Cat(fifos[port].head_enable for port in ports),
                               "fifo_word": Cat(e for port in ports for e in fifos[port].word_enables),
                               "arbiter": Cat(router.arbiter_enables[port] for port in ports),
-                              "stalls": Cat(router.stall_enables[port] for port in ports)}
+                              "packets_high": Cat(router.packets_high_enables[port] for port in ports),
+                              "stalls": Cat(router.stall_enables[port] for port in ports),
+                              "stalls_high": Cat(router.stalls_high_enables[port] for port in ports)}
         assert tuple(self.data) == ROUTER_UNITS and tuple(self.clock_enables) == ROUTER_GATES

@@ -35,7 +35,7 @@ from subtile.power.tech_model import TechModel
 from subtile.power.voltage import VoltageModel, energy_delay_distance, energy_delay_product, energy_delay_sum
 
 __all__ = ["EnergyReport", "Calibration", "Block", "estimate", "estimate_blocks", "tile_block", "mesh_blocks", "GATE_LEVEL_GROUPS", "DEFAULT_CALIBRATION",
-           "LOGIC_CELLS_PER_FLOP"]
+           "ROUTER_GATE_LEVEL_GROUPS", "DEFAULT_ROUTER_CALIBRATION", "LOGIC_CELLS_PER_FLOP"]
 
 #: Assumed combinational cells per flip-flop for the leakage estimate (an estimate, reported as
 #: such; a datapath-heavy block synthesized to sky130 typically has a few cells per flop).
@@ -73,6 +73,29 @@ GATE_LEVEL_GROUPS = (
 #: of the default tile (see the file's ``source``).
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration") / "sky130_fd_sc_hd_tt.json"
 
+#: Groups of a router's RTL terms as its gate-level calibration compares them
+#: (power/router_gate_level.py): the data units of :data:`~subtile.hdl.router.ROUTER_UNITS`
+#: (the logic in front of a unit's registers or nets goes with it; the gate enables with the
+#: control that computes them; the nets the router's input ports drive with the links), the
+#: arbiters with the crossbar and links (the RTL counts an arbiter only by its last-grant
+#: register, which hardly toggles under steady traffic, while its request and grant logic works
+#: for every packet, as the links do), then one per clock unit (the root and each of
+#: :data:`~subtile.hdl.router.ROUTER_GATES`).
+ROUTER_GATE_LEVEL_GROUPS = (
+    ("fifo storage", ("data.fifo",), ("fifo",)),
+    ("fifo control", ("data.fifo_control",), ("fifo_control",)),
+    ("arbiter + crossbar, links", ("data.arbiter", "data.links"), ("arbiter", "links", "inputs")),
+    ("counters", ("data.counters",), ("counters",)),
+    *((f"clock.{unit}", (f"clock.{unit}",), (f"clock.{unit}",))
+      for unit in ("root", "router", "fifo", "fifo_head", "fifo_word", "arbiter", "packets_high", "stalls",
+                   "stalls_high")),
+)
+
+#: The router calibration shipped with subtile (sky130 HD tt 1.8 V, one router of
+#: examples/mesh.toml; see the file's ``source``), applied to every router of a calibrated mesh
+#: estimate.
+DEFAULT_ROUTER_CALIBRATION = Path(__file__).with_name("calibration") / "sky130_fd_sc_hd_tt_router.json"
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -89,22 +112,38 @@ class Calibration:
 
     factors: dict
     source: str = ""
+    router_factors: dict = field(default_factory=dict)
+    router_source: str = ""
 
     @classmethod
     def load(cls, path=None) -> "Calibration":
-        """Read a calibration JSON (``{"factors": {...}, "source": ...}``; default: the shipped one)."""
+        """Read a calibration JSON (``{"factors": {...}, "source": ...}``, optionally with
+        ``router_factors``; default: the shipped one, with the shipped router calibration
+        :data:`DEFAULT_ROUTER_CALIBRATION` when it exists)."""
+        default = not path
         path = Path(path) if path else DEFAULT_CALIBRATION
+        factors, source, data = cls._factors(path, "factors", GATE_LEVEL_GROUPS)
+        router, router_source = {}, ""
+        if "router_factors" in data:
+            router, _source, _data = cls._factors(path, "router_factors", ROUTER_GATE_LEVEL_GROUPS)
+            router_source = source
+        elif default and DEFAULT_ROUTER_CALIBRATION.exists():
+            router, router_source, _data = cls._factors(DEFAULT_ROUTER_CALIBRATION, "factors", ROUTER_GATE_LEVEL_GROUPS)
+        return cls(factors, source, router, router_source)
+
+    @staticmethod
+    def _factors(path: Path, key: str, groups) -> tuple[dict, str, dict]:
         try:
             data = json.loads(path.read_text())
-            factors = {str(k): float(v) for k, v in data["factors"].items()}
+            factors = {str(k): float(v) for k, v in data[key].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"calibration: {path} is not a calibration file ({error})") from None
-        labels = {label for label, _rtl, _gate in GATE_LEVEL_GROUPS}
+        labels = {label for label, _rtl, _gate in groups}
         unknown = sorted(set(factors) - labels)
         if unknown or any(not 0 < f < 1e4 for f in factors.values()):
-            raise ConfigError(f"calibration: {path}: factors must be in (0, 1e4) for the groups "
+            raise ConfigError(f"calibration: {path}: {key} must be in (0, 1e4) for the groups "
                               f"{', '.join(sorted(labels))}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
-        return cls(factors, str(data.get("source", path)))
+        return factors, str(data.get("source", path)), data
 
     @classmethod
     def for_liberty(cls, lib=None) -> "Calibration | None":
@@ -115,6 +154,13 @@ class Calibration:
     def term_factors(self) -> dict[str, float]:
         """Factor per RTL term (``data.<unit>``, ``clock.<unit>``)."""
         return {term: self.factors.get(label, 1.0) for label, terms, _gate in GATE_LEVEL_GROUPS for term in terms}
+
+    def router_term_factors(self) -> dict[str, float]:
+        """Factor per RTL term of a router; empty without a router calibration."""
+        if not self.router_factors:
+            return {}
+        return {term: self.router_factors.get(label, 1.0) for label, terms, _gate in ROUTER_GATE_LEVEL_GROUPS
+                for term in terms}
 
 
 @dataclass
@@ -329,9 +375,10 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
 
 def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = None) -> list[Block]:
     """The blocks of a mesh run (a MeshRun with toggle counters): per tile position its tile
-    (with the tile calibration), its router and its network interface (their gate trees from
-    :func:`subtile.hdl.mesh.network_clocks`, in the network's gating mode; no gate-level
-    calibration: docs/energy-model.md, "Mesh")."""
+    (with the tile calibration), its router (with the calibration's router factors, when it has
+    them: power/router_gate_level.py) and its network interface (their gate trees from
+    :func:`subtile.hdl.mesh.network_clocks`, in the network's gating mode; the interfaces have no
+    gate-level calibration: docs/energy-model.md, "Mesh")."""
     from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, InterfaceProbes, network_clocks
     from subtile.hdl.router import ROUTER_GATES, ROUTER_UNITS, RouterProbes
     trees = network_clocks(config)
@@ -348,9 +395,11 @@ def mesh_blocks(config: MeshConfig, run, *, calibration: Calibration | None = No
             if any(unit not in counted for unit in units) or any(unit not in pulses for unit in gates):
                 raise ValueError(f"run: no toggle counters for {name} (run it through MeshBench with count_toggles)")
             tree = trees[kind][i]
+            factors = calibration.router_term_factors() if calibration is not None and kind == "router" else {}
             blocks.append(Block(name=name, kind=kind, toggles={unit: counted[unit] for unit in units},
                                 register_units=registers, clocks=tree["clocks"], parent=tree["parent"],
-                                pulses={unit: pulses[unit] for unit in gates}, gating=config.network_gating))
+                                pulses={unit: pulses[unit] for unit in gates}, gating=config.network_gating,
+                                factors=factors))
     return blocks
 
 
@@ -359,8 +408,9 @@ def estimate(config: TileConfig | MeshConfig, run, tech: TechModel, *, voltage: 
     """Energy of ``run`` (a TileRun of a tile ``config``, or a MeshRun of a mesh ``config``, with
     toggle counters) at the tech's Vdd, and the minimum-energy point of the voltage model for one
     time step. With ``calibration``, each group of a tile's terms is scaled by its gate-level
-    factor (the uncalibrated total is kept too); a mesh's routers and interfaces have no
-    calibration and keep the structural estimate (listed in ``EnergyReport.uncalibrated_blocks``).
+    factor (the uncalibrated total is kept too), a mesh's routers by the calibration's router
+    factors when it has them; blocks without factors (the network interfaces) keep the
+    structural estimate (listed in ``EnergyReport.uncalibrated_blocks``).
     A mesh's ``gating`` is its network's (``MeshConfig.network_gating``)."""
     if isinstance(config, MeshConfig):
         blocks = mesh_blocks(config, run, calibration=calibration)

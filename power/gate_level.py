@@ -387,8 +387,15 @@ def _pin_direction(cell: dict, pin: str) -> str:
 
 
 def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech: TechModel,
-                library: Library, cycles: int, cycle_time_s: float, icg: str = DEFAULT_ICG) -> GateEnergy:
-    """Switching energy of the netlist's nets from their toggle counts (see the module doc)."""
+                library: Library, cycles: int, cycle_time_s: float, icg: str = DEFAULT_ICG,
+                net_units: dict[int, str] | None = None, clock_unit=None) -> GateEnergy:
+    """Switching energy of the netlist's nets from their toggle counts (see the module doc).
+
+    The units are the tile's by default; another design gives ``net_units`` (net bit of the
+    netlist graph to its unit, for the data nets not driven by an input port) and ``clock_unit``
+    (clock-gate cell name to ``clock.<unit>``), as :mod:`subtile.power.router_gate_level` does."""
+    if clock_unit is None:
+        clock_unit = lambda cell: _clock_unit(cell, netlist.clock_units)
     graph = netlist.graph()
     vdd = tech.vdd
     wire = tech.wire_cap_per_fanout_pf
@@ -461,13 +468,13 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
             if bit in inputs:
                 unit = "clock.root"
             else:
-                unit = _clock_unit(driver[0], netlist.clock_units)
+                unit = clock_unit(driver[0])
             dynamic[unit] += count * driver_pj
             for kind, pin, cell in driven:
                 share = 0.5 * (pin_cap[(kind, pin)] + wire) * vdd ** 2 + pin_energy[(kind, pin)]
                 target = unit
                 if kind == icg:
-                    target = _clock_unit(cell, netlist.clock_units)
+                    target = clock_unit(cell)
                 dynamic[target] += count * share
             toggles[unit] += count
             continue
@@ -475,6 +482,8 @@ def gate_energy(netlist: Netlist, coverage: dict[tuple[str, int], int], *, tech:
         energy = 0.5 * cap * vdd ** 2 + sum(pin_energy[load[:2]] for load in driven) + driver_pj
         if bit in inputs:
             unit = "inputs"
+        elif net_units is not None:
+            unit = net_units[bit]
         else:
             cell = driver[0] if driver else ""
             unit = _unit(cell)

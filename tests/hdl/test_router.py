@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from subtile.errors import ConfigError
-from subtile.hdl.router import EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout
+from subtile.hdl.router import COUNTER_LOW_BITS, EAST, LOCAL, NORTH, PORTS, SOUTH, WEST, Router, packet_layout
 
 WIDTH, HEIGHT = 3, 3
 LAYOUT = packet_layout(width=WIDTH, height=HEIGHT, address_width=12, payload_width=8, neuron_width=4)
@@ -263,6 +263,7 @@ def gate_cycles(router, sources, cycles, *, ready=always):
     queues = [list(s) for s in sources]
     received = [[] for _ in range(PORTS)]
     counts = {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+              "packets_high": [0] * PORTS, "stalls_high": [0] * PORTS,
               "head": [0] * PORTS, "words": [[0] * (router.fifo_depth - 1) for _ in range(PORTS)]}
     sim = Simulator(router)
     sim.add_clock(1e-6)
@@ -285,6 +286,8 @@ def gate_cycles(router, sources, cycles, *, ready=always):
                 counts["fifo"][port] += ctx.get(router.fifo_enables[port])
                 counts["arbiter"][port] += ctx.get(router.arbiter_enables[port])
                 counts["stalls"][port] += ctx.get(router.stall_enables[port])
+                counts["packets_high"][port] += ctx.get(router.packets_high_enables[port])
+                counts["stalls_high"][port] += ctx.get(router.stalls_high_enables[port])
                 if queues[port] and ctx.get(router.inputs[port].ready):
                     queues[port].pop(0)
                 out = router.outputs[port]
@@ -303,6 +306,7 @@ def test_an_idle_router_opens_no_gate():
     router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
     counts, received = gate_cycles(router, [[]] * PORTS, 30)
     assert counts == {"router": 0, "fifo": [0] * PORTS, "arbiter": [0] * PORTS, "stalls": [0] * PORTS,
+                      "packets_high": [0] * PORTS, "stalls_high": [0] * PORTS,
                       "head": [0] * PORTS, "words": [[0, 0]] * PORTS}
     assert not any(received)
 
@@ -323,6 +327,7 @@ def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
     assert counts["fifo"] == [3 if port == source else 0 for port in range(PORTS)]
     assert counts["arbiter"] == [1 if port == out else 0 for port in range(PORTS)]
     assert counts["stalls"] == [0] * PORTS
+    assert counts["packets_high"] == counts["stalls_high"] == [0] * PORTS     # no carry
     assert counts["router"] == 3                        # the grant is in the read's cycle
     assert counts["head"] == [1 if port == source else 0 for port in range(PORTS)]
     assert counts["words"] == [[1, 0] if port == source else [0, 0] for port in range(PORTS)]
@@ -332,3 +337,26 @@ def test_a_single_packet_opens_only_the_gates_on_its_path(source, dest):
     assert counts["fifo"][source] == 3 and counts["arbiter"][out] == 1
     # Offered from cycle 2 (written in 0, in the head register from 2), taken in cycle 10.
     assert counts["stalls"] == [8 if port == out else 0 for port in range(PORTS)]
+
+
+@pytest.mark.parametrize("packets, held", [(40, 100), (15, 47), (16, 0)])
+def test_counter_high_bits_are_clocked_only_on_a_carry(packets, held):
+    """The packet and stall counters' high bits sit behind carry gates: over a run, the gate of
+    an output's packet-counter high bits opens once per 2 ** COUNTER_LOW_BITS packets sent, that
+    of its stall counter's once per as many stall cycles, and the counters still count every
+    event (the high part takes the carry)."""
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    words = [pack(x=2, y=1, address=i % 32, payload=i % 7, src_tile=WEST) for i in range(packets)]
+    sources = [words if port == WEST else [] for port in range(PORTS)]
+    ready = lambda port, cycle: port != EAST or cycle >= held
+    counts, received = gate_cycles(router, sources, held + 3 * packets + 20, ready=ready)
+    assert received[EAST] == words
+    step = 2 ** COUNTER_LOW_BITS
+    assert counts["arbiter"][EAST] == packets
+    assert counts["packets_high"] == [packets // step if port == EAST else 0 for port in range(PORTS)]
+    assert counts["stalls_high"] == [counts["stalls"][EAST] // step if port == EAST else 0
+                                     for port in range(PORTS)]
+    assert counts["stalls"][EAST] == max(0, held - 2)
+    router = Router(layout=LAYOUT, x=1, y=1, width=WIDTH, height=HEIGHT, fifo_depth=3, gating="enable")
+    _, _, counters, _ = run_router(router, sources, ready, held + 3 * packets + 20)
+    assert counters["forwarded"][EAST] == packets and counters["stalls"][EAST] == max(0, held - 2)

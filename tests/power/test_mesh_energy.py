@@ -23,7 +23,7 @@ from subtile.golden.mesh import MeshModel
 from subtile.golden.tile import random_stimulus
 from subtile.hdl.flops import count_flops
 from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, mesh_packet_layout, network_clocks, network_flops
-from subtile.hdl.router import EAST, LOCAL, ROUTER_GATES, ROUTER_UNITS, WEST
+from subtile.hdl.router import COUNTER_LOW_BITS, EAST, LOCAL, ROUTER_GATES, ROUTER_UNITS, WEST
 from subtile.hdl.synapse import event_out_layout
 from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, TileProbes
 from subtile.power.energy import Calibration, estimate
@@ -240,6 +240,12 @@ class TestMeshCounters:
         assert run.pulses["router_0_0"]["stalls"] == first.stalls[EAST] == 0
         assert run.pulses["router_1_0"]["arbiter"] == second.forwarded[LOCAL] == count
         assert run.pulses["router_1_0"]["stalls"] == second.stalls[LOCAL] > 0
+        # The counters' high bits are clocked once per carry out of their low bits.
+        step = 2 ** COUNTER_LOW_BITS
+        for name, router in (("router_0_0", first), ("router_1_0", second)):
+            assert run.pulses[name]["packets_high"] == sum(n // step for n in router.forwarded)
+            assert run.pulses[name]["stalls_high"] == sum(n // step for n in router.stalls)
+        assert run.pulses["router_1_0"]["stalls_high"] > 0 or second.stalls[LOCAL] < step
         # The merge at tile (0, 0) is clocked while it offers a packet; tile (1, 0) has none.
         assert run.pulses["interface_0_0"]["merge"] >= count and run.pulses["interface_1_0"]["merge"] == 0
         for other in PAIRS:
@@ -307,7 +313,16 @@ class TestMeshCounters:
         assert result["network_energy_per_hop_pj"] == pytest.approx(result["network_energy_per_packet_pj"] / 2)
         # At the minimum-energy point a hop and a synaptic op cost less than at the nominal supply.
         assert 0 < result["minimum_energy_network_per_hop_pj"] < result["network_energy_per_hop_pj"]
-        assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if not n.startswith("tile"))
+        assert sorted(result["uncalibrated_blocks"]) == sorted(n for n in blocks if n.startswith("interface"))
+        # A router's terms are its RTL terms times the shipped router factors.
+        factors = calibration.router_term_factors()
+        assert factors and set(factors.values()) != {1.0}
+        for name in (n for n in blocks if n.startswith("router")):
+            plain = estimate(PAIRS[3], run, tech).blocks[name]
+            for group in ("data_pj", "clock_pj"):
+                kind = group.split("_")[0]
+                assert blocks[name][group] == pytest.approx(
+                    {u: pj * factors[f"{kind}.{u}"] for u, pj in plain[group].items()})
         flops = network_flops(PAIR)
         for i in range(PAIR.count):
             x, y = PAIR.position(i)
