@@ -60,7 +60,9 @@ def test_the_shipped_factors_reach_the_routers_of_a_calibrated_estimate():
     shipped = Calibration.load()
     assert set(shipped.router_factors) <= {label for label, _rtl, _gate in ROUTER_GATE_LEVEL_GROUPS}
     assert {"fifo storage", "arbiter + crossbar, links", "clock.fifo"} <= set(shipped.router_factors)
-    assert all(0.05 < f < 20 for f in shipped.router_factors.values()), shipped.router_factors
+    # Clocks near 1 (the structural clock model is close), logic-heavy groups several times more.
+    assert all(0.5 < shipped.router_factors[k] < 2 for k in shipped.router_factors if k.startswith("clock.")), shipped.router_factors
+    assert all(0.5 < f < 100 for f in shipped.router_factors.values()), shipped.router_factors
     terms = shipped.router_term_factors()
     assert terms["data.fifo"] == shipped.router_factors["fifo storage"]
     assert terms["clock.fifo_word"] == shipped.router_factors.get("clock.fifo_word", 1.0)
