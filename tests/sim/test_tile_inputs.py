@@ -262,3 +262,24 @@ def test_golden_port_mode_mirrors_the_documented_rules():
             call()
     with pytest.raises(Exception, match="row: 16 is outside the allowed range 0..15"):
         model.write_port(0, 16, 0, 0)
+
+
+# -- 4. rows whose payloads sum to exactly zero within a step ------------------------------------------------
+def test_rows_summing_to_zero_within_a_step(inputs_bench, tmp_path):
+    """(a, p), (a, -p) and (a, p), (a, p), (a, -2p) in one step, among other events: the
+    accumulators end where they were, yet every neuron with a non-zero weight is marked dirty."""
+    config = CONFIGS["tanh_sat"]
+    rng = np.random.default_rng(17)
+    pf = config.payload_format
+    stimulus = []
+    for k, events in enumerate(random_stimulus(config, 24, 0.4, seed=17)):
+        extra = []
+        for a in rng.choice(config.addresses, size=3, replace=False):
+            p = int(rng.integers(1, pf.max_code // 2 + 1)) * int(rng.choice([-1, 1]))
+            extra += [[a, p], [a, -p]] if rng.random() < 0.5 else [[a, p], [a, p], [a, -2 * p]]
+        both = np.concatenate([events, np.array(extra)])
+        stimulus.append(StepStimulus(both[rng.permutation(len(both))]))
+        if k % 4 == 3:
+            # a quiet step but for one cancelling row: only it marks neurons dirty
+            stimulus.append(StepStimulus(np.array([[k % config.addresses, 1], [k % config.addresses, -1]])))
+    run_case(inputs_bench, tmp_path, "tanh_sat", stimulus, stall=0.3, seed=19)
