@@ -202,13 +202,40 @@ class _TileBase:
         value = _check_index("value", value, wf.min_code, wf.max_code)
         self._weights[row, neuron] = value
 
+    def write_port(self, target: int, row: int, neuron: int, data: int) -> None:
+        """One programming-port write exactly as the hardware takes it (docs/architecture.md,
+        "Out-of-range port inputs"), for any field values that fit the port's widths.
+
+        ``target`` 0 writes ``table[row]`` from the low ``table_entry_width`` bits of ``data``;
+        a mapped entry naming a branch >= B or a slot >= S is kept as an unmapped one (events
+        to it are dropped and counted). ``target`` 1 writes ``w[row][neuron]`` from the low Ww
+        bits (two's complement). Writes to a row or neuron the memory does not have are
+        ignored. :meth:`program_table` and :meth:`program_weight` refuse such values instead.
+        """
+        cfg = self.config
+        target = _check_index("target", target, 0, 1)
+        row = _check_index("row", row, 0, (1 << cfg.row_width) - 1)
+        neuron = _check_index("neuron", neuron, 0, (1 << cfg.neuron_width) - 1)
+        data = _check_index("data", data, 0, (1 << cfg.prog_data_width) - 1)
+        if target == 0:
+            if row >= cfg.addresses:
+                return
+            word = data & ((1 << cfg.table_entry_width) - 1)
+            branch = (word >> 1) & ((1 << cfg.branch_index_width) - 1)
+            slot = word >> (1 + cfg.branch_index_width)
+            self._table.valid[row] = bool(word & 1) and branch < cfg.branches and slot < cfg.synapses
+            self._table.branch[row], self._table.slot[row] = branch, slot
+        elif row < cfg.rows and neuron < cfg.neurons:
+            self.program_weight(row, neuron, int(wrap(data, cfg.weight_format)))
+
     # -- stepping ----------------------------------------------------------------------------
     def reset(self) -> None:
         """Return the state (not the memories) to reset values."""
         raise NotImplementedError
 
-    def _events(self, events, payloads) -> tuple[np.ndarray, np.ndarray]:
-        """Validated (addresses, payloads) int64 arrays from an (E, 2) array or two arrays."""
+    def _events(self, events, payloads, port: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Validated (addresses, payloads) int64 arrays from an (E, 2) array or two arrays;
+        with ``port``, any address of the port's width (those >= A are dropped later)."""
         cfg = self.config
         if payloads is None:
             array = np.asarray([] if events is None else events)
@@ -224,10 +251,11 @@ class _TileBase:
             payload = _integer_array("events", np.asarray(payloads).ravel() if np.size(payloads) else [])
             if addresses.shape != payload.shape:
                 raise ConfigError(f"events: {addresses.size} addresses but {payload.size} payloads")
-        bad = np.flatnonzero((addresses < 0) | (addresses >= cfg.addresses))
+        limit = (1 << cfg.address_width) if port else cfg.addresses
+        bad = np.flatnonzero((addresses < 0) | (addresses >= limit))
         if bad.size:
             raise ConfigError(f"events: address {int(addresses[bad[0]])} at index {int(bad[0])} is "
-                              f"outside the allowed range 0..{cfg.addresses - 1}")
+                              f"outside the allowed range 0..{limit - 1}")
         _check_codes("events", payload, cfg.payload_format, "payload")
         return addresses, payload
 
@@ -239,7 +267,8 @@ class _TileBase:
         event (wrapping commutes with addition), so the result does not depend on event order.
         ``to_value`` turns per-row payload-code sums into the model's numbers."""
         table, cfg = self._table, self.config
-        valid = table.valid[addresses]
+        # an address >= A (port mode only) is dropped like an unmapped one
+        valid = table.valid[np.minimum(addresses, cfg.addresses - 1)] & (addresses < cfg.addresses)
         mapped = addresses[valid]
         rows = table.branch[mapped] * cfg.synapses + table.slot[mapped]
         hits = np.bincount(rows, minlength=cfg.rows)
@@ -256,11 +285,14 @@ class _TileBase:
             synaptic_ops=int(hits[touched] @ nonzero.sum(axis=1)) if touched.size else 0,
             dropped=int(np.count_nonzero(~valid)))
 
-    def step(self, events=None, payloads=None) -> StepResult:
+    def step(self, events=None, payloads=None, *, port: bool = False) -> StepResult:
         """Apply one step's events in arrival order, then the tick's update phase.
 
         Invalid input raises :class:`ConfigError` before anything changes. The order of the
-        events within a step does not change the result (see ``_route``).
+        events within a step does not change the result (see ``_route``). With ``port``, the
+        events are what the hardware's input port can carry: any address below
+        ``2**address_width``, those >= A dropped and counted as unmapped (docs/architecture.md,
+        "Out-of-range port inputs").
 
         Parameters
         ----------
@@ -346,9 +378,9 @@ class TileModel(_TileBase):
         finally:
             self.state = saved
 
-    def step(self, events=None, payloads=None) -> StepResult:
+    def step(self, events=None, payloads=None, *, port: bool = False) -> StepResult:
         cfg, state = self.config, self.state
-        addresses, payload = self._events(events, payloads)
+        addresses, payload = self._events(events, payloads, port)
 
         # -- event phase --
         acc_format = self._acc_format
@@ -439,9 +471,9 @@ class FloatTileModel(_TileBase):
     def reset(self) -> None:
         self.state = TileState.reset(self.config, dtype=np.float64)
 
-    def step(self, events=None, payloads=None) -> StepResult:
+    def step(self, events=None, payloads=None, *, port: bool = False) -> StepResult:
         cfg, state = self.config, self.state
-        addresses, payload = self._events(events, payloads)
+        addresses, payload = self._events(events, payloads, port)
         pf = cfg.payload_format
         routed = self._route(addresses, payload, pf.to_real)
         if routed.rows.size:

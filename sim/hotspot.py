@@ -27,7 +27,7 @@ from subtile.hdl.router import packet_layout
 from subtile.toolchain import runner
 from subtile.sim.tile_harness import SIM_BUFFERS_VERILOG, HarnessArray, _Lfsr
 
-__all__ = ["HotspotHarness", "HotspotBench", "HotspotCase", "HotspotResult"]
+__all__ = ["HotspotHarness", "HotspotBench", "HotspotCase", "HotspotResult", "round_robin_shares"]
 
 TB_MODULE = "subtile.sim.tb_hotspot"
 SEQUENCE_BITS = 32
@@ -54,6 +54,11 @@ class HotspotHarness(wiring.Component):
         at another tile.
     complete : Out(1)
         At the hotspot, every source's next expected number equals ``packets_per_source``.
+    window_cycles : Out(32)
+        Cycles of the saturation window: from start while every generator is still injecting.
+    window_received : Out(32 * tiles)
+        Per source (32 bits each, tile index order), packets the hotspot received from it
+        within the saturation window: the per-source throughput under saturation.
     counters : Out
         The routers' counters (:class:`~subtile.hdl.mesh.RouterMesh`).
     """
@@ -70,6 +75,7 @@ class HotspotHarness(wiring.Component):
             "hot_x": In(range(max(width, 2))), "hot_y": In(range(max(height, 2))),
             "finished": Out(1), "cycles": Out(32), "inject_cycles": Out(32),
             "received": Out(32), "errors": Out(32), "stray": Out(32), "complete": Out(1),
+            "window_cycles": Out(32), "window_received": Out(32 * width * height),
             "counters": Out(len(self.network.counters)),
         })
 
@@ -81,7 +87,7 @@ class HotspotHarness(wiring.Component):
         m.submodules.stall_lfsr = lfsr = _Lfsr()
         m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(~self.start), self.counters.eq(network.counters)]
         done = []
-        completes, receiveds = [], []
+        completes, receiveds, expecteds = [], [], []
         error_terms, stray_terms = [], []
         for i in range(count):
             x, y = i % self.width, i // self.width
@@ -120,11 +126,21 @@ class HotspotHarness(wiring.Component):
             m.d.comb += complete.eq(Cat(e == self.packets_per_source for e in expected).all())
             completes.append(complete)
             receiveds.append(received)
+            expecteds.append(expected)
 
         all_sent = Signal(name="all_sent")
         m.d.comb += all_sent.eq(Cat(done).all())
         hot = self.hot_y * self.width + self.hot_x
         m.d.comb += [self.complete.eq(Array(completes)[hot]), self.received.eq(Array(receiveds)[hot])]
+        # Saturation window: every source still injects. The hotspot's next expected number
+        # per source is the count received from it so far.
+        saturated = Signal(name="saturated")
+        m.d.comb += saturated.eq(self.start & ~self.finished & ~Cat(done).any())
+        with m.If(saturated):
+            m.d.sync += self.window_cycles.eq(self.window_cycles + 1)
+            for s in range(count):
+                m.d.sync += self.window_received[32 * s:32 * (s + 1)].eq(
+                    Array(expecteds[i][s] for i in range(count))[hot])
         with m.If(self.start & ~self.finished):
             m.d.sync += self.cycles.eq(self.cycles + 1)
             with m.If(~all_sent):
@@ -134,6 +150,38 @@ class HotspotHarness(wiring.Component):
             m.d.sync += [self.errors.eq(self.errors + sum(error_terms)),
                          self.stray.eq(self.stray + sum(stray_terms))]
         return m
+
+
+def round_robin_shares(width: int, height: int, hotspot: tuple[int, int]) -> np.ndarray:
+    """Per source tile (index order), its share of the hotspot's ejection port under
+    saturation, if every output port shares its cycles equally among the input ports that
+    request it (round robin, docs/architecture.md "Routers") and XY routing sets the paths.
+
+    The ejection port's share (1) is split equally among the hotspot's contenders (its own
+    local input and each neighbour whose packets pass through it); each neighbour's share again
+    among its contenders, and so on down the routing tree."""
+    count = width * height
+    hx, hy = hotspot
+
+    def next_hop(i):
+        x, y = i % width, i // width
+        if x != hx:
+            return y * width + x + (1 if hx > x else -1)
+        if y != hy:
+            return (y + (1 if hy > y else -1)) * width + x
+        return None
+
+    children = {i: [j for j in range(count) if next_hop(j) == i] for i in range(count)}
+    shares = np.zeros(count)
+
+    def split(router, share):
+        contenders = 1 + len(children[router])
+        shares[router] += share / contenders
+        for child in children[router]:
+            split(child, share / contenders)
+
+    split(hy * width + hx, 1.0)
+    return shares
 
 
 @dataclass
@@ -159,6 +207,13 @@ class HotspotResult:
     max_fifo_occupancy: int
     stall_cycles: int
     seconds: float
+    window_cycles: int = 0
+    window_received: tuple = ()
+
+    def shares(self) -> np.ndarray:
+        """Per source, its fraction of the packets the hotspot took in the saturation window."""
+        received = np.asarray(self.window_received, dtype=np.float64)
+        return received / received.sum() if received.sum() else received
 
     @property
     def drain_cycles(self) -> int:
@@ -175,6 +230,7 @@ class HotspotResult:
                 "complete": self.complete, "cycles": self.cycles, "inject_cycles": self.inject_cycles,
                 "drain_cycles": self.drain_cycles, "buffer_capacity": self.buffer_capacity,
                 "max_fifo_occupancy": self.max_fifo_occupancy, "stall_cycles": self.stall_cycles,
+                "window_cycles": self.window_cycles, "window_received": list(self.window_received),
                 "seconds": round(self.seconds, 3),
                 "cycles_per_second": round(self.cycles / self.seconds) if self.seconds else None}
 
@@ -233,7 +289,9 @@ class HotspotBench:
                 complete=bool(values["complete"][0]), cycles=int(values["cycles"][0]),
                 inject_cycles=int(values["inject_cycles"][0]),
                 max_fifo_occupancy=max(max(r.max_level) for r in routers),
-                stall_cycles=sum(sum(r.stalls) for r in routers), seconds=float(values["seconds"][0]) or seconds)
+                stall_cycles=sum(sum(r.stalls) for r in routers), seconds=float(values["seconds"][0]) or seconds,
+                window_cycles=int(values["window_cycles"][0]),
+                window_received=tuple(int(v) for v in values["window_received"]))
         return results
 
 

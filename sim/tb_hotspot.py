@@ -14,7 +14,9 @@ from cocotb.triggers import First, RisingEdge, Timer
 
 from subtile.sim.cocotb_clock import CLOCK_PERIOD_NS, start_clock_and_reset
 
-OUTPUTS = ("cycles", "inject_cycles", "received", "errors", "stray", "complete")
+OUTPUTS = ("cycles", "inject_cycles", "received", "errors", "stray", "complete", "window_cycles")
+#: Wide outputs of 32-bit words, saved as arrays.
+WORDS = ("counters", "window_received")
 
 
 async def _run(dut, index, case):
@@ -26,9 +28,11 @@ async def _run(dut, index, case):
         raise AssertionError(f"hotspot harness {index}: not drained after {case['max_cycles']} cycles (deadlock?)")
     await RisingEdge(dut.clk)
     seconds = time.perf_counter() - started
-    counters = port("counters").value
-    np.savez(case["output"], seconds=np.array([seconds]),
-             counters=np.frombuffer(int(counters).to_bytes(len(counters) // 8, "little"), dtype="<u4").copy(),
+    words = {}
+    for name in WORDS:
+        value = port(name).value
+        words[name] = np.frombuffer(int(value).to_bytes(len(value) // 8, "little"), dtype="<u4").copy()
+    np.savez(case["output"], seconds=np.array([seconds]), **words,
              **{name: np.array([int(port(name).value)], dtype=np.int64) for name in OUTPUTS})
 
 

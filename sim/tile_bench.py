@@ -148,10 +148,13 @@ class TileRun:
                 "mismatch": self.mismatch}
 
 
-def _apply_writes(model: TileModel, config: TileConfig, writes):
-    """Apply programming-port writes to the golden model (decoded by the golden packing rule)."""
+def _apply_writes(model: TileModel, config: TileConfig, writes, port: bool = False):
+    """Apply programming-port writes to the golden model (decoded by the golden packing rule);
+    with ``port``, as the hardware's port takes any value (``TileModel.write_port``)."""
     for target, row, neuron, value in writes:
-        if target == 0:
+        if port:
+            model.write_port(target, row, neuron, value)
+        elif target == 0:
             words = np.zeros(config.addresses, dtype=np.int64)
             words[row] = value
             entry = SynapseTable.decode(words, config)
@@ -194,7 +197,10 @@ class TileCase:
 
     ``idle`` and ``stall`` are probabilities (0..1) of an idle cycle before each input event and
     of output backpressure in each cycle, drawn by LFSRs in the harness from ``seed``.
-    ``read_state`` compares the architectural state after every step.
+    ``read_state`` compares the architectural state after every step. ``port_inputs`` lets the
+    stimulus hold anything the ports can carry (addresses >= A, writes outside the memories,
+    table entries naming no branch or slot), scored against the golden model's port mode
+    (docs/architecture.md, "Out-of-range port inputs"); otherwise the golden model refuses them.
     """
 
     stimulus: Sequence[StepStimulus]
@@ -202,6 +208,7 @@ class TileCase:
     idle: float = 0.0
     stall: float = 0.0
     read_state: bool = True
+    port_inputs: bool = False
 
     def __post_init__(self):
         for name in ("idle", "stall"):
@@ -366,8 +373,8 @@ class TileBench:
         signals = state_signals(config)
         mismatch, events_in, events_out, synaptic_ops = None, 0, 0, 0
         for step_index, step in enumerate(case.stimulus):
-            _apply_writes(model, config, step.writes)
-            result = model.step(np.asarray(step.events, dtype=np.int64).reshape(-1, 2))
+            _apply_writes(model, config, step.writes, case.port_inputs)
+            result = model.step(np.asarray(step.events, dtype=np.int64).reshape(-1, 2), port=case.port_inputs)
             events_in += result.events_in
             events_out += len(result.events_out)
             synaptic_ops += result.synaptic_ops
