@@ -582,12 +582,18 @@ def map_point(q, params: dict, options):
     from subtile.network.mapper import map_network
     from subtile.spec.fixed import FixedFormat
     if "weight_format" in params:
+        from subtile.network.quantize import bias_level
         fmt = FixedFormat.parse(params["weight_format"], name="weight_format")
+        level = bias_level(q.payload_format) * q.payload_format.lsb
         layers = []
         for layer in q.layers:
-            codes = fmt.quantize(layer.layer.weight)
-            layers.append(replace(layer, weight=codes, weight_format=fmt,
-                                  zeroed=int(np.count_nonzero((codes == 0) & (layer.layer.weight != 0)))))
+            real = layer.layer.weight
+            codes = fmt.quantize(real)
+            bias = None if layer.layer.bias is None else fmt.quantize(layer.layer.bias / level)
+            zeroed = int(np.count_nonzero((codes == 0) & (real != 0)))
+            if bias is not None:
+                zeroed += int(np.count_nonzero((bias == 0) & (layer.layer.bias != 0)))
+            layers.append(replace(layer, weight=codes, bias=bias, weight_format=fmt, zeroed=zeroed))
         q = replace(q, layers=layers)
     options = replace(options, **{k: params[k] for k in ("gating", "lanes") if k in params})
     mapped = map_network(q, options)
@@ -694,7 +700,12 @@ class DigitsWorkload(NetworkWorkload):
 @lru_cache(maxsize=4)
 def _model_graph(path: str):
     from subtile.network.model_file import load_model
-    return load_model(path, name="workload.model")
+    try:
+        return load_model(path, name="workload.model")
+    except ConfigError as error:
+        text = str(error)
+        raise ConfigError(text if text.startswith("workload.") else
+                          "workload." + text if text.startswith("model:") else f"workload.model: {text}") from None
 
 
 @lru_cache(maxsize=4)
