@@ -47,7 +47,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     mm = _make_models()
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".make_iris_probe"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        parser.exit(2, f"make_iris.py: error: output-dir: cannot write to {out} ({error.strerror or error})\n")
     x_train, x_test, y_train, y_test = iris_split(args.seed)
     layers = mm.train_mlp(x_train, y_train, [8, 3], ["tanh", "tanh"], seed=args.seed, epochs=args.epochs, rate=0.02)
     mm.write_onnx(out / "iris_mlp.onnx", layers, ["tanh", "tanh"], name="iris_mlp")
