@@ -13,7 +13,8 @@ A sweep is described by a TOML file::
 
     [workload]
     kind = "random"                # random sigma-delta stimulus (golden.tile.random_stimulus)
-    steps = 32                     # or "digits": the built-in digits network on a 2-tile mesh
+    steps = 32                     # or "digits": the built-in digits network on a 2-tile mesh,
+                                   # or "model": your network file + data .npz (examples/sweep_iris.toml)
     activity = 0.3
     seed = 1
     weight_scale = 1.75            # real weights uniform in +-this, rounded per point

@@ -51,8 +51,13 @@ float network on the same images. A network point is ``silent`` when no output o
 moved from rest by its read-out (``outputs_moved_per_inference`` = 0); the random workload counts
 its output events instead.
 
-Another network kind (e.g. any model :mod:`subtile.network` imports, with its data and metric)
-subclasses :class:`NetworkWorkload` and provides ``prepare()`` (load or train; the float
+``model``: any network file :mod:`subtile.network` imports (native TOML + npz, ONNX, NIR) with
+its data set (.npz: ``x`` and integer labels ``y`` for accuracy, or float targets for MSE), paths
+relative to the sweep file, run as ``digits`` is (:class:`ModelWorkload`; a regression point's
+``accuracy`` is None and its ``mse``, ``mse_float`` are set; it is ``at_chance`` when no better
+than always answering the targets' mean).
+
+Another network kind subclasses :class:`NetworkWorkload` and provides ``prepare()`` (load or train; the float
 outputs and labels, a :class:`Prepared`) and ``map(params)`` (quantize and map one point, a
 :class:`MappedPoint`), then ``register_workload`` it.
 """
@@ -71,7 +76,8 @@ import numpy as np
 from subtile.errors import ConfigError
 from subtile.spec.config import ActivationChoice, TileConfig
 
-__all__ = ["Workload", "RandomWorkload", "NetworkWorkload", "DigitsWorkload", "MappedPoint", "WORKLOADS",
+__all__ = ["Workload", "RandomWorkload", "NetworkWorkload", "DigitsWorkload", "ModelWorkload", "MappedPoint",
+           "WORKLOADS", "map_point",
            "register_workload", "workload_class", "make_workload", "point_config", "real_contents", "accuracy",
            "quantize_weights", "ACTIVATION_FIELDS"]
 
