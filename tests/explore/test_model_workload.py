@@ -192,3 +192,15 @@ def test_bad_model_workloads_are_one_line_errors_before_anything_runs(tmp_path, 
     assert not db.exists() and not (tmp_path / "x-work").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0] and message.split(":")[0] in err[0]
+
+
+@pytest.mark.slow
+def test_sky130_area_tells_lut_from_interp(tmp_path):
+    """area = ["sky130"] synthesises each point's mesh against the sky130 HD Liberty (cached by
+    its Verilog): the two soma implementations have the same flip-flops but not the same area."""
+    path = _iris_copy(tmp_path, '[sweep]\nbatch = 2\narea = ["sky130"]\n[workload]\nkind = "model"\n'
+                                'model = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\nrtl = "none"\n'
+                                '[axes]\nweight_bits = [6]\n"soma_activation.impl" = ["interp", "lut"]\n')
+    assert main(["sweep", str(path), "--db", str(tmp_path / "a.sqlite"), "--quiet"]) == 0
+    area = {r["soma_activation.impl"]: r["area_sky130_um2"] for r in sweep_records(tmp_path / "a.sqlite")}
+    assert area["lut"] > 0 and area["interp"] > 0 and area["lut"] != area["interp"]
