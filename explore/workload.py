@@ -459,6 +459,30 @@ class NetworkWorkload(Workload):
             raise ConfigError(f"workload.rtl: {settings['rtl']!r} is not one of all, none")
         return settings
 
+    @classmethod
+    def check_axes(cls, axes: dict, settings: dict) -> None:
+        super().check_axes(axes, settings)
+        cls.check_tile_values(axes)
+
+    @classmethod
+    def check_tile_values(cls, axes: dict) -> None:
+        """The values of the tile axes (applied to every tile of the mesh): each must make a
+        valid tile, checked on the default tile (ConfigError naming the axis and the value)."""
+        from subtile.network.mapper import MAX_NEURONS
+        base = TileConfig().to_dict()
+        for name, values in axes.items():
+            if cls.TILE_AXES is None or name not in cls.TILE_AXES:
+                continue
+            for value in values:
+                if name == "lanes":     # the mapper takes the largest divisor of each tile's N up to this
+                    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NEURONS:
+                        raise ConfigError(f"axes.lanes: {value!r} is outside the allowed range 1..{MAX_NEURONS}")
+                    continue
+                try:
+                    point_config(base, {name: value})
+                except ConfigError as error:
+                    raise ConfigError(f"axes.{name}: {value!r} is not allowed ({error})") from None
+
     def prepare(self) -> Prepared:
         raise NotImplementedError
 
@@ -809,6 +833,7 @@ class ModelWorkload(NetworkWorkload):
 
     @classmethod
     def check_axes(cls, axes: dict, settings: dict) -> None:
+        cls.check_tile_values({k: v for k, v in axes.items() if k in cls.TILE_AXES})
         layers = [layer.name for layer in _model_graph(settings["model"]).layers]
         for name, values in axes.items():
             head, _, layer = name.partition(".")

@@ -176,6 +176,14 @@ BAD = [
      "axes.steps: 0 is outside the allowed range 1..4096"),
     ('kind = "model"\nmodel = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\n[axes]\nhidden = [4]',
      "axes.hidden: not an axis of this workload"),
+    ('kind = "model"\nmodel = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\n[axes]\ngating = ["icg", "off"]',
+     "axes.gating: 'off' is not allowed (gating: 'off'"),
+    ('kind = "model"\nmodel = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\n[axes]\nweight_format = ["fixed<1,1>"]',
+     "axes.weight_format: 'fixed<1,1>' is not allowed"),
+    ('kind = "model"\nmodel = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\n[axes]\nlanes = [3, 0]',
+     "axes.lanes: 0 is outside the allowed range 1..256"),
+    ('kind = "model"\nmodel = "iris/iris_mlp.onnx"\ndata = "iris/iris_test.npz"\n[axes]\n"soma_activation.impl" = ["rom"]',
+     "axes.soma_activation.impl: 'rom' is not allowed"),
 ]
 
 
