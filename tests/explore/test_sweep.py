@@ -281,3 +281,21 @@ def test_report_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["subtile: error: output-dir: /proc/report cannot be written: /proc refuses new files "
                    "(No such file or directory)"]
+
+
+def test_the_tiny_example_sweep_has_no_silent_point():
+    """examples/sweep_tiny.toml (the README's first sweep): every point's tile, on the golden
+    model with the point's quantized weights and the sweep's stimulus, sends output events, so
+    the report has designs to recommend (the 2-neuron tile of tiny.toml rounded to silence)."""
+    from subtile.explore.sweep import load_sweep
+    from subtile.explore.workload import make_workload, point_config
+    from subtile.golden.tile import TileModel
+    spec = load_sweep(Path(__file__).resolve().parents[2] / "examples" / "sweep_tiny.toml")
+    workload = make_workload(spec.workload, spec.base)
+    assert len(spec.points()) == 12
+    for params in spec.points():
+        config = point_config(spec.base, params)
+        codes, table, _ = workload.contents(config)
+        model = TileModel(config, weights=codes, table=table)
+        sent = sum(len(model.step(events).events_out) for events in workload.stimulus(config))
+        assert sent >= workload.settings["steps"], (params, sent)
