@@ -26,8 +26,11 @@ def register(commands):
 
 
 def run(args) -> int:
+    from pathlib import Path
+    from subtile.cli.sweep import check_writable
     from subtile.explore.report import write_report
     check_range("tolerance", args.tolerance, 0.0, 100.0)
+    check_writable("output-dir", Path(args.output_dir), args.output_dir)
     summary = write_report(args.db, args.output_dir, run=args.run, area=args.area, breakdown=args.breakdown,
                            points=args.points.split(",") if args.points else None, tolerance=args.tolerance)
     print(json.dumps(summary, indent=2))

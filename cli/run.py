@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from subtile.cli.options import (add_json_option, add_quiet_option, add_work_dir_option, check_liberty,
                                  check_simulator, emit_json, int_arg, path_arg, work_dir)
 from subtile.errors import ConfigError
-from subtile.toolchain.verilator import ToolchainError
+from subtile.network.model_file import FRONT_ENDS, load_model  # noqa: F401 - re-exported
 
 __all__ = ["register", "load_model", "format_run_table"]
 
-FRONT_ENDS = {".toml": "native", ".onnx": "onnx", ".nir": "nir"}
 
 
 def _mesh(text):
@@ -58,32 +56,6 @@ def register(commands) -> None:
     add_json_option(run)
     add_quiet_option(run)
     run.set_defaults(handler=cmd_run)
-
-
-def load_model(path: str | Path):
-    """The :class:`~subtile.network.graph.Graph` of ``path``, by its extension."""
-    path = Path(path)
-    kind = FRONT_ENDS.get(path.suffix.lower())
-    if kind is None:
-        raise ConfigError(f"model: {path.name} has extension {path.suffix or '(none)'!r}; allowed: "
-                          f"{', '.join(FRONT_ENDS)}")
-    if not path.exists():
-        raise ConfigError(f"model: {path} does not exist")
-    if kind == "native":
-        from subtile.network import native
-        return native.load(path)
-    package = {"onnx": "onnx", "nir": "nir"}.get(kind)
-    if package is not None:
-        try:
-            __import__(package)
-        except ImportError:
-            raise ToolchainError(f"model: reading {path.suffix} files needs the Python package {package}, which is "
-                                 "not installed (pip install 'subtile[network]')") from None
-    if kind == "onnx":
-        from subtile.network import onnx_front
-        return onnx_front.load(path)
-    from subtile.network import nir_front
-    return nir_front.load(path)
 
 
 def format_run_table(report: dict) -> str:

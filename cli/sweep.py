@@ -72,6 +72,23 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
         quiet.setLevel(level)
 
 
+def check_writable(option: str, folder: Path, shown: Path) -> None:
+    """Refuse ``folder`` (or, when it does not exist yet, its nearest existing parent) if a file
+    cannot be made in it: a probe file is made and removed at once, so nothing is left behind
+    (permission bits alone do not tell: root, read-only file systems, /proc)."""
+    import tempfile
+    parent = Path(folder)
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        handle, probe = tempfile.mkstemp(dir=parent, prefix=".subtile-probe-")
+    except OSError as error:
+        raise ConfigError(f"{option}: {shown} cannot be written: {parent} refuses new files "
+                          f"({error.strerror or type(error).__name__})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def die_with_parent_in_forks() -> None:
     """Make every process forked from here on (the sweep's pool workers) end when this process
     dies, even by SIGKILL, instead of running on for hours with parent 1 (Linux: the parent-death
@@ -122,6 +139,8 @@ def run(args) -> int:
         check_scheduler(args.scheduler)
     db = Path(args.db) if args.db else Path.cwd() / f"{Path(args.sweep).stem}.sqlite"
     work_dir = Path(args.work_dir) if args.work_dir else db.parent / f"{db.stem}-work"
+    check_writable("db", db.parent, db)
+    check_writable("work-dir", work_dir, work_dir)
     retried = 0
     if args.retry_failed and db.exists():
         with ResultStore(db, run=spec.name) as store:

@@ -1,8 +1,9 @@
 """HTML report of a sweep database (``subtile report results.sqlite -o report/``).
 
 Writes ``index.html`` (self-contained: plots inline as PNG data, tables inline), the plots as
-PNG and SVG files, and the points as ``points.csv`` (and ``points.parquet`` when pyarrow is
-installed). Contents, from the top:
+PNG and SVG files, the points as ``points.csv`` (and ``points.parquet`` when pyarrow is
+installed), and ``front.md``: the answer and the front's table in Markdown (what the README's
+sweep tables are cut from). Contents, from the top:
 
 * **the answer**: the cheapest design (least energy per inference, then least area) within
   ``tolerance`` points of the float model's accuracy (a workload with a task metric), or within
@@ -351,6 +352,19 @@ def _table(rows: list[dict], columns: list[str], highlight=()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _markdown_table(rows: list[dict], columns: list[str]) -> str:
+    """The rows as a Markdown table (the headings with units, numbers as in the HTML tables)."""
+    def cell(value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "" if value is None else str(value).replace("|", "\\|")
+    lines = ["| " + " | ".join(header(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 STYLE = ("body{font-family:sans-serif;margin:1.5em;max-width:1400px}table{border-collapse:collapse;"
          "font-size:12px;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
          "th{background:#eee}tr.pareto{background:#fff3c4;font-weight:bold}"
@@ -481,6 +495,12 @@ def write_report(db, out_dir, *, run: str | None = None, area: str | None = None
                  _table(records, ["key", "status", *axes, *metric_columns, "error"], highlight=pareto_keys)]
     index = out_dir / "index.html"
     index.write_text(page_html("".join(sections)))
+    front_columns = ["key", *axes, *[c for c in metric_columns if c != "flag"]]
+    (out_dir / "front.md").write_text(
+        f"{answer['text'] if answer else 'No finished point: nothing to recommend.'}\n\n"
+        f"Pareto front ({len(pareto_keys)} of {len(ok)} finished points; objectives, all minimised: "
+        f"{header(area)}, {header(energy)}, {header(task)}):\n\n"
+        + _markdown_table([by_key[k] for k in pareto_keys], front_columns))
     summary = {"points": len(records), "ok": len(ok), "failed": len(failed), "area_metric": area,
                "energy_metric": energy, "task_metric": task,
                "pareto": pareto_keys, "flagged": [r["key"] for r in flagged],
@@ -488,7 +508,7 @@ def write_report(db, out_dir, *, run: str | None = None, area: str | None = None
                "recommendation": answer["text"] if answer else None, "tolerance": tolerance,
                "best_edp": ranking[0]["key"] if ranking else None,
                "legend_colours": {k: [_hex(c) for c in v] for k, v in colours.items()},
-               "html": str(index), "plots": sorted(str(p) for p in out_dir.glob("*.png")),
+               "html": str(index), "front_markdown": str(out_dir / "front.md"), "plots": sorted(str(p) for p in out_dir.glob("*.png")),
                "csv": str(out_dir / "points.csv"), "parquet": str(parquet) if parquet else None}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -13,7 +13,8 @@ A sweep is described by a TOML file::
 
     [workload]
     kind = "random"                # random sigma-delta stimulus (golden.tile.random_stimulus)
-    steps = 32                     # or "digits": the built-in digits network on a 2-tile mesh
+    steps = 32                     # or "digits": the built-in digits network on a 2-tile mesh,
+                                   # or "model": your network file + data .npz (examples/sweep_iris.toml)
     activity = 0.3
     seed = 1
     weight_scale = 1.75            # real weights uniform in +-this, rounded per point
@@ -128,14 +129,14 @@ def load_sweep(path) -> SweepSpec:
     if not isinstance(table, dict):
         raise ConfigError(f"workload: expected a table, got {table!r}")
     kind = workload_class(table.get("kind", "random"))
-    workload = kind.validate(table)
+    workload = kind.validate(table, path.parent)
     axes = data.get("axes", {})
     if not isinstance(axes, dict) or not axes:
         raise ConfigError("axes: give at least one axis, e.g. weight_format = [\"fixed<4,2>\", \"fixed<6,2>\"]")
     for name, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"axes.{name}: expected a non-empty list of values, got {values!r}")
-        kind.check_axis(name)
+    kind.check_axes(axes, workload)
     mode = sweep.get("mode", "grid")
     if mode not in _MODES:
         raise ConfigError(f"sweep.mode: {mode!r} is not one of {', '.join(_MODES)}")

@@ -51,8 +51,13 @@ float network on the same images. A network point is ``silent`` when no output o
 moved from rest by its read-out (``outputs_moved_per_inference`` = 0); the random workload counts
 its output events instead.
 
-Another network kind (e.g. any model :mod:`subtile.network` imports, with its data and metric)
-subclasses :class:`NetworkWorkload` and provides ``prepare()`` (load or train; the float
+``model``: any network file :mod:`subtile.network` imports (native TOML + npz, ONNX, NIR) with
+its data set (.npz: ``x`` and integer labels ``y`` for accuracy, or float targets for MSE), paths
+relative to the sweep file, run as ``digits`` is (:class:`ModelWorkload`; a regression point's
+``accuracy`` is None and its ``mse``, ``mse_float`` are set; it is ``at_chance`` when no better
+than always answering the targets' mean).
+
+Another network kind subclasses :class:`NetworkWorkload` and provides ``prepare()`` (load or train; the float
 outputs and labels, a :class:`Prepared`) and ``map(params)`` (quantize and map one point, a
 :class:`MappedPoint`), then ``register_workload`` it.
 """
@@ -71,7 +76,8 @@ import numpy as np
 from subtile.errors import ConfigError
 from subtile.spec.config import ActivationChoice, TileConfig
 
-__all__ = ["Workload", "RandomWorkload", "NetworkWorkload", "DigitsWorkload", "MappedPoint", "WORKLOADS",
+__all__ = ["Workload", "RandomWorkload", "NetworkWorkload", "DigitsWorkload", "ModelWorkload", "MappedPoint",
+           "WORKLOADS", "map_point",
            "register_workload", "workload_class", "make_workload", "point_config", "real_contents", "accuracy",
            "quantize_weights", "ACTIVATION_FIELDS"]
 
@@ -135,8 +141,9 @@ class Workload:
         self.base = base
 
     @classmethod
-    def validate(cls, table: dict) -> dict:
-        """The full settings of a ``[workload]`` table (its defaults filled in)."""
+    def validate(cls, table: dict, folder: Path | None = None) -> dict:
+        """The full settings of a ``[workload]`` table (its defaults filled in); ``folder``: the
+        sweep file's folder, against which a kind resolves its relative paths."""
         settings = {**cls.KEYS, **table, "kind": cls.KIND}
         unknown = set(settings) - set(cls.KEYS)
         if unknown:
@@ -150,6 +157,13 @@ class Workload:
             return
         allowed = None if cls.TILE_AXES is None else tuple(cls.AXES) + cls.TILE_AXES
         check_tile_axis(name, allowed)
+
+    @classmethod
+    def check_axes(cls, axes: dict, settings: dict) -> None:
+        """Every axis name of the sweep (values are lists, checked by the caller); a kind that
+        knows more up front (its model's layers, its axes' ranges) checks more."""
+        for name in axes:
+            cls.check_axis(name)
 
     def reference(self) -> dict:
         """The unquantized model's figures (same for every point)."""
@@ -289,8 +303,8 @@ class RandomWorkload(Workload):
     KEYS = {"kind": "random", "steps": 32, "activity": 0.3, "seed": 1, "jump": 0.5, "weight_scale": None}
 
     @classmethod
-    def validate(cls, table: dict) -> dict:
-        settings = super().validate(table)
+    def validate(cls, table: dict, folder: Path | None = None) -> dict:
+        settings = super().validate(table, folder)
         _int_setting(settings, "steps", 1, 4096)
         scale = settings["weight_scale"]
         if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
@@ -408,12 +422,18 @@ class MappedPoint:
 @dataclass
 class Prepared:
     """A network workload's data and float model, computed once per process: the evaluated
-    samples' inputs and labels, the float model's outputs (real) and its task accuracy."""
+    samples' inputs and labels (integer classes, or float targets (samples, outputs) for a
+    regression), the float model's outputs (real) and its task metric (accuracy, or MSE)."""
 
     inputs: np.ndarray
     labels: np.ndarray
     float_outputs: np.ndarray
-    accuracy_float: float
+    accuracy_float: float | None
+    mse_float: float | None = None
+
+    @property
+    def classification(self) -> bool:
+        return bool(np.issubdtype(np.asarray(self.labels).dtype, np.integer))
 
 
 class NetworkWorkload(Workload):
@@ -431,13 +451,37 @@ class NetworkWorkload(Workload):
     KEYS = {"kind": "", "images": 0, "rtl_images": 32, "rtl": "all"}
 
     @classmethod
-    def validate(cls, table: dict) -> dict:
-        settings = super().validate(table)
+    def validate(cls, table: dict, folder: Path | None = None) -> dict:
+        settings = super().validate(table, folder)
         _int_setting(settings, "images", 0, 1_000_000)
         _int_setting(settings, "rtl_images", 1, 100_000)
         if settings["rtl"] not in ("all", "none"):
             raise ConfigError(f"workload.rtl: {settings['rtl']!r} is not one of all, none")
         return settings
+
+    @classmethod
+    def check_axes(cls, axes: dict, settings: dict) -> None:
+        super().check_axes(axes, settings)
+        cls.check_tile_values(axes)
+
+    @classmethod
+    def check_tile_values(cls, axes: dict) -> None:
+        """The values of the tile axes (applied to every tile of the mesh): each must make a
+        valid tile, checked on the default tile (ConfigError naming the axis and the value)."""
+        from subtile.network.mapper import MAX_NEURONS
+        base = TileConfig().to_dict()
+        for name, values in axes.items():
+            if cls.TILE_AXES is None or name not in cls.TILE_AXES:
+                continue
+            for value in values:
+                if name == "lanes":     # the mapper takes the largest divisor of each tile's N up to this
+                    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NEURONS:
+                        raise ConfigError(f"axes.lanes: {value!r} is outside the allowed range 1..{MAX_NEURONS}")
+                    continue
+                try:
+                    point_config(base, {name: value})
+                except ConfigError as error:
+                    raise ConfigError(f"axes.{name}: {value!r} is not allowed ({error})") from None
 
     def prepare(self) -> Prepared:
         raise NotImplementedError
@@ -447,6 +491,9 @@ class NetworkWorkload(Workload):
 
     def reference(self) -> dict:
         prep = self.prepare()
+        if not prep.classification:
+            return {"mse_float": prep.mse_float, "mse_mean_predictor": _mean_predictor_mse(prep.labels),
+                    "samples": len(prep.labels)}
         return {"accuracy_float": prep.accuracy_float, "chance": _chance(prep.labels)[0],
                 "samples": len(prep.labels)}
 
@@ -458,7 +505,9 @@ class NetworkWorkload(Workload):
             prep = self.prepare()
         except Exception as error:  # noqa: BLE001
             return [(key, params, None, _failure(error)) for key, params in points]
-        chance, chance_limit = _chance(prep.labels)
+        classify = prep.classification
+        chance, chance_limit = _chance(prep.labels) if classify else (None, None)
+        baseline = None if classify else _mean_predictor_mse(prep.labels)
         count = len(prep.labels)
         rtl_count = min(self.settings["rtl_images"], count)
         for key, params in points:
@@ -469,13 +518,18 @@ class NetworkWorkload(Workload):
                                                  max_rest=point.max_rest)
                 lsb = point.mapped.config.payload_format.lsb
                 fidelity = np.abs(batch.values - prep.float_outputs) / lsb
-                accuracy_golden = network_run.score(batch.values, prep.labels)
+                golden_score = network_run.score(batch.values, prep.labels)
                 moved = np.count_nonzero(batch.codes, axis=1)
+                if classify:
+                    task = {"accuracy": golden_score, "accuracy_float": prep.accuracy_float,
+                            "accuracy_drop_points": 100 * (prep.accuracy_float - golden_score),
+                            "chance": chance, "at_chance": golden_score <= chance_limit}
+                else:    # regression: MSE; "at chance" = no better than predicting the targets' mean
+                    task = {"accuracy": None, "accuracy_float": None, "chance": None,
+                            "mse": golden_score, "mse_float": prep.mse_float, "mse_mean_predictor": baseline,
+                            "at_chance": golden_score >= baseline}
                 metrics = {
-                    "weight_formats": list(point.formats), "samples": count,
-                    "accuracy": accuracy_golden, "accuracy_float": prep.accuracy_float,
-                    "accuracy_drop_points": 100 * (prep.accuracy_float - accuracy_golden),
-                    "chance": chance, "at_chance": accuracy_golden <= chance_limit,
+                    "weight_formats": list(point.formats), "samples": count, **task,
                     "err_rms_lsb": float(np.sqrt(np.mean(fidelity ** 2))), "err_max_lsb": float(fidelity.max()),
                     "silent": not moved.any(), "outputs_moved_per_inference": float(moved.mean()),
                     "events_per_inference": float(batch.events_in.mean()),
@@ -516,7 +570,8 @@ class NetworkWorkload(Workload):
                 network = kinds.get("router", 0.0) + kinds.get("interface", 0.0)
                 metrics.update({
                     "rtl_samples": rtl_count, "inferences": rtl_count,
-                    "accuracy_rtl": network_run.score(result.codes, prep.labels[:rtl_count]),
+                    f"{'accuracy' if classify else 'mse'}_rtl": network_run.score(
+                        point.mapped.config.payload_format.to_real(result.codes), prep.labels[:rtl_count]),
                     "rtl_golden_agreement": 1.0,
                     "cycles": result.cycles, "cycles_per_inference": result.cycles / rtl_count,
                     "rtl_steps_per_inference": len(program.steps) / rtl_count,
@@ -549,6 +604,37 @@ class NetworkWorkload(Workload):
         return {"verilog": design.verilog, "top": design.top}
 
 
+def map_point(q, params: dict, options):
+    """Map the QuantizedNetwork ``q`` with one point's tile axes applied: ``weight_format`` (one
+    explicit format for every layer, replacing the per-layer choice), ``gating`` and ``lanes``
+    (into the MapOptions ``options``) and the activation sub-fields on every tile."""
+    from dataclasses import replace
+    from subtile.network.mapper import map_network
+    from subtile.spec.fixed import FixedFormat
+    if "weight_format" in params:
+        from subtile.network.quantize import bias_level
+        fmt = FixedFormat.parse(params["weight_format"], name="weight_format")
+        level = bias_level(q.payload_format) * q.payload_format.lsb
+        layers = []
+        for layer in q.layers:
+            real = layer.layer.weight
+            codes = fmt.quantize(real)
+            bias = None if layer.layer.bias is None else fmt.quantize(layer.layer.bias / level)
+            zeroed = int(np.count_nonzero((codes == 0) & (real != 0)))
+            if bias is not None:
+                zeroed += int(np.count_nonzero((bias == 0) & (layer.layer.bias != 0)))
+            layers.append(replace(layer, weight=codes, bias=bias, weight_format=fmt, zeroed=zeroed))
+        q = replace(q, layers=layers)
+    options = replace(options, **{k: params[k] for k in ("gating", "lanes") if k in params})
+    mapped = map_network(q, options)
+    tile_params = {k: v for k, v in params.items() if "." in k and k.partition(".")[0] in ACTIVATION_FIELDS}
+    if tile_params:
+        config = mapped.config
+        tiles = tuple(point_config(config.tile_config(i).to_dict(), tile_params) for i in range(config.count))
+        mapped = replace(mapped, config=replace(config, tiles=tiles))
+    return mapped
+
+
 def _mesh_flops(config) -> int:
     from subtile.hdl.mesh import network_flops
     from subtile.hdl.tile import RegisterBudget
@@ -558,6 +644,12 @@ def _mesh_flops(config) -> int:
         total += budget.root_flops + sum((1 if g is None else g) * f for g, f in budget.gated.values())
     flops = network_flops(config)
     return total + sum(sum(v) for v in flops.values())
+
+
+def _mean_predictor_mse(targets: np.ndarray) -> float:
+    """The MSE of always answering the targets' mean (a regression's "chance")."""
+    targets = np.asarray(targets, dtype=np.float64)
+    return float(((targets - targets.mean(axis=0)) ** 2).mean())
 
 
 def _chance(labels: np.ndarray) -> tuple[float, float]:
@@ -596,9 +688,9 @@ class DigitsWorkload(NetworkWorkload):
                  *(f"{head}.{sub}" for head in ACTIVATION_FIELDS for sub in ("impl", "segments", "guard_bits")))
 
     @classmethod
-    def validate(cls, table: dict) -> dict:
+    def validate(cls, table: dict, folder: Path | None = None) -> dict:
         from subtile.workloads.digits import DigitsSpec
-        settings = super().validate(table)
+        settings = super().validate(table, folder)
         try:
             DigitsSpec(**cls._spec_fields(settings))
         except ConfigError as error:
@@ -621,10 +713,8 @@ class DigitsWorkload(NetworkWorkload):
                         accuracy_float=float((y_float.argmax(axis=1) == y_test).mean()))
 
     def map(self, params: dict) -> MappedPoint:
-        from dataclasses import replace
         from subtile.network import quantize as network_quantize
-        from subtile.network.mapper import MapOptions, map_network
-        from subtile.spec.fixed import FixedFormat
+        from subtile.network.mapper import MapOptions
         from subtile.workloads import digits
         values = {**self.settings, **{k: v for k, v in params.items() if k in self.AXES}}
         spec = digits.DigitsSpec(**self._spec_fields(values))
@@ -632,19 +722,162 @@ class DigitsWorkload(NetworkWorkload):
         q = network_quantize.quantize(digits.graph(net), spec.weight_bits, leak_shift=spec.leak_shift,
                                       delta=spec.delta, payload_format=digits.PAYLOAD_FORMAT,
                                       internal_format=digits.INTERNAL_FORMAT)
-        if "weight_format" in params:
-            fmt = FixedFormat.parse(params["weight_format"], name="weight_format")
-            layers = []
-            for layer in q.layers:
-                codes = fmt.quantize(layer.layer.weight)
-                layers.append(replace(layer, weight=codes, weight_format=fmt,
-                                      zeroed=int(np.count_nonzero((codes == 0) & (layer.layer.weight != 0)))))
-            q = replace(q, layers=layers)
-        options = {k: params[k] for k in ("gating", "lanes") if k in params}
-        mapped = map_network(q, MapOptions(neurons=64, **options))
-        tile_params = {k: v for k, v in params.items() if "." in k}
-        if tile_params:
-            config = mapped.config
-            tiles = tuple(point_config(config.tile_config(i).to_dict(), tile_params) for i in range(config.count))
-            mapped = replace(mapped, config=replace(config, tiles=tiles))
+        mapped = map_point(q, params, MapOptions(neurons=64))
         return MappedPoint(q, mapped, spec.steps, spec.max_rest)
+
+
+# -- any model the network front ends import -------------------------------------------------
+@lru_cache(maxsize=4)
+def _model_graph(path: str):
+    from subtile.network.model_file import load_model
+    try:
+        return load_model(path, name="workload.model")
+    except ConfigError as error:
+        text = str(error)
+        raise ConfigError(text if text.startswith("workload.") else
+                          "workload." + text if text.startswith("model:") else f"workload.model: {text}") from None
+
+
+@lru_cache(maxsize=4)
+def _model_data(path: str, inputs: int, outputs: int):
+    from subtile.network.run import load_data
+    try:
+        return load_data(path, inputs, outputs)
+    except ConfigError as error:
+        raise ConfigError(f"workload.{error}") from None
+
+
+def _resolve(folder: Path | None, name: str, value, suffixes: tuple) -> str:
+    """A ``[workload]`` path key: relative paths against the sweep file's folder; absolute."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"workload.{name}: give the path of a {' / '.join(suffixes)} file "
+                          f"(relative to the sweep file's folder), got {value!r}")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = (folder or Path.cwd()) / path
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"workload.{name}: {value} has extension {path.suffix or '(none)'!r}; "
+                          f"allowed: {', '.join(suffixes)}")
+    if not path.is_file():
+        raise ConfigError(f"workload.{name}: {path} does not exist")
+    return str(path.resolve())
+
+
+@register_workload
+class ModelWorkload(NetworkWorkload):
+    """Any network the front ends of :mod:`subtile.network` import (native TOML + npz, ONNX, NIR),
+    with its data set and task metric, mapped onto a mesh as ``subtile run`` maps it.
+
+    ``[workload]`` keys: ``model`` (.toml / .onnx / .nir) and ``data`` (.npz with ``x``
+    (samples, inputs) and ``y``: integer labels for classification accuracy, or float targets
+    (samples, outputs) for MSE), both relative to the sweep file's folder; ``metric`` (``auto``:
+    from ``y``; ``accuracy`` or ``mse`` to insist); ``images`` (the first N samples; 0: all),
+    ``rtl_images``, ``rtl`` (as ``digits``); the defaults of the axes ``weight_bits`` (8),
+    ``steps`` (T; 0: from the depth and the leak, as ``subtile run``), ``delta`` (1),
+    ``leak_shift`` (0; a NIR model's own tau wins), ``neurons`` (64: most neurons per tile,
+    wider layers split), and the mapper's ``branches`` (16), ``synapses`` (64), ``max_rest``.
+
+    Axes: those five, ``weight_bits.<layer>`` (one layer's width, the layer named as the model
+    names it), and the tile fields of :attr:`TILE_AXES` applied to every tile (``weight_format``
+    for all layers, ``gating``, ``lanes``, the activations' ``impl``, ``segments``,
+    ``guard_bits``). Everything, axis values included, is checked when the sweep file is read,
+    and the model is quantized and mapped once at the defaults, so a model that does not map is
+    refused before anything runs.
+    """
+
+    KIND = "model"
+    KEYS = {**NetworkWorkload.KEYS, "kind": "model", "model": None, "data": None, "metric": "auto",
+            "weight_bits": 8, "steps": 0, "delta": 1, "leak_shift": 0, "neurons": 64, "branches": 16,
+            "synapses": 64, "max_rest": 64}
+    AXES = {"weight_bits": "weight width of every layer (integer bits per layer)",
+            "steps": "T, steps per sample before the read-out", "delta": "event threshold (payload LSB)",
+            "leak_shift": "leak k", "neurons": "most neurons per tile (wider layers split)"}
+    TILE_AXES = DigitsWorkload.TILE_AXES
+    #: the allowed range of each integer key and axis
+    RANGES = {"weight_bits": (2, 16), "steps": (1, 4096), "delta": (0, 127), "leak_shift": (0, 15),
+              "neurons": (1, 256), "branches": (1, 16), "synapses": (1, 64), "max_rest": (1, 4096)}
+    METRICS = ("auto", "accuracy", "mse")
+
+    @classmethod
+    def validate(cls, table: dict, folder: Path | None = None) -> dict:
+        for key in ("model", "data"):
+            if key not in table:
+                raise ConfigError(f"workload.{key}: required for kind = \"model\" (a path relative to the "
+                                  "sweep file's folder)")
+        settings = super().validate(table, folder)
+        from subtile.network.model_file import FRONT_ENDS
+        settings["model"] = _resolve(folder, "model", settings["model"], tuple(FRONT_ENDS))
+        settings["data"] = _resolve(folder, "data", settings["data"], (".npz",))
+        for name, (lo, hi) in cls.RANGES.items():
+            _int_setting(settings, name, 0 if name == "steps" else lo, hi)
+        if settings["metric"] not in cls.METRICS:
+            raise ConfigError(f"workload.metric: {settings['metric']!r} is not one of {', '.join(cls.METRICS)}")
+        graph = _model_graph(settings["model"])
+        x, y = _model_data(settings["data"], graph.inputs, graph.outputs)
+        labels = bool(np.issubdtype(y.dtype, np.integer))
+        if settings["metric"] == "accuracy" and not labels:
+            raise ConfigError(f"workload.metric: accuracy needs integer labels y in {settings['data']}, "
+                              "which holds float targets (use mse)")
+        if settings["metric"] == "mse" and labels:
+            raise ConfigError(f"workload.metric: mse needs float targets y (samples, {graph.outputs}) in "
+                              f"{settings['data']}, which holds integer labels (use accuracy)")
+        if settings["images"] > len(x):
+            raise ConfigError(f"workload.images: {settings['images']} is more than the {len(x)} samples in "
+                              f"{settings['data']}")
+        try:
+            cls(settings, {}).map({})
+        except ConfigError as error:
+            raise ConfigError(f"workload.model: {Path(settings['model']).name} does not map at the defaults: "
+                              f"{error}") from None
+        return settings
+
+    @classmethod
+    def check_axes(cls, axes: dict, settings: dict) -> None:
+        cls.check_tile_values({k: v for k, v in axes.items() if k in cls.TILE_AXES})
+        layers = [layer.name for layer in _model_graph(settings["model"]).layers]
+        for name, values in axes.items():
+            head, _, layer = name.partition(".")
+            if head == "weight_bits" and layer:
+                if layer not in layers:
+                    raise ConfigError(f"axes.{name}: the model has no layer {layer!r}; its layers: "
+                                      f"{', '.join(layers)}")
+            else:
+                cls.check_axis(name)
+            if head in cls.RANGES:
+                lo, hi = cls.RANGES[head]
+                for value in values:
+                    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                        raise ConfigError(f"axes.{name}: {value!r} is outside the allowed range {lo}..{hi}")
+
+    def _values(self, params: dict) -> dict:
+        return {**self.settings, **{k: v for k, v in params.items() if k in self.AXES}}
+
+    def prepare(self) -> Prepared:
+        from subtile.network.run import score
+        s = self.settings
+        graph = _model_graph(s["model"])
+        x, y = _model_data(s["data"], graph.inputs, graph.outputs)
+        if s["images"]:
+            x, y = x[:s["images"]], y[:s["images"]]
+        y_float = graph.forward(x)
+        if np.issubdtype(y.dtype, np.integer):
+            return Prepared(inputs=x, labels=y, float_outputs=y_float, accuracy_float=score(y_float, y))
+        return Prepared(inputs=x, labels=y, float_outputs=y_float, accuracy_float=None, mse_float=score(y_float, y))
+
+    def map(self, params: dict) -> MappedPoint:
+        from subtile.network import quantize as network_quantize
+        from subtile.network.mapper import MapOptions
+        from subtile.network.run import default_steps
+        v = self._values(params)
+        graph = _model_graph(self.settings["model"])
+        q = network_quantize.quantize(graph, v["weight_bits"], leak_shift=v["leak_shift"], delta=v["delta"])
+        names = [layer.name for layer in graph.layers]
+        for name, bits in params.items():
+            head, _, layer = name.partition(".")
+            if head == "weight_bits" and layer:
+                one = network_quantize.quantize(graph, bits, leak_shift=v["leak_shift"], delta=v["delta"])
+                index = names.index(layer)
+                q.layers[index] = one.layers[index]
+        mapped = map_point(q, params, MapOptions(neurons=v["neurons"], branches=v["branches"],
+                                                 synapses=v["synapses"]))
+        return MappedPoint(q, mapped, v["steps"] or default_steps(mapped), v["max_rest"])

@@ -118,6 +118,13 @@ def test_report_recommends_the_cheapest_design_near_the_float_accuracy_never_a_s
         write_report(tmp_path / "t.sqlite", tmp_path / "x", tolerance=-1)
     page = (tmp_path / "out" / "index.html").read_text()
     assert page.index('id="recommended"') < page.index("<h1>")           # the answer comes first
+    # front.md: the answer, then one Markdown row per front point, headings with units
+    lines = (tmp_path / "out" / "front.md").read_text().splitlines()
+    assert lines[0] == summary["recommendation"] and summary["front_markdown"].endswith("front.md")
+    table = [line for line in lines if line.startswith("|")]
+    assert table[0].startswith("| key (hash) | ") and "| weight_format (fixed<W,I>) |" in table[0]
+    assert "| area sky130 (um^2) | energy / inf. (nominal Vdd) (pJ) |" in table[0] and table[1].startswith("|---|")
+    assert [row.split(" | ")[0][2:] for row in table[2:]] == summary["pareto"]
     # every column heading has a unit in parentheses
     import re
     headings = re.findall(r"<th>(.*?)</th>", page)

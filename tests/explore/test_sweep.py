@@ -255,3 +255,47 @@ def test_a_batch_that_crashes_its_worker_is_stored_as_failed_points():
     assert [(key, params, metrics) for key, params, metrics, _ in outcome] == [
         ("k1", {"lanes": 1}, None), ("k2", {"lanes": 2}, None)]
     assert all(error.startswith("batch crashed its worker: BrokenProcessPool") for *_, error in outcome)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, a folder that refuses new files even to root")
+@pytest.mark.parametrize("argv, message", [
+    (["--db", "/proc/x.sqlite"], "db: /proc/x.sqlite cannot be written: /proc refuses new files"),
+    (["--work-dir", "/proc/w/x"], "work-dir: /proc/w/x cannot be written: /proc refuses new files"),
+])
+def test_unwritable_database_or_work_folder_is_one_line_before_anything_runs(tmp_path, monkeypatch, capsys,
+                                                                             argv, message):
+    path = tmp_path / "s.toml"
+    path.write_text('[sweep]\narea = []\n[workload]\nkind = "random"\nsteps = 2\n[axes]\ngating = ["icg"]\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "s.toml", *argv]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"subtile: error: {message} (No such file or directory)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_report_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
+    from subtile.store import ResultStore
+    with ResultStore(tmp_path / "r.sqlite", run="r") as store:
+        store.put("k", params={"gating": "icg"}, metrics={"energy_pj_per_step": 1.0, "err_rms_lsb": 0.5})
+    assert main(["report", str(tmp_path / "r.sqlite"), "-o", "/proc/report"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["subtile: error: output-dir: /proc/report cannot be written: /proc refuses new files "
+                   "(No such file or directory)"]
+
+
+def test_the_tiny_example_sweep_has_no_silent_point():
+    """examples/sweep_tiny.toml (the README's first sweep): every point's tile, on the golden
+    model with the point's quantized weights and the sweep's stimulus, sends output events, so
+    the report has designs to recommend (the 2-neuron tile of tiny.toml rounded to silence)."""
+    from subtile.explore.sweep import load_sweep
+    from subtile.explore.workload import make_workload, point_config
+    from subtile.golden.tile import TileModel
+    spec = load_sweep(Path(__file__).resolve().parents[2] / "examples" / "sweep_tiny.toml")
+    workload = make_workload(spec.workload, spec.base)
+    assert len(spec.points()) == 12
+    for params in spec.points():
+        config = point_config(spec.base, params)
+        codes, table, _ = workload.contents(config)
+        model = TileModel(config, weights=codes, table=table)
+        sent = sum(len(model.step(events).events_out) for events in workload.stimulus(config))
+        assert sent >= workload.settings["steps"], (params, sent)
