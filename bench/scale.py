@@ -231,11 +231,11 @@ def main(argv=None) -> int:
         temporary = Path(temporary)
         cache = Path(args.cache).resolve() if args.cache else temporary / "cache"
         rows = []
-        for n in tiles:
-            rows.append(measure(f"tile{n}", tile_config_text(n), steps, args.activity, cache, temporary))
-        for width, height in meshes:
-            rows.append(measure(f"mesh{width}x{height}", mesh_config_text(width, height), mesh_steps,
-                                args.activity, cache, temporary))
+        designs = [(f"tile{n}", tile_config_text(n), steps) for n in tiles]
+        designs += [(f"mesh{w}x{h}", mesh_config_text(w, h), mesh_steps) for w, h in meshes]
+        for name, text, design_steps in designs:
+            rows.append(measure(name, text, design_steps, args.activity, cache, temporary))
+            print(f"scale.py: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)   # survives a cut-short run
     growth = {}
     for kind, chosen, size in (("N", [r for r in rows if r["design"].startswith("tile")],
                                 lambda r: int(r["design"][4:])),
