@@ -4,7 +4,7 @@
                               [--simulators verilator,icarus] [--json out.json]
 
 The same seeded stimulus (``golden.tile.random_stimulus``) goes through
-(a) the fast harness (``sim/tile_bench.py``: stimulus preloaded by $readmemh, Python wakes once
+(a) the fast harness (``sim/tile_bench.py``: stimulus streamed from a file, Python wakes once
     per run), and
 (b) the kit (``subtile.kit.TileDriver``: one Python call per input event, per output event and
     per step), with the golden scoreboard checking outputs and state after every step, and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from subtile.spec.config import MeshConfig
 from subtile.gen.tile import extra_verilog
+from subtile.gen.design_cache import cached_design
 from subtile.gen.verilog import GeneratedDesign, generate
 
 __all__ = ["generate_mesh", "mesh_component", "mesh_extra_verilog"]
@@ -28,7 +29,13 @@ def _axon_manifest(mesh) -> list:
 
 def generate_mesh(config: MeshConfig, *, contents=None, axons=None) -> GeneratedDesign:
     """Verilog of the mesh described by ``config`` with module name ``config.name``; the manifest
-    lists the axon tables (per tile, per neuron: [destination tile, address] pairs)."""
+    lists the axon tables (per tile, per neuron: [destination tile, address] pairs). Reused from
+    :mod:`subtile.gen.design_cache` when generated before from the same inputs."""
+    return cached_design("mesh", {"config": config, "contents": contents, "axons": axons}, top=config.name,
+                         generate=lambda: _generate_mesh(config, contents, axons))
+
+
+def _generate_mesh(config, contents, axons):
     mesh = mesh_component(config, contents, axons)
     return generate(mesh, top=config.name, extra_verilog=mesh_extra_verilog([config]), kind="mesh",
                     latency=None, mesh={"width": config.width, "height": config.height,

@@ -198,10 +198,15 @@ class GeneratedDesign:
     clock: str | None
     reset: str | None
     manifest_extra: dict = field(default_factory=dict)
+    #: :func:`subtile.cache.verilog_digest` of ``verilog`` when already known (a design read
+    #: back from :mod:`subtile.gen.design_cache`); None: computed when asked for.
+    digest: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def sha256(self) -> str:
-        return verilog_digest(self.verilog)
+        if self.digest is None:
+            self.digest = verilog_digest(self.verilog)
+        return self.digest
 
     def manifest(self) -> dict:
         manifest = {

@@ -23,7 +23,7 @@ from subtile.hdl.router import PORT_NAMES, PORTS
 from subtile.toolchain import runner
 from subtile.sim.mesh_harness import (mesh_response_layout, mesh_stimulus_layout, mesh_stimulus_plusarg,
                            output_response_plusarg, tile_response_plusarg)
-from subtile.sim.tile_bench import _pack, read_hex
+from subtile.sim.tile_bench import _pack, read_hex, split_by_step
 from subtile.sim.tile_harness import StimulusKind
 
 __all__ = ["MeshBench", "MeshCase", "MeshRun", "RouterCounters", "encode_mesh_stimulus", "simulate_mesh",
@@ -67,7 +67,7 @@ def decode_mesh_responses(config: MeshConfig, words, steps: int, payload_width: 
 
     step, neuron, payload = field_of("step"), field_of("neuron"), field_of("payload")
     payload = np.where(payload >= 1 << (payload_width - 1), payload - (1 << payload_width), payload)
-    return [np.stack([neuron[step == s], payload[step == s]], axis=1) for s in range(steps)]
+    return split_by_step(step, neuron, payload, steps, layout["step"].shape.width)
 
 
 @dataclass
@@ -187,10 +187,12 @@ def _compare(where: str, expected, got) -> str | None:
 class MeshBench:
     """Meshes side by side in one Verilator build (harness ``i`` holds ``configs[i]`` with
     ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables);
-    ``simulator="icarus"`` builds with Icarus instead."""
+    ``simulator="icarus"`` builds with Icarus instead. Programs and responses stream through
+    files, any length; ``stimulus_depth`` and ``response_depth`` change nothing (kept for callers
+    written for the earlier fixed-size buffers)."""
 
     def __init__(self, configs: Sequence[MeshConfig], *, name: str = "mesh_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13, contents=None, axons=None,
+                 stimulus_depth: int | None = None, response_depth: int | None = None, contents=None, axons=None,
                  count_toggles: bool = True, simulator: str = "verilator"):
         if simulator not in runner.SIMULATORS:
             raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(runner.SIMULATORS)}")
@@ -211,8 +213,7 @@ class MeshBench:
     def build(self, work_dir: Path) -> runner.Build:
         if self._build is None:
             from subtile.sim.mesh_harness import generate_mesh_bench
-            design = generate_mesh_bench(self.configs, top=self.name, stimulus_depth=self.stimulus_depth,
-                                         response_depth=self.response_depth, contents=self.contents,
+            design = generate_mesh_bench(self.configs, top=self.name, contents=self.contents,
                                          axons=self.axons, count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
             self._counters = design.manifest_extra["counters"]
@@ -239,9 +240,6 @@ class MeshBench:
                 path.unlink(missing_ok=True)
             if case is not None:
                 program, _ = encode_mesh_stimulus(config, case.stimulus, seed=case.seed)
-                if len(program) > self.stimulus_depth:
-                    raise ValueError(f"stimulus: {len(program)} words for mesh {index}, more than the "
-                                     f"stimulus_depth {self.stimulus_depth}")
                 stimulus_file.write_text("".join(f"{word:x}\n" for word in program))
                 plusargs.append(f"+{mesh_stimulus_plusarg(index)}={stimulus_file}")
                 plusargs += [f"+{tile_response_plusarg(index, i)}={p}" for i, p in enumerate(tile_files)]
@@ -270,9 +268,6 @@ class MeshBench:
         with np.load(output) as recorded:
             recorded = dict(recorded)
         counts = [int(c) for c in recorded["responses"]]
-        if max(counts, default=0) > self.response_depth:
-            raise ValueError(f"response_depth: {max(counts)} events recorded in one buffer of mesh {index}, "
-                             f"more than the response_depth {self.response_depth}")
         steps = len(case.stimulus)
         width = config.payload_format.width
 

@@ -81,7 +81,8 @@ def _run_files(work_dir: Path, index: int) -> tuple[Path, Path, Path]:
 
 
 def read_hex(path) -> list[int]:
-    """Words of a ``$writememh`` file (comments and address markers skipped)."""
+    """Words of a hex file, one or more per line (comments and ``$writememh`` address markers
+    skipped)."""
     words = []
     for line in Path(path).read_text().splitlines():
         line = line.split("//", 1)[0].strip()
@@ -101,7 +102,22 @@ def decode_responses(config: TileConfig, words, steps: int) -> list[np.ndarray]:
 
     step, neuron, payload = field_of("step"), field_of("neuron"), field_of("payload")
     payload = wrap(payload, config.payload_format)
-    return [np.stack([neuron[step == s], payload[step == s]], axis=1) for s in range(steps)]
+    return split_by_step(step, neuron, payload, steps, layout["step"].shape.width)
+
+
+def split_by_step(step, neuron, payload, steps: int, step_bits: int) -> list[np.ndarray]:
+    """Per-step (K, 2) arrays of (neuron, payload) of recorded events in time order.
+
+    The recorded step field has ``step_bits`` bits and wraps around in runs of more than
+    ``2**step_bits`` steps; it is unwrapped by counting decreases (recorded steps never decrease),
+    which is exact as long as two consecutive recorded events are less than ``2**step_bits``
+    steps apart."""
+    step = np.asarray(step, dtype=np.int64)
+    if step.size:
+        step = step + (np.cumsum(np.diff(step, prepend=step[0]) < 0) << step_bits)
+    bounds = np.searchsorted(step, np.arange(steps + 1), side="left")
+    events = np.stack([np.asarray(neuron, dtype=np.int64), np.asarray(payload, dtype=np.int64)], axis=1)
+    return [events[bounds[s]:bounds[s + 1]] for s in range(steps)]
 
 
 def state_signals(config: TileConfig) -> dict[str, list[str]]:
@@ -226,8 +242,9 @@ class TileBench:
         One harness each (harness ``i`` holds ``configs[i]``).
     contents : sequence of (weights, table) or None
         Initial memory contents per tile; None draws them from each config's seed.
-    stimulus_depth, response_depth : int
-        Words of each harness's stimulus and response memories.
+    stimulus_depth, response_depth : int or None
+        Change nothing (kept for callers written for the earlier fixed-size buffers): programs
+        and responses stream through files, any length.
     count_toggles : bool
         Count toggles inside the simulation (``TileRun.toggles``, ``TileRun.pulses``); False
         builds the plain simulation without counters.
@@ -246,7 +263,7 @@ class TileBench:
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
-                 stimulus_depth: int = 1 << 14, response_depth: int = 1 << 14,
+                 stimulus_depth: int | None = None, response_depth: int | None = None,
                  count_toggles: bool = True, coverage: bool = False, saif: bool = False,
                  assertions: bool = False, simulator: str = "verilator"):
         if simulator not in runner.SIMULATORS:
@@ -266,7 +283,6 @@ class TileBench:
         """Generate the Verilog into ``work_dir`` and build it (reused when unchanged)."""
         if self._build is None:
             design = generate_bench(self.configs, self.contents, top=self.name,
-                                    stimulus_depth=self.stimulus_depth, response_depth=self.response_depth,
                                     count_toggles=self.count_toggles, checks=self.assertions)
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
@@ -319,9 +335,6 @@ class TileBench:
             response_file.unlink(missing_ok=True)
             if case is not None:
                 program = encode_stimulus(config, case.stimulus)
-                if len(program) > self.stimulus_depth:
-                    raise ValueError(f"stimulus: {len(program)} words for tile {index}, more than the "
-                                     f"stimulus_depth {self.stimulus_depth}")
                 stimulus_file.write_text("".join(f"{word:x}\n" for word in program))
                 plusargs += [f"+{stimulus_plusarg(index)}={stimulus_file}", f"+{response_plusarg(index)}={response_file}"]
             plan_cases.append({
@@ -362,9 +375,6 @@ class TileBench:
         with np.load(output) as recorded:
             recorded = dict(recorded)
         count = int(recorded["responses"][0])
-        if count > self.response_depth:
-            raise ValueError(f"response_depth: {count} output events recorded by tile {index}, "
-                             f"more than the response_depth {self.response_depth}")
         words = read_hex(response_file) if count else []
         if len(words) != count:
             raise RuntimeError(f"{response_file}: {len(words)} response words, {count} recorded")

@@ -1,16 +1,16 @@
 """A simulation wrapper that runs whole time steps of a tile without Python in the loop.
 
-The stimulus program (events, ticks and programming writes, one word each) is loaded from a
-hex file into the harness's stimulus buffer by ``$readmemh`` at time 0; the testbench raises
+The stimulus program (events, ticks and programming writes, one word each) is read from a
+hex file word by word as the harness advances (``$fscanf``); the testbench raises
 ``start`` and waits. The harness streams the program into the tile with pseudo-random idle
-cycles, holds the output stream back with pseudo-random stalls, records every output event
-with its step number in the response buffer, and writes that buffer to a hex file with
-``$writememh`` when the program ends. After each step it can pause (``step_done``) so the
+cycles, holds the output stream back with pseudo-random stalls, and appends every output event
+with its step number to a response hex file (``$fwrite``), closed when the program ends. After each step it can pause (``step_done``) so the
 testbench reads the architectural state, then continue on ``resume``. Python thus acts once per
 time step (or once per run), never per cycle or per event.
 
-The two buffers are small simulation-only Verilog modules (:data:`SIM_BUFFERS_VERILOG`); the
-file names come from plusargs, so new stimulus never needs a new build.
+The two streams are small simulation-only Verilog modules (:data:`SIM_BUFFERS_VERILOG`); the
+file names come from plusargs, so new stimulus never needs a new build, and neither holds the
+program or the responses in memory, so a run of any length fits.
 """
 
 
@@ -18,34 +18,53 @@ from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, S
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from subtile.gen.design_cache import cached_design
 from subtile.gen.tile import extra_verilog, tile_component
 from subtile.gen.verilog import GeneratedDesign, generate
 from subtile.spec.config import TileConfig
 
 __all__ = ["TileHarness", "HarnessArray", "add_toggle_counters", "counter_names", "StimulusKind",
            "stimulus_layout", "response_layout",
-           "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg", "generate_bench"]
+           "SIM_BUFFERS_VERILOG", "stimulus_plusarg", "response_plusarg", "generate_bench",
+           "stimulus_stream", "response_stream", "harness_lfsr", "offer", "stall_ready", "recorder"]
 
-#: Simulation-only buffers (not for synthesis): Verilog-2005 with $readmemh/$writememh, plus
+#: Simulation-only buffers (not for synthesis): Verilog-2005 with $fscanf/$fwrite streams, plus
 #: SystemVerilog's $countones, applied to a named wire and zero-extended by concatenation, never to
 #: an expression or through a size cast, which Icarus 11 evaluates wrongly (357 for 7). Icarus
 #: (-g2012) and Verilator count alike (tests/sim/test_icarus_harness.py).
 SIM_BUFFERS_VERILOG = """\
-// Simulation-only buffers of subtile's tile harness (not for synthesis).
-// Stimulus ROM: filled by $readmemh from the file named by plusarg FORMAT (e.g. +stim_h0=FILE).
-module subtile_sim_rom #(parameter WIDTH = 8, parameter DEPTH = 16, parameter ABITS = 4,
-                         parameter FORMAT = "stim=%s") (
-    input  wire [ABITS-1:0] addr,
-    output wire [WIDTH-1:0] data
+// Simulation-only buffers of subtile's tile and mesh harnesses (not for synthesis).
+// Stimulus stream: `data` is the current word of the hex file (one word per line) named by
+// plusarg FORMAT (e.g. +stim_h0=FILE); at each clock edge with `next` high the following word is
+// read. Any length: the file is read as the program advances, never held whole. Past the end
+// of the file, or without the plusarg, `data` is 0.
+module subtile_sim_stream_in #(parameter WIDTH = 8, parameter FORMAT = "stim=%s") (
+    input  wire clk,
+    input  wire next,
+    output reg  [WIDTH-1:0] data
 );
-    reg [WIDTH-1:0] mem [0:DEPTH-1];
     reg [8*1024-1:0] file;
-    integer i;
+    reg [WIDTH-1:0] word;
+    integer fd, got;
     initial begin
-        for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
-        if ($value$plusargs(FORMAT, file)) $readmemh(file, mem);
+        data = {WIDTH{1'b0}};
+        word = {WIDTH{1'b0}};
+        fd = 0;
+        if ($value$plusargs(FORMAT, file)) begin
+            fd = $fopen(file, "r");
+            if (fd != 0) begin
+                got = $fscanf(fd, "%h", word);
+                data = got == 1 ? word : {WIDTH{1'b0}};
+            end
+        end
     end
-    assign data = mem[addr];
+    always @(posedge clk) begin
+        if (next) begin
+            got = 0;
+            if (fd != 0) got = $fscanf(fd, "%h", word);   // into `word`: readers of `data` at
+            data <= got == 1 ? word : {WIDTH{1'b0}};        // this edge still see the old one
+        end
+    end
 endmodule
 
 // Toggle counter: adds the number of bits of `value` that differ from the previous cycle's
@@ -81,25 +100,28 @@ module subtile_pulse_counter #(parameter WIDTH = 8) (
         if (en) count <= count + {32'd0, $countones(value)};
 endmodule
 
-// Response RAM: written one word per cycle; its first `count` words go to the file named by
-// plusarg FORMAT with $writememh on the first cycle `dump` is high.
-module subtile_sim_ram #(parameter WIDTH = 8, parameter DEPTH = 16, parameter ABITS = 4,
-                         parameter FORMAT = "resp=%s") (
+// Response stream: each word written (`we` high at a clock edge) is appended as one hex line
+// to the file named by plusarg FORMAT, which is closed on the first cycle `dump` is high. Any
+// length; without the plusarg nothing is written.
+module subtile_sim_stream_out #(parameter WIDTH = 8, parameter FORMAT = "resp=%s") (
     input  wire clk,
     input  wire we,
-    input  wire [ABITS-1:0] waddr,
     input  wire [WIDTH-1:0] wdata,
-    input  wire dump,
-    input  wire [31:0] count
+    input  wire dump
 );
-    reg [WIDTH-1:0] mem [0:DEPTH-1];
     reg [8*1024-1:0] file;
-    reg dumped = 1'b0;
+    reg closed;
+    integer fd;
+    initial begin
+        closed = 1'b0;
+        fd = 0;
+        if ($value$plusargs(FORMAT, file)) fd = $fopen(file, "w");
+    end
     always @(posedge clk) begin
-        if (we) mem[waddr] <= wdata;
-        if (dump && !dumped) begin
-            dumped <= 1'b1;
-            if ($value$plusargs(FORMAT, file) && count != 0) $writememh(file, mem, 0, count - 1);
+        if (we && !closed && fd != 0) $fwrite(fd, "%h\\n", wdata);
+        if (dump && !closed) begin
+            closed <= 1'b1;
+            if (fd != 0) $fclose(fd);
         end
     end
 endmodule
@@ -168,6 +190,59 @@ class _Lfsr(wiring.Component):
         return m
 
 
+def harness_lfsr(m: Module, name: str, seed, start) -> _Lfsr:
+    """An LFSR of a harness (submodule ``name``): loads ``seed`` while ``start`` is low, steps
+    every cycle while it is high. The one source of the harnesses' idle and stall draws."""
+    m.submodules[name] = lfsr = _Lfsr()
+    m.d.comb += [lfsr.seed.eq(seed), lfsr.load.eq(~start)]
+    return lfsr
+
+
+def offer(m: Module, name: str, *, idle, ready):
+    """Offer the current stimulus word on an input stream, called inside the state that presents
+    it: ``valid`` rises in the first cycle whose idle draw (``idle``) is false, the very cycle the
+    word arrives when idle is never drawn, so one word per cycle goes in; once raised it is held
+    until ``ready`` (stream rule). Returns ``(valid, accepted)``; ``accepted`` advances the stream."""
+    held = Signal(name=f"{name}_held")
+    valid, accepted = Signal(name=f"{name}_valid"), Signal(name=f"{name}_accepted")
+    m.d.comb += [valid.eq(held | ~idle), accepted.eq(valid & ready)]
+    m.d.sync += held.eq(valid & ~ready)
+    return valid, accepted
+
+
+def stall_ready(lfsr: _Lfsr, threshold, start):
+    """Ready of an output under random backpressure: high while running, except in cycles whose
+    draw (the LFSR's upper byte) is below ``threshold`` (of 256). The one stall rule."""
+    return start & (lfsr.value[8:] >= threshold)
+
+
+def recorder(m: Module, name: str, plusarg: str, layout, *, fire, step, neuron, payload, counter, finished):
+    """Record every event of an output (``fire``: valid and ready) with its step to the
+    response stream ``+<plusarg>=FILE`` (submodule ``name``) and count it in ``counter``."""
+    record = Signal(layout, name=f"record_{name}")
+    m.d.comb += [record.step.eq(step), record.neuron.eq(neuron), record.payload.eq(payload)]
+    m.submodules[name] = response_stream(plusarg, fire, record, finished)
+    with m.If(fire):
+        m.d.sync += counter.eq(counter + 1)
+
+
+def stimulus_stream(width: int, plusarg: str, advance, word) -> Instance:
+    """The stimulus stream (``subtile_sim_stream_in``) of a harness: ``word`` is the current
+    word of the file named by ``+<plusarg>=FILE``, the next one from the clock edge after
+    ``advance``."""
+    return Instance("subtile_sim_stream_in", p_WIDTH=width, p_FORMAT=f"{plusarg}=%s",
+                    i_clk=ClockSignal(), i_next=advance, o_data=word.as_value())
+
+
+def response_stream(plusarg: str, write, record, finished) -> Instance:
+    """The response stream (``subtile_sim_stream_out``) of a harness: ``record`` is appended to
+    the file named by ``+<plusarg>=FILE`` in every cycle ``write`` is high; closed once
+    ``finished``."""
+    value = record.as_value()
+    return Instance("subtile_sim_stream_out", p_WIDTH=len(value), p_FORMAT=f"{plusarg}=%s",
+                    i_clk=ClockSignal(), i_we=write, i_wdata=value, i_dump=finished)
+
+
 class TileHarness(wiring.Component):
     """Tile plus stimulus and response memories for whole-step simulation.
 
@@ -177,8 +252,6 @@ class TileHarness(wiring.Component):
         The tile (a :class:`subtile.hdl.tile.Tile`), instantiated as submodule ``tile``.
     config : TileConfig
         Its configuration (sizes the buffer words).
-    stimulus_depth, response_depth : int
-        Buffer depths (words), powers of two.
     index : int
         Names the plusargs of the buffer files: ``+stim_h<index>=FILE``, ``+resp_h<index>=FILE``.
     count_toggles : bool
@@ -207,13 +280,9 @@ class TileHarness(wiring.Component):
         Completed steps, recorded output events, cycles since ``start``.
     """
 
-    def __init__(self, tile, config: TileConfig, *, stimulus_depth: int, response_depth: int, index: int = 0,
-                 count_toggles: bool = True, checks: str | None = None):
-        for name, depth in (("stimulus_depth", stimulus_depth), ("response_depth", response_depth)):
-            if depth < 2 or depth & (depth - 1):
-                raise ValueError(f"{name}: {depth} is not a power of two >= 2")
+    def __init__(self, tile, config: TileConfig, *, index: int = 0, count_toggles: bool = True,
+                 checks: str | None = None):
         self.tile, self.config, self.index, self.checks = tile, config, index, checks
-        self.stimulus_depth, self.response_depth = stimulus_depth, response_depth
         self.probes = tile.probes()
         self.count_toggles = count_toggles
         members = {
@@ -242,23 +311,14 @@ class TileHarness(wiring.Component):
                 i_prog__valid=tile.prog.valid, i_prog__ready=tile.prog.ready,
                 i_prog__payload=tile.prog.payload.as_value(), i_unmapped=tile.unmapped)
         stim_layout, resp_layout = stimulus_layout(config), response_layout(config)
-        m.submodules.idle_lfsr = idle_lfsr = _Lfsr()
-        m.submodules.stall_lfsr = stall_lfsr = _Lfsr()
-        m.d.comb += [idle_lfsr.seed.eq(self.seed), stall_lfsr.seed.eq(self.seed ^ 0x5A5A),
-                     idle_lfsr.load.eq(~self.start), stall_lfsr.load.eq(~self.start)]
+        idle_lfsr = harness_lfsr(m, "idle_lfsr", self.seed, self.start)
+        stall_lfsr = harness_lfsr(m, "stall_lfsr", self.seed ^ 0x5A5A, self.start)
 
-        pointer = Signal(range(self.stimulus_depth), name="pointer")
         word = Signal(stim_layout, name="word")
-        m.submodules.stimulus = Instance(
-            "subtile_sim_rom", p_WIDTH=stim_layout.size, p_DEPTH=self.stimulus_depth,
-            p_ABITS=len(pointer), p_FORMAT=f"{stimulus_plusarg(self.index)}=%s",
-            i_addr=pointer, o_data=word.as_value())
+        advance = Signal(name="advance")
+        m.submodules.stimulus = stimulus_stream(stim_layout.size, stimulus_plusarg(self.index), advance, word)
         event = event_body_layout(config)(word.body[:event_body_layout(config).size])
         prog = prog_body_layout(config)(word.body[:prog_body_layout(config).size])
-
-        # Events: decide once per word whether to idle first; then hold valid until ready.
-        presenting = Signal(name="presenting")
-        advance = Signal(name="advance")
         m.d.comb += [
             tile.events_in.payload.address.eq(event.address),
             tile.events_in.payload.payload.eq(event.payload),
@@ -267,8 +327,6 @@ class TileHarness(wiring.Component):
             tile.prog.payload.neuron.eq(prog.neuron),
             tile.prog.payload.data.eq(prog.data),
         ]
-        with m.If(advance):
-            m.d.sync += [pointer.eq(pointer + 1), presenting.eq(0)]
 
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
@@ -278,15 +336,11 @@ class TileHarness(wiring.Component):
                 m.d.sync += self.cycles.eq(self.cycles + 1)
                 with m.Switch(word.kind):
                     with m.Case(StimulusKind.EVENT, StimulusKind.PROG):
-                        idle = idle_lfsr.value[:8] < self.idle_threshold
-                        with m.If(~presenting & ~idle):
-                            m.d.sync += presenting.eq(1)
-                        with m.If(word.kind == StimulusKind.EVENT):
-                            m.d.comb += [tile.events_in.valid.eq(presenting),
-                                         advance.eq(presenting & tile.events_in.ready)]
-                        with m.Else():
-                            m.d.comb += [tile.prog.valid.eq(presenting),
-                                         advance.eq(presenting & tile.prog.ready)]
+                        is_event = word.kind == StimulusKind.EVENT
+                        valid, accepted = offer(m, "input", idle=idle_lfsr.value[:8] < self.idle_threshold,
+                                                ready=Mux(is_event, tile.events_in.ready, tile.prog.ready))
+                        m.d.comb += [tile.events_in.valid.eq(valid & is_event),
+                                     tile.prog.valid.eq(valid & ~is_event), advance.eq(accepted)]
                     with m.Case(StimulusKind.TICK):
                         m.d.comb += tile.tick.eq(1)
                         with m.If(tile.tick_ready):
@@ -311,24 +365,12 @@ class TileHarness(wiring.Component):
                 m.d.comb += self.finished.eq(1)
 
         # Output monitor: random stalls, every accepted event recorded with its step.
-        stall = stall_lfsr.value[8:] < self.stall_threshold
-        record = Signal(resp_layout, name="record")
         accepted = Signal(name="accepted")
-        m.d.comb += [
-            tile.events_out.ready.eq(self.start & ~stall),
-            accepted.eq(tile.events_out.valid & tile.events_out.ready),
-            record.step.eq(self.steps),
-            record.neuron.eq(tile.events_out.payload.neuron),
-            record.payload.eq(tile.events_out.payload.payload),
-        ]
-        m.submodules.response = Instance(
-            "subtile_sim_ram", p_WIDTH=resp_layout.size, p_DEPTH=self.response_depth,
-            p_ABITS=(self.response_depth - 1).bit_length(),
-            p_FORMAT=f"{response_plusarg(self.index)}=%s",
-            i_clk=ClockSignal(), i_we=accepted, i_waddr=self.responses[:(self.response_depth - 1).bit_length()],
-            i_wdata=record.as_value(), i_dump=self.finished, i_count=self.responses)
-        with m.If(accepted):
-            m.d.sync += self.responses.eq(self.responses + 1)
+        m.d.comb += [tile.events_out.ready.eq(stall_ready(stall_lfsr, self.stall_threshold, self.start)),
+                     accepted.eq(tile.events_out.valid & tile.events_out.ready)]
+        recorder(m, "response", response_plusarg(self.index), resp_layout, fire=accepted, step=self.steps,
+                 neuron=tile.events_out.payload.neuron, payload=tile.events_out.payload.payload,
+                 counter=self.responses, finished=self.finished)
 
         if self.count_toggles:
             counting = Signal(name="counting")
@@ -413,14 +455,27 @@ class HarnessArray(wiring.Component):
         return m
 
 
-def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response_depth: int,
-                   count_toggles: bool = True, checks: bool = False) -> GeneratedDesign:
+def generate_bench(configs, contents, *, top: str, stimulus_depth: int | None = None,
+                   response_depth: int | None = None, count_toggles: bool = True,
+                   checks: bool = False) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
     tile with its (weights, table) from ``contents``; ``count_toggles`` as in
     :class:`~subtile.sim.tile_harness.TileHarness`; with ``checks``, each tile also gets the
-    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``)."""
-    harnesses = [TileHarness(tile_component(config, weights, table), config, stimulus_depth=stimulus_depth,
-                             response_depth=response_depth, index=index, count_toggles=count_toggles,
+    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``).
+    ``stimulus_depth`` and ``response_depth`` are accepted for callers written for the earlier
+    fixed-size buffers and change nothing: the streams take programs and responses of any length.
+
+    Reused from :mod:`subtile.gen.design_cache` when generated before with the same arguments,
+    generator source and tools (nothing is elaborated then)."""
+    contents = list(contents)
+    del stimulus_depth, response_depth
+    arguments = {"configs": list(configs), "contents": contents, "count_toggles": count_toggles, "checks": checks}
+    return cached_design("tile_bench", arguments, top=top, generate=lambda: _generate_bench(
+        configs, contents, top=top, count_toggles=count_toggles, checks=checks))
+
+
+def _generate_bench(configs, contents, *, top, count_toggles, checks):
+    harnesses = [TileHarness(tile_component(config, weights, table), config, index=index, count_toggles=count_toggles,
                              checks=f"{top}_h{index}_checks" if checks else None)
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
@@ -431,5 +486,4 @@ def generate_bench(configs, contents, *, top: str, stimulus_depth: int, response
                                                  + "\n" + checks_sv(f"{top}_h{index}", config)
                                                  for index, config in enumerate(configs))
     return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
-                    configs=[config.to_dict() for config in configs],
-                    stimulus_depth=stimulus_depth, response_depth=response_depth)
+                    configs=[config.to_dict() for config in configs])
