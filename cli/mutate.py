@@ -39,7 +39,10 @@ def register(commands):
 
 
 def run(args):
-    from subtile.mutate.mutation import check_count, format_report, load_equivalents, run_mutation_testing
+    from subtile.mutate.equivalents import load_equivalents
+    from subtile.mutate.report import format_report
+    from subtile.mutate.run import run_mutation_testing
+    from subtile.mutate.sites import check_count
     config = tile_config(args)
     equivalents = load_equivalents(args.equivalent) if args.equivalent else []
     check_count(args.n)

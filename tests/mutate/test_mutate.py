@@ -28,10 +28,12 @@ from subtile.golden.tile import initial_contents
 from subtile.errors import ConfigError
 from subtile.spec.fixed import Overflow, Rounding, resize, shift_right
 from subtile.golden.tile import TileModel
-from subtile.mutate.mutation import (PLUSARG, SELECT, UNITS, _report, copy_pattern, equivalence_check, find_mutations,
-                                instrument, load_equivalents, match_equivalent, regression_cases, rounding_targets,
-                                saturation_ramp,
-                                select_mutations, unit_of)
+from subtile.mutate.equivalents import load_equivalents, match_equivalent
+from subtile.mutate.proofs import equivalence_check
+from subtile.mutate.regression import regression_cases, rounding_targets, saturation_ramp
+from subtile.mutate.report import build_report
+from subtile.mutate.sites import (PLUSARG, SELECT, UNITS, copy_pattern, find_mutations, instrument,
+                                  select_mutations, unit_of)
 from subtile.sim.tile_bench import _apply_writes
 from subtile.store import StoredResult
 
@@ -138,7 +140,7 @@ def test_report_names_survivors_killed_entries_and_stale_entries(tmp_path):
                                                          "cycles": 1}, None, 0.0, 1) for n in (1, 2, 3)]
     bench = type("B", (), {"mutations": chosen, "candidates": candidates})()
     config = SimpleNamespace(to_dict=dict)
-    report = _report(config, bench, results, equivalents=entries, count=3, seed=2, steps=2,
+    report = build_report(config, bench, results, equivalents=entries, count=3, seed=2, steps=2,
                      baseline={"cycles": 1}, work_dir=tmp_path, db=path, run_name="r")
     assert report["contradicted_equivalents"] == [2]                  # listed, but the regression kills it
     assert [r["classification"] for r in report["survivors"]] == ["equivalent", "real"]
