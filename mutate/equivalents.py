@@ -13,7 +13,7 @@ __all__ = ["load_equivalents", "match_equivalent"]
 
 _ENTRY_KEYS = {"module", "lhs", "original", "mutated", "class", "reason"}
 _ENTRY_OPTIONAL = {"occurrence", "proof", "assume"}
-_PATTERN = re.compile(r"^tile(\.(lane|branch)_(\d+|\*)|\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_PATTERN = re.compile(r"^(tile|mesh)(\.(lane|branch|interface|tile)_(\d+|\*)|\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def load_equivalents(path) -> list[dict]:
@@ -67,7 +67,7 @@ def load_equivalents(path) -> list[dict]:
             raise ConfigError(f"{where}: class {entry['class']!r} is not one of equivalent, equivalent-config")
         if not _PATTERN.match(entry["module"]):
             raise ConfigError(f"{where}: module {entry['module']!r} is not a module path below the harness "
-                              "(tile, tile.synapses, tile.lane_0.soma, tile.lane_*.branch_*.activation, ...)")
+                              "(tile, tile.synapses, tile.lane_0.soma, tile.lane_*.branch_*.activation, mesh.network.router_0_1.core, ...)")
         clean = {**entry, "occurrence": occurrence, "entry": index,
                  **{f: entry[f].strip() for f in ("module", "lhs", "original", "mutated")}}
         key = (clean["module"], clean["lhs"], occurrence, clean["original"], clean["mutated"])

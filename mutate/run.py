@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from subtile.spec.config import TileConfig
+from subtile.spec.config import MeshConfig, TileConfig
 from subtile.sim.tile_harness import generate_bench
 from subtile.store import ResultStore
 from subtile.toolchain import runner
 from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
+from subtile.mutate.operators import OPERATOR_NAMES
 from subtile.mutate.sites import PLUSARG, find_mutations, instrument, select_mutations
+from subtile.mutate.mesh import MeshMutationBench, mesh_regression_cases, mesh_stimulus_digest
 from subtile.mutate.regression import regression_cases
 from subtile.mutate.report import build_report
 
@@ -32,14 +34,15 @@ __all__ = ["MutationBench", "run_mutation_testing"]
 class MutationBench:
     """The instrumented bench: ``harnesses`` copies of one tile, all mutants in one build."""
 
-    def __init__(self, config: TileConfig, *, count: int, seed: int, harnesses: int = 4):
+    def __init__(self, config: TileConfig, *, count: int, seed: int, harnesses: int = 4,
+                 operators=OPERATOR_NAMES):
         self.config, self.seed, self.harnesses = config, seed, harnesses
         configs = [config] * harnesses
         self.bench = TileBench(configs, name=f"{config.name}_mutants")
         design = generate_bench(configs, self.bench.contents, top=self.bench.name,
                                 stimulus_depth=self.bench.stimulus_depth, response_depth=self.bench.response_depth)
         self.design = design
-        self.candidates = find_mutations(design.verilog, design.top)
+        self.candidates = find_mutations(design.verilog, design.top, operators=operators)
         if not self.candidates:
             raise RuntimeError(f"no mutation sites found in {design.top}")
         self.mutations = select_mutations(self.candidates, count, seed)
@@ -89,19 +92,27 @@ def _stimulus_digest(cases: list[TileCase]) -> str:
     return digest.hexdigest()
 
 
-def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: int, work_dir: Path,
-                         db: Path | None = None, log=print, harnesses: int = 4, equivalents=()) -> dict:
+def run_mutation_testing(config: TileConfig | MeshConfig, *, count: int, seed: int, steps: int, work_dir: Path,
+                         db: Path | None = None, log=print, harnesses: int = 4, equivalents=(),
+                         operators=OPERATOR_NAMES) -> dict:
     """Build all mutants once, run the regression on each, return the report (see module doc).
+    A tile's mutants are in the tile; a mesh's in its routers, fan-outs, network interfaces and
+    glue, against the mesh regression (:mod:`subtile.mutate.mesh`).
 
     With ``db``, each mutant's outcome is stored as it finishes and mutants already stored for
     the same design, mutants and stimulus are skipped (resume after a crash or kill).
     """
     work_dir = Path(work_dir)
-    mbench = MutationBench(config, count=count, seed=seed, harnesses=harnesses)
-    cases = regression_cases(config, steps, seed)[:harnesses]
+    if isinstance(config, MeshConfig):
+        mbench = MeshMutationBench(config, count=count, seed=seed, harnesses=harnesses, operators=operators)
+        cases = mesh_regression_cases(config, steps, seed)[:harnesses]
+        stimulus = mesh_stimulus_digest(cases)
+    else:
+        mbench = MutationBench(config, count=count, seed=seed, harnesses=harnesses, operators=operators)
+        cases = regression_cases(config, steps, seed)[:harnesses]
+        stimulus = _stimulus_digest(cases)
     run_name = "mutate-" + hashlib.sha256(json.dumps(
-        {"verilog": mbench.digest, "steps": steps, "seed": seed, "harnesses": harnesses,
-         "stimulus": _stimulus_digest(cases)},
+        {"verilog": mbench.digest, "steps": steps, "seed": seed, "harnesses": harnesses, "stimulus": stimulus},
         sort_keys=True).encode()).hexdigest()[:16]
     store = ResultStore(db if db is not None else work_dir / "mutants.db", run=run_name)
     try:
@@ -131,5 +142,5 @@ def run_mutation_testing(config: TileConfig, *, count: int, seed: int, steps: in
     finally:
         store.close()
     return build_report(config, mbench, results, equivalents=equivalents, count=count, seed=seed, steps=steps,
-                   baseline=baseline,
-                   work_dir=work_dir, db=store.path, run_name=run_name)
+                        baseline=baseline, operators=list(operators), work_dir=work_dir, db=store.path,
+                        run_name=run_name)

@@ -22,7 +22,7 @@ import numpy as np
 
 from subtile.errors import ConfigError
 from subtile.gen.verilog import module_spans
-from subtile.mutate.operators import statement_mutations
+from subtile.mutate.operators import OPERATOR_NAMES, ModuleContext, statement_mutations
 
 PLUSARG = "subtile_mutant"
 SELECT = "subtile_mut_sel"
@@ -30,11 +30,28 @@ SELECT_BITS = 16
 
 #: Unit of each tile submodule (by the module path below the harness's tile).
 UNITS = ("synapse", "state", "neuron", "branch", "activation", "encoder", "control")
+#: Units of a mesh outside its tiles: the routers (with their FIFOs), the fan-outs (axon tables),
+#: the network interfaces (merge of the external input, output FIFO) and the mesh's own glue.
+MESH_UNITS = ("router", "fanout", "interface", "mesh")
+#: Where the sites of a design are, by its kind: the root module below the harness and the
+#: modules left out (a mesh's tiles are the tile runs' sites).
+SCOPES = {"tile": ("tile", None), "mesh": ("mesh", re.compile(r"^mesh\.tile_\d+(\.|$)"))}
 
 
 def unit_of(path: str) -> str:
-    """The unit a module of the tile belongs to, from its path below the harness (``tile.lane_0.soma``)."""
+    """The unit a module belongs to, from its path below the harness (``tile.lane_0.soma``,
+    ``mesh.network.router_1_0.core``)."""
     parts = path.split(".")
+    if parts[0] == "mesh":
+        if len(parts) > 1 and parts[1].startswith("tile_"):
+            return "tile"
+        if any(part.startswith("router_") for part in parts):
+            return "router"
+        if parts[-1] == "fanout":
+            return "fanout"
+        if len(parts) > 1 and parts[1].startswith("interface_"):
+            return "interface"
+        return "mesh"
     last = re.sub(r"_\d+$", "", parts[-1])
     if parts == ["tile"]:
         return "control"
@@ -122,6 +139,28 @@ def _widths(body: str) -> dict[str, int]:
     return widths
 
 
+_NONBLOCKING = re.compile(r"^\s+(\\\S+ |[A-Za-z_]\w*)(?: ?\[[^\]]+\])? <= ")
+
+
+def module_context(body: str) -> ModuleContext:
+    """The widths of a module's signals and its registers and data inputs (the signals an
+    ``operand`` fault may read instead of another: none of them closes a combinational loop
+    through the faulty statement, except through an input driven from this module's outputs,
+    which the baseline run would show)."""
+    widths = _widths(body)
+    sources = set()
+    for line in body.split("\n"):
+        match = _NONBLOCKING.match(line)
+        if match and not line.lstrip().startswith("initial"):
+            sources.add(match.group(1).strip())
+        match = _PORT_IN.match(line)
+        if match and not re.search(r"(clk|rst)$", match.group(1)):
+            sources.add(match.group(1).strip())
+    return ModuleContext(widths=widths, sources=tuple(sorted(s for s in sources if s in widths)))
+
+
+_PORT_IN = re.compile(r"^\s*input\s+(?:signed\s+)?(?:\[\d+:\d+\]\s+)?(\\\S+ |[A-Za-z_]\w*)\s*;")
+
 
 def _is_dead(body: str, lhs: str) -> bool:
     """True when the assigned signal is read nowhere (not an output, no other use): a fault there
@@ -143,42 +182,58 @@ def _is_dead(body: str, lhs: str) -> bool:
     return True
 
 
-def find_mutations(verilog: str, top: str, harness: int = 0) -> list[Mutation]:
-    """Every candidate single fault in the tile of harness ``harness`` of a bench's Verilog."""
+def find_mutations(verilog: str, top: str, harness: int = 0, *, scope: str = "tile",
+                   operators=OPERATOR_NAMES) -> list[Mutation]:
+    """Every candidate single fault, by the named ``operators``, in the design of harness
+    ``harness`` of a bench's Verilog: its tile (``scope="tile"``) or its mesh outside the tiles
+    (``scope="mesh"``: routers, fan-outs, network interfaces and the mesh's glue)."""
     prefix = f"{top}.h{harness}."
+    root, skip = SCOPES[scope]
     mutations = []
     for name, start, end in module_spans(verilog):
-        if not (name == prefix + "tile" or name.startswith(prefix + "tile.")):
+        if not (name == prefix + root or name.startswith(prefix + root + ".")):
+            continue
+        path = name[len(prefix):]
+        if skip is not None and skip.match(path):
             continue
         body = verilog[start:end]
-        widths = _widths(body)
-        path = name[len(prefix):]
+        context = module_context(body)
         seen: dict[tuple[str, str], int] = {}
         for ordinal, (_line, _prefix, lhs, rhs) in enumerate(_statements(body)):
             occurrence = seen[lhs.strip(), rhs.strip()] = seen.get((lhs.strip(), rhs.strip()), -1) + 1
             if _is_dead(body, lhs):
                 continue
-            for kind, mutated, detail in statement_mutations(lhs, rhs, widths):
+            for kind, mutated, detail in statement_mutations(lhs, rhs, context, operators):
                 mutations.append(Mutation(path, ordinal, lhs, kind, rhs, mutated, detail, occurrence))
     return mutations
 
 
 def select_mutations(candidates: list[Mutation], count: int, seed: int) -> list[Mutation]:
     """``count`` mutations drawn without replacement, round-robin over the units (so every unit
-    gets its share) and, within a unit, at random from the seed."""
+    gets its share), within a unit round-robin over the operators (so every kind of fault gets
+    its share) and, within a unit's operator, at random from the seed."""
     rng = np.random.default_rng(seed)
-    pools = {}
+    pools: dict[str, dict[str, list[Mutation]]] = {}
     for mutation in candidates:
-        pools.setdefault(mutation.unit, []).append(mutation)
-    for unit in pools:
-        order = rng.permutation(len(pools[unit]))
-        pools[unit] = [pools[unit][i] for i in order]
-    units = [unit for unit in UNITS if unit in pools]
+        pools.setdefault(mutation.unit, {}).setdefault(mutation.kind, []).append(mutation)
+    queues = {}
+    for unit in sorted(pools):
+        kinds = {kind: [pools[unit][kind][i] for i in rng.permutation(len(pools[unit][kind]))]
+                 for kind in OPERATOR_NAMES if kind in pools[unit]}
+        # the operators' turn starts at a random one, so a short run is not all of one kind
+        names = list(kinds)
+        first = int(rng.integers(len(names)))
+        kinds = {name: kinds[name] for name in names[first:] + names[:first]}
+        queue = []
+        while any(kinds.values()):
+            queue += [kinds[kind].pop() for kind in kinds if kinds[kind]]
+        queues[unit] = queue[::-1]
+    units = [unit for unit in (*UNITS, *MESH_UNITS, "tile") if unit in queues]
     chosen = []
-    while len(chosen) < count and any(pools[u] for u in units):
+    while len(chosen) < count and any(queues[u] for u in units):
         for unit in units:
-            if pools[unit] and len(chosen) < count:
-                chosen.append(pools[unit].pop())
+            if queues[unit] and len(chosen) < count:
+                chosen.append(queues[unit].pop())
     return chosen
 
 
