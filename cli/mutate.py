@@ -23,7 +23,8 @@ def register(commands):
     mutate.add_argument("--seed", type=int_arg("seed"), default=1, help="picks the mutants and the stimulus")
     mutate.add_argument("--steps", type=int_arg("steps"), default=24, help="time steps per regression case")
     mutate.add_argument("--harnesses", type=int_arg("harnesses"), default=4,
-                        help="regression cases run side by side per mutant (1..4)")
+                        help="regression cases run side by side per mutant (1..4; a mesh runs its four "
+                        "cases this many at a time on one build)")
     mutate.add_argument("--db", type=path_arg("db", "db"), default=None,
                         help="results database (default WORK_DIR/mutants.db); "
                         "a killed run started again resumes from it")

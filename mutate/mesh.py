@@ -53,10 +53,12 @@ def mesh_stimulus_digest(cases: list[MeshCase]) -> str:
 
 
 class MeshMutationBench:
-    """The instrumented mesh bench: ``harnesses`` copies of one mesh, all mutants in one build."""
+    """The instrumented mesh bench: ``harnesses`` copies of one mesh, all mutants in one build;
+    :meth:`run` runs any number of cases on it, ``harnesses`` at a time."""
 
     def __init__(self, config: MeshConfig, *, count: int, seed: int, harnesses: int = 4,
-                 operators=OPERATOR_NAMES, stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13):
+                 operators=OPERATOR_NAMES, stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13,
+                 pick=None):
         self.config, self.seed, self.harnesses = config, seed, harnesses
         configs = [config] * harnesses
         self.bench = MeshBench(configs, name=f"{config.name}_mutants", stimulus_depth=stimulus_depth,
@@ -66,7 +68,8 @@ class MeshMutationBench:
         self.candidates = find_mutations(self.design.verilog, self.design.top, scope="mesh", operators=operators)
         if not self.candidates:
             raise RuntimeError(f"no mutation sites found in {self.design.top}")
-        self.mutations = select_mutations(self.candidates, count, seed)
+        # `pick(candidates)`: the mutants to run instead of `count` drawn from the seed
+        self.mutations = list(pick(self.candidates)) if pick else select_mutations(self.candidates, count, seed)
         self.verilog = instrument(self.design.verilog, self.design.top, harnesses, self.mutations)
 
     @property
@@ -85,9 +88,17 @@ class MeshMutationBench:
         """Run mutant ``number`` (0 = the original design): outcome and first divergence."""
         start = time.perf_counter()
         seconds = lambda: round(time.perf_counter() - start, 3)
+        runs = {}
         try:
-            runs = self.bench.run(dict(enumerate(cases)), work_dir=work_dir,
-                                  max_cycles=timeout_cycles or 50_000_000, plusargs=[f"+{PLUSARG}={number}"])
+            # More cases than mesh copies in the build: the cases run in passes of `harnesses`,
+            # stopping at the first pass that tells the mutant from the original.
+            for first in range(0, len(cases), self.harnesses):
+                batch = dict(enumerate(cases[first:first + self.harnesses]))
+                done = self.bench.run(batch, work_dir=work_dir, max_cycles=timeout_cycles or 50_000_000,
+                                      plusargs=[f"+{PLUSARG}={number}"])
+                runs.update({first + index: run for index, run in done.items()})
+                if number and not all(run.passed for run in done.values()):
+                    break
         except AssertionError as error:
             reason = "timeout" if "not finished" in str(error) else "simulation failed"
             return {"killed": True, "reason": reason, "first_mismatch": str(error).strip().splitlines()[-1][:300],

@@ -192,12 +192,18 @@ def _operand(lhs, rhs, context):
     return out
 
 
+def _operand_text(text: str) -> str:
+    """``text`` stripped, but an escaped identifier at its end keeps the space that ends it."""
+    text = text.strip()
+    return text + " " if re.search(r"\\\S+$", text) else text
+
+
 def _term(lhs, rhs, context):
     matches = list(_BINARY.finditer(rhs))
     if len(matches) != 1 or matches[0].group(1) not in ("+", "-") or "?" in rhs:
         return []
     match = matches[0]
-    a, b = rhs[:match.start()].strip(), rhs[match.end():].strip()
+    a, b = _operand_text(rhs[:match.start()]), _operand_text(rhs[match.end():])
     if matches[0].group(1) == "-":
         return [(a, f"subtracted term {b} dropped")]
     return [(a, f"term {b} dropped"), (b, f"term {a} dropped")]

@@ -105,7 +105,7 @@ def run_mutation_testing(config: TileConfig | MeshConfig, *, count: int, seed: i
     work_dir = Path(work_dir)
     if isinstance(config, MeshConfig):
         mbench = MeshMutationBench(config, count=count, seed=seed, harnesses=harnesses, operators=operators)
-        cases = mesh_regression_cases(config, steps, seed)[:harnesses]
+        cases = mesh_regression_cases(config, steps, seed)       # all of them, `harnesses` at a time
         stimulus = mesh_stimulus_digest(cases)
     else:
         mbench = MutationBench(config, count=count, seed=seed, harnesses=harnesses, operators=operators)

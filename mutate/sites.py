@@ -178,6 +178,8 @@ def _is_dead(body: str, lhs: str) -> bool:
                 continue
             if re.match(r"^(input|output|wire|reg)\b", before):
                 continue
+            if before.endswith("."):           # the port name of a named connection, not the signal
+                continue
             return False
     return True
 

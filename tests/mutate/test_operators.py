@@ -67,6 +67,8 @@ def test_operand_reads_a_neighbouring_register_or_input_of_the_same_width():
 def test_term_drops_one_term_of_a_sum():
     assert [m for m, _ in faults("$signed(\\$1 ) + $signed(acc)", "term")] == ["$signed(\\$1 )", "$signed(acc)"]
     assert faults("level - 1'h1", "term") == [("level", "subtracted term 1'h1 dropped")]
+    # an escaped identifier keeps the space that ends it: `\$1  + index` -> `\$1 `, never `\$1`
+    assert [m for m, _ in faults("\\$1  + \\$3 ", "term")] == ["\\$1 ", "\\$3 "]
     assert faults("x + y + z", "term") == [] and faults("sel ? x + y : z", "term") == []
 
 
@@ -101,3 +103,15 @@ def test_mesh_units():
     chosen = select_mutations(mutations, 16, seed=1)
     assert [m.unit for m in chosen[:4]] == list(MESH_UNITS)                  # round robin over the units
     assert {(m.unit, m.kind) for m in chosen} == {(u, k) for u in MESH_UNITS for k in CLASSIC}   # and operators
+
+
+def test_an_alias_read_only_as_a_port_name_is_not_a_site():
+    """`assign local_out__2__valid = w;` next to `.local_out__2__valid(w)`: the name there is the
+    submodule's port, not the alias, so the alias is read nowhere and a fault in it is equivalent
+    by construction (the mesh glue has one per router port)."""
+    from subtile.mutate.sites import find_mutations
+    verilog = ("module \\t.h0.mesh (a, y);\n  input a;\n  wire a;\n  output y;\n  wire y;\n  wire alias;\n"
+               "  wire w;\n  \\t.h0.mesh.network  network (\n    .alias(w),\n    .a(a)\n  );\n"
+               "  assign alias = w;\n  assign y = w & a;\nendmodule\n")
+    sites = find_mutations(verilog, "t", scope="mesh")
+    assert sites and {m.lhs.strip() for m in sites} == {"y"}
