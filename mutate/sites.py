@@ -169,9 +169,10 @@ def _is_dead(body: str, lhs: str) -> bool:
     if re.search(rf"^\s*output\s+(?:\[[^\]]+\]\s+)?{re.escape(name)}\s*;", body, re.M):
         return False
     # Uses: every occurrence except declarations and the left-hand sides of assignments.
-    pattern = re.escape(name) + (r"(?=\s)" if name.startswith("\\") else r"\b")
+    # (a plain name is not part of a longer or an escaped one: `x` in `\x$2 ` is no use of `x`)
+    pattern = re.escape(name) + (r"(?=\s)" if name.startswith("\\") else r"(?![\w$])")
     for line in body.split("\n"):
-        for match in re.finditer((r"" if name.startswith("\\") else r"(?<![\w$])") + pattern, line):
+        for match in re.finditer((r"" if name.startswith("\\") else r"(?<![\w$\\])") + pattern, line):
             before = line[:match.start()].strip()
             after = line[match.end():].lstrip()
             if before in ("assign", "") and (after.startswith("=") or after.startswith("[") and "] =" in after):

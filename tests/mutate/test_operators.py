@@ -112,6 +112,8 @@ def test_an_alias_read_only_as_a_port_name_is_not_a_site():
     from subtile.mutate.sites import find_mutations
     verilog = ("module \\t.h0.mesh (a, y);\n  input a;\n  wire a;\n  output y;\n  wire y;\n  wire alias;\n"
                "  wire w;\n  \\t.h0.mesh.network  network (\n    .alias(w),\n    .a(a)\n  );\n"
-               "  assign alias = w;\n  assign y = w & a;\nendmodule\n")
+               "  wire \\alias$2 ;\n  assign \\alias$2  = a;\n  assign alias = w;\n  assign y = w & \\alias$2 ;\n"
+               "endmodule\n")
     sites = find_mutations(verilog, "t", scope="mesh")
-    assert sites and {m.lhs.strip() for m in sites} == {"y"}
+    # `alias` inside the escaped `\alias$2 ` is not a use of `alias` either
+    assert sites and {m.lhs.strip() for m in sites} == {"y", "\\alias$2"}
