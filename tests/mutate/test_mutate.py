@@ -412,6 +412,7 @@ def test_default_tile_50_mutants(tmp_path):
     """The figure in the README: 50 mutants of the default tile, seed 1."""
     work = tmp_path / "m50"
     assert main(["mutate", "--config", str(EXAMPLES / "tile.toml"), "-n", "50", "--seed", "1", "--quiet",
+                 "--operators", ",".join(CLASSIC),
                  "--equivalent", str(EXAMPLES.parent / "docs" / "mutation-equivalents.toml"),
                  "--work-dir", str(work), "--json", str(tmp_path / "m50.json")]) == 0
     report = json.loads((tmp_path / "m50.json").read_text())
