@@ -55,8 +55,10 @@ def build_report(config, mbench, results, *, equivalents=(), **info) -> dict:
     # An analysis entry for a mutant that was killed is wrong, and one that names no site of the
     # design is stale (the HDL changed): say so rather than hide it.
     contradicted = [r["mutant"] for r in killed if entry_of[r["mutant"]] is not None]
-    stale = [describe_entry(e) for e in equivalents
-             if not any(match_equivalent([e], m) is not None for m in mbench.candidates)]
+    # (an entry of the other kind of design, a mesh's for a tile run, is not stale)
+    roots = {m.module.split(".")[0] for m in mbench.candidates}
+    stale = [describe_entry(e) for e in equivalents if e["module"].split(".")[0] in roots
+             and not any(match_equivalent([e], m) is not None for m in mbench.candidates)]
     excluded = [r for r in survivors if r["classification"].startswith("equivalent")]
     scored = len(finished) - len(excluded)
     per_unit, per_operator = _tally(finished, "unit"), _tally(finished, "kind")
