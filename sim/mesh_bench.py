@@ -228,11 +228,14 @@ class MeshBench:
                 [work_dir / f"mesh{index}_out{k}.hex" for k in range(len(config.outputs))],
                 work_dir / f"mesh{index}_run.npz")
 
-    def run(self, cases: dict[int, MeshCase], *, work_dir: Path, max_cycles: int = 50_000_000) -> dict[int, MeshRun]:
+    def run(self, cases: dict[int, MeshCase], *, work_dir: Path, max_cycles: int = 50_000_000,
+            plusargs: Sequence[str] = ()) -> dict[int, MeshRun]:
+        """Run ``cases`` (by harness index) on the one build and score them; ``plusargs`` are
+        passed to the simulator too (the mutant selector of :mod:`subtile.mutate.mesh`)."""
         work_dir = Path(work_dir).absolute()      # the simulator runs in another folder
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
-        plan, plusargs = [], []
+        plan, plusargs = [], list(plusargs)
         for index, config in enumerate(self.configs):
             case = cases.get(index)
             stimulus_file, tile_files, out_files, output = self._files(work_dir, index)

@@ -1,0 +1,110 @@
+"""Mutation beyond the tile (mutate/mesh.py): the sites of a mesh's routers, fan-outs, network
+interfaces and glue, instrumented in one build of two mesh copies, against the mesh regression.
+
+The default run builds one small 2 x 1 mesh bench with four hand-picked mutants (one per unit)
+and runs the original and each mutant through the four regression cases, two at a time; the
+60-mutant run on examples/mesh.toml carries the ``slow`` marker.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from subtile.cli.main import main
+from subtile.mutate.mesh import CASES, MeshMutationBench, mesh_regression_cases
+from subtile.mutate.operators import OPERATOR_NAMES
+from subtile.mutate.sites import MESH_UNITS, PLUSARG, SELECT, find_mutations, instrument
+from subtile.spec.config import MeshConfig, TileConfig
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TINY = TileConfig(neurons=2, branches=2, synapses=4, addresses=8, lanes=1, payload_format="fixed<6,2>",
+                  dendrite_format="fixed<8,3>", membrane_format="fixed<8,3>", branch_activation="identity",
+                  soma_activation={"function": "tanh", "impl": "lut"}, delta=1)
+MESH = MeshConfig(name="mm", width=2, height=1, tile=TINY, fifo_depth=2, max_destinations=2, axon_fill=1.0,
+                  inputs=((0, 0),), outputs=((1, 0),))
+
+
+def _site(candidates, unit, kind, text, lhs=None):
+    """The first candidate of ``unit`` by operator ``kind`` whose statement contains ``text``
+    (and whose left-hand side is ``lhs``)."""
+    return next(m for m in candidates if m.unit == unit and m.kind == kind and text in f"{m.lhs} = {m.original}"
+                and lhs in (None, m.lhs.strip()))
+
+
+def pick(candidates):
+    return [_site(candidates, "fanout", "operator", "index == count"),           # wrong destination count
+            _site(candidates, "router", "stuck", "", lhs="arb_local_any"),       # nothing reaches a tile
+            _site(candidates, "interface", "operand", "fifo_en"),                # output FIFO enabled wrongly
+            _site(candidates, "mesh", "stuck", "", lhs="tick_ready")]            # no step ever ends
+
+
+@functools.cache
+def bench():
+    return MeshMutationBench(MESH, count=4, seed=1, harnesses=2, pick=pick)
+
+
+def test_mesh_sites_are_outside_the_tiles_and_cover_every_mesh_unit():
+    mbench = bench()
+    candidates = mbench.candidates
+    assert {m.unit for m in candidates} == set(MESH_UNITS)
+    assert not any(".tile_" in m.module for m in candidates)
+    assert {m.kind for m in candidates} >= set(OPERATOR_NAMES) - {"shift", "rounding"}   # no arithmetic shifts
+    # the tile scope of the same Verilog finds none of these
+    assert not find_mutations(mbench.design.verilog, mbench.design.top, scope="tile")
+    for number, mutation in enumerate(mbench.mutations, start=1):
+        guard = f"({SELECT} == 16'd{number}) ? ({mutation.mutated})"
+        assert mbench.verilog.count(guard) == 2, mutation.describe()          # in both mesh copies
+    assert mbench.verilog.count(f'$value$plusargs("{PLUSARG}=%d"') == 2 * len({m.module for m in mbench.mutations})
+    assert instrument(mbench.design.verilog, mbench.design.top, 2, []) == mbench.design.verilog
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    mbench = bench()
+    work = tmp_path_factory.mktemp("mesh-mutants")
+    mbench.build(work)
+    cases = mesh_regression_cases(MESH, 12, seed=1)
+    baseline = mbench.run(0, cases, work / "run", timeout_cycles=None)
+    timeout = 4 * baseline["cycles"] + 10_000
+    return baseline, [mbench.run(n, cases, work / "run", timeout_cycles=timeout)
+                      for n in range(1, len(mbench.mutations) + 1)]
+
+
+def test_the_original_mesh_passes_every_case(outcomes):
+    baseline, _ = outcomes
+    assert len(CASES) == 4 and not baseline["killed"] and baseline["cycles"] > 0, baseline
+
+
+def test_each_unit_s_fault_is_killed_by_the_mesh_regression(outcomes):
+    _, results = outcomes
+    for mutation, outcome in zip(bench().mutations, results):
+        assert outcome["killed"], mutation.describe()
+        assert outcome["reason"] in ("mismatch", "timeout", "simulation failed", "bad output")
+        if outcome["reason"] == "mismatch":
+            assert outcome["first_mismatch"].startswith("case ") and "expected" in outcome["first_mismatch"]
+
+
+def test_bad_operators_are_refused_before_any_tool_runs(capsys, tmp_path):
+    assert main(["mutate", "--config", str(EXAMPLES / "mesh.toml"), "--operators", "operand,bogus",
+                 "--work-dir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("subtile: error: operators: bogus is not a list of operator, constant") and "\n" not in err
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="goal of issue 21, not reached yet: 76.9 % of the non-equivalent mutants killed, 12 survivors "
+                   "unanalysed (docs/mutation.md)", strict=False)
+def test_examples_mesh_60_mutants(tmp_path):
+    """The figure of docs/mutation.md: 60 mutants of examples/mesh.toml, every operator, seed 1."""
+    work = tmp_path / "mesh60"
+    assert main(["mutate", "--config", str(EXAMPLES / "mesh.toml"), "-n", "60", "--seed", "1", "--harnesses", "2",
+                 "--quiet", "--equivalent", str(EXAMPLES.parent / "docs" / "mutation-equivalents.toml"),
+                 "--work-dir", str(work), "--json", str(tmp_path / "m.json")]) == 0
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["finished"] == 60 and report["errors"] == 0
+    assert set(report["per_unit"]) == set(MESH_UNITS)
+    assert not report["contradicted_equivalents"]
+    assert report["score_without_equivalent"] >= 0.95, (work / "mutation.txt").read_text()
