@@ -59,7 +59,7 @@ _BUILD = re.compile(r"Verilator build of \S+: done in ([\d.]+) s")
 _SIM_START = re.compile(r"^simulation of \S+\.\.\.$")
 
 
-def fail(message: str) -> "NoReturn":
+def fail(message: str):
     print(f"scale.py: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 

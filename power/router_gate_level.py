@@ -432,7 +432,7 @@ def main(argv=None) -> int:
         print(f"RTL/gate with the factors of {args.factors_from}: "
               + ", ".join(f"{row['ratio_with_given_factors']:.3f} at activity {row['activity']:g}"
                           for row in result["rows"])
-              + f" (uncalibrated: " + ", ".join(f"{row['ratio_rtl_to_gate']:.3f}" for row in result["rows"]) + ")")
+              + " (uncalibrated: " + ", ".join(f"{row['ratio_rtl_to_gate']:.3f}" for row in result["rows"]) + ")")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.write_calibration:

@@ -3,7 +3,6 @@ run longer than the former fixed buffers (16,384 words each) is neither refused 
 stays bit-exact against the golden model."""
 
 import numpy as np
-import pytest
 
 from subtile.golden.tile import random_stimulus
 from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase, encode_stimulus, split_by_step

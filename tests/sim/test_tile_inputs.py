@@ -15,7 +15,7 @@ output event and the architectural state after every step.
 import numpy as np
 import pytest
 
-from subtile.golden.tile import SynapseTable, TileModel, random_stimulus
+from subtile.golden.tile import TileModel, random_stimulus
 from subtile.spec.config import TileConfig
 from subtile.spec.fixed import bits
 from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
