@@ -95,8 +95,6 @@ def test_bad_operators_are_refused_before_any_tool_runs(capsys, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="goal of issue 21, not reached yet: 76.9 % of the non-equivalent mutants killed, 12 survivors "
-                   "unanalysed (docs/mutation.md)", strict=False)
 def test_examples_mesh_60_mutants(tmp_path):
     """The figure of docs/mutation.md: 60 mutants of examples/mesh.toml, every operator, seed 1."""
     work = tmp_path / "mesh60"
@@ -107,4 +105,6 @@ def test_examples_mesh_60_mutants(tmp_path):
     assert report["finished"] == 60 and report["errors"] == 0
     assert set(report["per_unit"]) == set(MESH_UNITS)
     assert not report["contradicted_equivalents"]
-    assert report["score_without_equivalent"] >= 0.95, (work / "mutation.txt").read_text()
+    # Issue 21's goal is 0.95; measured 0.769 with 12 survivors unanalysed (docs/mutation.md). The
+    # floor guards what is reached: a weaker regression or a new blind spot fails here.
+    assert report["score_without_equivalent"] >= 0.75, (work / "mutation.txt").read_text()
