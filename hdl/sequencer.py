@@ -1,6 +1,6 @@
 """The tile's phase sequencer: event phase, group-by-group update, output events, done."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,8 +25,9 @@ class TileSequencer(wiring.Component):
     clean groups cost no cycle; after a group with no event, or its last event, the next one.
 
     Its registers sit in three gated domains, each with its enable as a port (the tile gates
-    them): ``g_control`` (the phase, ``group`` and the dirty groups still to visit; clocked in
-    the update phase or for a tick), ``g_emit`` (the lanes with an event to send; not there
+    them): ``g_control`` (the phase, ``group`` and the dirty groups still to visit but the
+    lowest, which is always clear; with one group neither; clocked in the update phase or for
+    a tick), ``g_emit`` (the lanes with an event to send; not there
     with one lane, which has at most one) and ``g_emit_payloads`` (the events' payloads).
 
     Parameters
@@ -98,7 +99,10 @@ class TileSequencer(wiring.Component):
         config = self.config
         groups, lanes = config.groups, config.lanes
         gated = config.gating != "none"
-        remaining = Signal(groups, name="remaining")                 # dirty groups still to visit
+        # The dirty groups still to visit: the candidates with the lowest cleared, so bit 0 is
+        # always 0 and is not a register (nor is ``group`` with one group).
+        remaining_upper = Signal(groups - 1, name="remaining") if groups > 1 else None
+        remaining = Cat(Const(0, 1), remaining_upper) if groups > 1 else Const(0, 1)
         pending = Signal(lanes, name="pending")                      # lanes with an event to send
         out_payload = [Signal.like(self.payloads[lane], name=f"out_payload_{lane}") for lane in range(lanes)]
         emitting = Signal(name="emitting")
@@ -121,7 +125,8 @@ class TileSequencer(wiring.Component):
             def advance():
                 """Go to the next dirty group (from ``candidates``), or finish the step."""
                 with m.If(found):
-                    m.d.g_control += [self.group.eq(next_group), remaining.eq(clear_lowest(candidates))]
+                    if groups > 1:
+                        m.d.g_control += [self.group.eq(next_group), remaining_upper.eq(clear_lowest(candidates)[1:])]
                     m.next = "UPDATE"
                 with m.Else():
                     m.next = "DONE"

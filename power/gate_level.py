@@ -695,7 +695,7 @@ def design_fingerprint(config: TileConfig) -> str:
     from subtile.cache import verilog_digest
     from subtile.gen.tile import extra_verilog
     from subtile.gen.verilog import compact_zero_init
-    from subtile.hdl.tile import GATED_UNITS, Tile, TileProbes
+    from subtile.hdl.tile import GATED_UNITS, Tile
     tile = Tile(config)
     probes = tile.probes()
     budget = RegisterBudget(config)
@@ -707,7 +707,7 @@ def design_fingerprint(config: TileConfig) -> str:
                                                                                     emit_src=False))
                                        + extra_verilog(config)),
         "probes": {unit: sum(len(Value.cast(value)) for value in values) for unit, values in probes.data.items()},
-        "register_units": list(TileProbes.register_units),
+        "register_units": list(budget.register_units),
         "clock_tree": {unit: [*budget.gated[unit], budget.parent[unit]] for unit in GATED_UNITS},
         "groups": [[label, list(rtl), list(gate)] for label, rtl, gate in GATE_LEVEL_GROUPS],
         "synthesis": hashlib.sha256((SYNTH_SCRIPT + ICG_CELL_VERILOG).encode()).hexdigest(),

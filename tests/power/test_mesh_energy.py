@@ -25,7 +25,7 @@ from subtile.hdl.flops import count_flops
 from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, mesh_packet_layout, network_clocks, network_flops
 from subtile.hdl.router import EAST, LOCAL, ROUTER_GATES, ROUTER_UNITS, WEST
 from subtile.hdl.synapse import event_out_layout
-from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, TileProbes
+from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget
 from subtile.power.energy import Calibration, estimate
 from subtile.sim.mesh_bench import MeshBench, MeshCase, encode_mesh_stimulus
 from subtile.sim.mesh_harness import mesh_stimulus_layout
@@ -172,7 +172,7 @@ class TestMeshCounters:
         assert solo_tile_run.passed, solo_tile_run.mismatch
         mesh = mesh_runs("traffic")[0].toggles["tile_0_0"]
         assert sum(mesh.values()) > 0
-        for unit in TileProbes.register_units:
+        for unit in RegisterBudget(SOLO.tile_config(0)).register_units:
             assert mesh[unit] == solo_tile_run.toggles[unit], unit
         assert mesh == solo_tile_run.toggles
 
