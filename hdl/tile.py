@@ -144,7 +144,7 @@ class Tile(wiring.Component):
 
     def probes(self) -> "TileProbes":
         """Signals a simulation wrapper observes to count toggles (see :class:`TileProbes`)."""
-        return TileProbes(self)
+        return TileProbes(self, register_units=RegisterBudget(self.config).register_units)
 
     def elaborate(self, platform):
         m = Module()

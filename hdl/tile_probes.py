@@ -28,14 +28,15 @@ class TileProbes:
     register_units : tuple of str
         The units of ``data`` that are registers (every value a flip-flop output, directly or
         through a part's output port), read from the elaborated design
-        (:attr:`subtile.hdl.tile.RegisterBudget.register_units`); the rest are nets.
+        (:attr:`subtile.hdl.tile.RegisterBudget.register_units`, which :meth:`Tile.probes
+        <subtile.hdl.tile.Tile.probes>` passes); the rest are nets.
     clock_enables : dict of str to Value
         Per gated unit (:data:`GATED_UNITS`), the vector of its clock-gate enables (the
         enables as computed, before the gates; the reset forces them on, which is not counted).
     """
 
-    def __init__(self, tile: "Tile"):
-        self._config = tile.config
+    def __init__(self, tile, *, register_units: tuple = ()):
+        self.register_units = tuple(register_units)
         regs, synapses = tile.registers, tile.synapses
         flat = lambda rows: [signal for row in rows for signal in row]
         self.data = {
@@ -54,11 +55,6 @@ class TileProbes:
         self.clock_enables = {unit: (enables[0] if unit in tile.unit_enable else Cat(enables)) if enables
                               else Const(0, 1) for unit, enables in tile.clock_enables.items()}
         assert tuple(self.data) == PROBE_UNITS and tuple(self.clock_enables) == GATED_UNITS
-
-    @property
-    def register_units(self) -> tuple:
-        from subtile.hdl.tile import RegisterBudget
-        return RegisterBudget(self._config).register_units
 
 
 def register_units_of(probes: TileProbes, tree) -> tuple:
