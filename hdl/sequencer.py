@@ -105,66 +105,74 @@ class TileSequencer(wiring.Component):
         remaining = Cat(Const(0, 1), remaining_upper) if groups > 1 else Const(0, 1)
         pending = Signal(lanes, name="pending")                      # lanes with an event to send
         out_payload = [Signal.like(self.payloads[lane], name=f"out_payload_{lane}") for lane in range(lanes)]
-        emitting = Signal(name="emitting")
         any_emit = self.emits.any()
         ready = self.events.ready
 
+        # The phases; the state's four codes are the four phases, so the event phase is "none
+        # of the others" (a comparison of the state with 0 would be a multi-bit `!` in the
+        # Verilog, a lint width warning).
+        updating, emitting, done = Signal(name="updating"), Signal(name="emitting"), Signal(name="finishing")
+        accepting = ~(updating | emitting | done)
+        candidates = Signal(groups, name="candidates")
+        if gated:
+            # The encoder only sees the dirty flags when a tick is offered.
+            m.d.comb += candidates.eq(Mux(accepting, Mux(self.tick, self.group_dirty, 0), remaining))
+        else:
+            m.d.comb += candidates.eq(Mux(accepting, self.group_dirty, remaining))
+        found, next_group = lowest_set(list(candidates))
+        _, sending = lowest_set(list(pending))                      # lane of the next event
+        last_event = Signal(name="last_event")
+        m.d.comb += last_event.eq(~clear_lowest(pending).any())
+        # The sequencer moves on: to the next dirty group (from ``candidates``), or it finishes
+        # the step; after a tick, a group with no event, or the group's last event.
+        advancing = Signal(name="advancing")
+        m.d.comb += advancing.eq((accepting & self.tick & self.tick_ready) | (updating & ~any_emit)
+                                 | (emitting & ready & last_event))
+
+        # The phase transitions (every state's own case; the registers below).
         with m.FSM(domain="g_control", name="phase") as fsm:
-            accepting = fsm.ongoing("ACCEPT")
-            candidates = Signal(groups, name="candidates")
-            if gated:
-                # The encoder only sees the dirty flags when a tick is offered.
-                m.d.comb += candidates.eq(Mux(accepting, Mux(self.tick, self.group_dirty, 0), remaining))
-            else:
-                m.d.comb += candidates.eq(Mux(accepting, self.group_dirty, remaining))
-            found, next_group = lowest_set(list(candidates))
-            _, sending = lowest_set(list(pending))                      # lane of the next event
-            last_event = Signal(name="last_event")
-            m.d.comb += last_event.eq(~clear_lowest(pending).any())
-
             def advance():
-                """Go to the next dirty group (from ``candidates``), or finish the step."""
-                with m.If(found):
-                    if groups > 1:
-                        m.d.g_control += [self.group.eq(next_group), remaining_upper.eq(clear_lowest(candidates)[1:])]
-                    m.next = "UPDATE"
-                with m.Else():
-                    m.next = "DONE"
-
-            def set_pending(value):
-                # One lane has at most one pending event: then `pending` is not needed (nor its gate).
-                if lanes > 1:
-                    m.d.g_emit += pending.eq(value)
+                with m.If(advancing):
+                    with m.If(found):
+                        m.next = "UPDATE"
+                    with m.Else():
+                        m.next = "DONE"
 
             with m.State("ACCEPT"):
-                with m.If(self.tick & self.tick_ready):
-                    advance()
+                advance()
             with m.State("UPDATE"):
-                set_pending(self.emits)
-                for lane in range(lanes):
-                    if gated:
-                        with m.If(self.emits[lane]):
-                            m.d.g_emit_payloads += out_payload[lane].eq(self.payloads[lane])
-                    else:
-                        m.d.g_emit_payloads += out_payload[lane].eq(self.payloads[lane])
                 with m.If(any_emit):
                     m.next = "EMIT"
                 with m.Else():
                     advance()
             with m.State("EMIT"):
-                with m.If(ready):
-                    set_pending(clear_lowest(pending))
-                    with m.If(last_event):
-                        advance()
+                advance()
             with m.State("DONE"):
                 m.next = "ACCEPT"
+        m.d.comb += [updating.eq(fsm.ongoing("UPDATE")), emitting.eq(fsm.ongoing("EMIT")),
+                     done.eq(fsm.ongoing("DONE"))]
 
-        updating = fsm.ongoing("UPDATE")
+        with m.If(advancing & found):
+            if groups > 1:
+                m.d.g_control += [self.group.eq(next_group), remaining_upper.eq(clear_lowest(candidates)[1:])]
+        # One lane has at most one pending event: then `pending` is not needed (nor its gate).
+        with m.If(updating):
+            if lanes > 1:
+                m.d.g_emit += pending.eq(self.emits)
+            for lane in range(lanes):
+                if gated:
+                    with m.If(self.emits[lane]):
+                        m.d.g_emit_payloads += out_payload[lane].eq(self.payloads[lane])
+                else:
+                    m.d.g_emit_payloads += out_payload[lane].eq(self.payloads[lane])
+        with m.Elif(emitting & ready):
+            if lanes > 1:
+                m.d.g_emit += pending.eq(clear_lowest(pending))
+
         m.d.comb += [
-            emitting.eq(fsm.ongoing("EMIT")),
             self.accepting.eq(accepting),
             self.updating.eq(updating),
-            self.done.eq(fsm.ongoing("DONE")),
+            self.done.eq(done),
             self.tick_ready.eq(accepting & ~self.busy & ~self.offered),
             self.next_group.eq(next_group),
             self.events.valid.eq(emitting),
@@ -177,7 +185,6 @@ class TileSequencer(wiring.Component):
             self.emit_en.eq((updating & any_emit) | (emitting & ready)),
             self.emit_payloads_en.eq(updating & any_emit),
             # The lanes load the next group's operands when the sequencer moves to it.
-            self.lanes_en.eq(((accepting & self.tick & self.tick_ready) | (updating & ~any_emit)
-                              | (emitting & ready & last_event)) & found),
+            self.lanes_en.eq(advancing & found),
         ]
         return m
