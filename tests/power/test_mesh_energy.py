@@ -76,7 +76,7 @@ def _fifo_flips(words, depth: int) -> int:
 
 
 @pytest.fixture(scope="session")
-def mesh_bench():
+def energy_mesh_bench():
     return MeshBench([SOLO, *PAIRS.values()], name="mesh_energy_bench")
 
 
@@ -99,7 +99,7 @@ def pair_packets():
 
 
 @pytest.fixture(scope="session")
-def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
+def mesh_runs(energy_mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
     """Runs of both meshes: traffic (SOLO: random events; PAIR: events through both routers) and idle."""
     runs = {}
 
@@ -112,7 +112,7 @@ def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
                 empty = np.zeros((0, 2), dtype=np.int64)
                 cases = {0: MeshCase([[empty]] * STEPS, seed=3),
                          **{k: MeshCase([[empty, empty]] * STEPS, seed=4) for k in PAIRS}}
-            runs[variant] = mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
+            runs[variant] = energy_mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
         return runs[variant]
     return get
 
