@@ -50,6 +50,13 @@ class Tile(wiring.Component):
     event phase with no event in flight *and none offered* (``events_in.valid`` low).
     ``events_in.ready`` is high in the whole event phase (it is a register output).
 
+    **Parts.** The tile wires its parts, one component each: the event pipeline
+    (:class:`~subtile.hdl.synapse.SynapsePipeline`, submodule ``synapses``), the phase sequencer
+    (:class:`~subtile.hdl.sequencer.TileSequencer`, ``control``), the lanes' operand registers
+    (:class:`~subtile.hdl.operands.LaneOperands`, ``operands``), the neuron lanes
+    (``lane_<l>``) and the architectural state (:class:`~subtile.hdl.tile_state.TileState`,
+    ``state``); the multiply-accumulate of stage 2 is the tile's own logic.
+
     **State names.** The architectural registers live in the submodule ``state``: in the
     generated Verilog they are ``<top>.state.acc_<n>_<b>``, ``<top>.state.v_<n>``,
     ``<top>.state.y_sent_<n>`` and ``<top>.state.dirty_<n>`` (the top module has wires of the
