@@ -4,11 +4,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from subtile.errors import ConfigError
 from subtile.spec.config import TileConfig
-from subtile.hdl.fixed import shape_of
+from subtile.hdl.fixed import state_shapes
 from subtile.hdl.logic import select
-from subtile.hdl.validation import unused_if_refused
+from subtile.hdl.validation import checked_tile_config
 
 __all__ = ["LaneOperands"]
 
@@ -59,13 +58,9 @@ class LaneOperands(wiring.Component):
     """
 
     def __init__(self, config: TileConfig):
-        with unused_if_refused(self):
-            if not isinstance(config, TileConfig):
-                raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
-            self.config = config
+        self.config = config = checked_tile_config(self, config)
         n_count, b_count, lanes = config.neurons, config.branches, config.lanes
-        acc, membrane, payload = (shape_of(f) for f in (config.accumulator_format, config.membrane_format,
-                                                       config.payload_format))
+        acc, membrane, payload = state_shapes(config)
         members = {
             "acc_in": In(acc).array(n_count, b_count),
             "v_in": In(membrane).array(n_count),

@@ -4,12 +4,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from subtile.errors import ConfigError
 from subtile.spec.config import TileConfig
 from subtile.hdl.fixed import shape_of
 from subtile.hdl.logic import clear_lowest, lowest_set, select
 from subtile.hdl.synapse import event_out_layout
-from subtile.hdl.validation import unused_if_refused
+from subtile.hdl.validation import checked_tile_config
 
 __all__ = ["TileSequencer"]
 
@@ -69,10 +68,7 @@ class TileSequencer(wiring.Component):
     """
 
     def __init__(self, config: TileConfig):
-        with unused_if_refused(self):
-            if not isinstance(config, TileConfig):
-                raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
-            self.config = config
+        self.config = config = checked_tile_config(self, config)
         groups, lanes = config.groups, config.lanes
         super().__init__({
             "tick": In(1),
