@@ -8,7 +8,8 @@ from pathlib import Path
 
 import subtile.progress as progress
 from subtile.cli import options
-from subtile.cli.options import (aligned_table, EXIT_FAIL, EXIT_OK, add_config_option, add_json_option, add_quiet_option,
+from subtile.cli.options import (aligned_table, EXIT_FAIL, EXIT_OK, add_config_option, add_contents_option, add_json_option,
+                                 add_quiet_option, mesh_contents_arg,
                                  add_work_dir_option, any_config, check_range, emit_json, float_arg,
                                  float_list, int_arg, path_arg)
 from subtile.errors import ConfigError
@@ -20,6 +21,7 @@ SAIF_SCOPE = "tb/dut"
 def register(commands):
     energy = commands.add_parser("energy", help="switching-energy estimate from toggles counted in simulation")
     add_config_option(energy, "any")
+    add_contents_option(energy)
     energy.add_argument("--steps", type=int_arg("steps"), default=100,
                         help="time steps per run (1..100000; default %(default)s)")
     energy.add_argument("--activity", default="0.0,0.1,0.5,1.0",
@@ -58,6 +60,7 @@ def run(args):
     from subtile.power.toggle_capture import capture_bench, coverage_report, write_run_saifs
     from subtile.spec.config import MeshConfig
     config = any_config(args)
+    mesh_contents_arg(args, config)         # refuses --contents with a tile config
     if isinstance(config, MeshConfig):
         return run_mesh(args, config)
     activities, vdd_values = _energy_options(args)
@@ -182,6 +185,7 @@ def run_mesh(args, config):
     if args.capture != "fast" or args.saif:
         raise ConfigError("capture: a mesh is counted by the fast counters only (--capture coverage and "
                           "--saif take a tile config)")
+    contents, axons = mesh_contents_arg(args, config)
     tech, voltage, calibration, work_dir = _energy_setup(args)
     stimuli = {a: random_mesh_stimulus(config, args.steps, a, args.seed) for a in activities}
     # Buffers sized for the longest program (powers of two, at least the defaults' 1024: few
@@ -192,7 +196,8 @@ def run_mesh(args, config):
     # The three gating modes side by side in one build, each run on the same stimulus.
     configs = [_mesh_gating(config, mode) for mode in ("icg", "enable", "none")]
     bench = MeshBench(configs, name=f"{config.name}_energy", stimulus_depth=depth(words),
-                      response_depth=depth(responses))
+                      response_depth=depth(responses), contents=[contents] * len(configs),
+                      axons=[axons] * len(configs))
     rows = []
     for number, activity in enumerate(activities, 1):
         progress.report(f"activity {activity:g} ({number} of {len(activities)}): {args.steps} steps in "
@@ -206,7 +211,7 @@ def run_mesh(args, config):
     report = {"config": tomllib.loads(config.to_toml()), "steps": args.steps, "seed": args.seed,
               "technology": tech.to_dict(), "delay_weight_pj_per_s": args.delay_weight,
               "calibration": calibration.source if calibration else None, "capture": args.capture,
-              "rows": rows, "proportionality": _proportionality(rows)}
+              "contents": args.contents, "rows": rows, "proportionality": _proportionality(rows)}
     plots = _energy_plots(rows, Path(args.plot), config.name) if args.plot else []
     if args.json:
         emit_json(report, args.json)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from subtile.cli.options import (EXIT_OK, activation_spec, add_activation_options, add_config_option,
-                                 add_quiet_option, mesh_config, path_arg, tile_config)
+                                 add_contents_option, add_quiet_option, mesh_config, mesh_contents_arg, path_arg,
+                                 tile_config)
 
 
 def register(commands):
@@ -29,6 +30,7 @@ def register(commands):
 
     mesh = kinds.add_parser("mesh", help="a mesh of tiles joined by event routers")
     add_config_option(mesh, "mesh")
+    add_contents_option(mesh)
     mesh.add_argument("-o", "--output-dir", required=True, type=path_arg("output-dir", "dir"),
                       help="folder for <name>.v and manifest.json")
     add_quiet_option(mesh)
@@ -61,7 +63,8 @@ def run_tile(args):
 def run_mesh(args):
     from subtile.gen.mesh import generate_mesh
     config = mesh_config(args)
-    design = generate_mesh(config)
+    contents, axons = mesh_contents_arg(args, config)
+    design = generate_mesh(config, contents=contents, axons=axons)
     path = design.write(args.output_dir)
     packets = sum(len(d) for tile in design.manifest_extra["axons"] for d in tile)
     print(f"wrote {path} and {Path(args.output_dir) / 'manifest.json'}")

@@ -150,6 +150,28 @@ def mesh_config(args):
     return config
 
 
+def add_contents_option(parser):
+    """``--contents``: the memories and axon tables of a mapped network for a mesh config."""
+    parser.add_argument("--contents", type=path_arg("contents", "file", suffixes=(".npz",)), default=None,
+                        metavar="NPZ", help="weights, synapse and axon tables of the mesh (the contents.npz that "
+                                            "`subtile run --write-mapping DIR` writes next to DIR/mesh.toml; "
+                                            "default: the config's seeded random contents)")
+
+
+def mesh_contents_arg(args, config):
+    """``(contents, axons)`` of ``--contents`` for the mesh ``config`` (checked against it), or
+    ``(None, None)`` for the seeded defaults."""
+    from subtile.spec.config import MeshConfig
+    if getattr(args, "contents", None) is None:
+        return None, None
+    if not isinstance(config, MeshConfig):
+        raise ConfigError(f"contents: applies to a mesh config (one with a [mesh] table); "
+                          f"{args.config or 'the default config'} is a tile config")
+    from subtile.network.mapper import load_contents
+    contents, axons, _ = load_contents(args.contents, config)
+    return contents, axons
+
+
 #: Temporary work folders made by :func:`work_dir` in this command (see :func:`finish_temporary`).
 _TEMPORARY: list[Path] = []
 
@@ -188,11 +210,16 @@ def add_quiet_option(parser):
                         help="no progress lines on stderr (generation, Verilator build, simulation)")
 
 
-def check_simulator() -> None:
-    """Verilator, make and a C++ compiler, checked before any generation or build (a missing one
-    is one line saying what to install, exit code 3)."""
-    from subtile.toolchain.verilator import check_toolchain
-    check_toolchain()
+def check_simulator(simulator: str = "verilator") -> None:
+    """The simulator's tools, checked before any generation or build: Verilator, make and a C++
+    compiler, or Icarus's ``iverilog`` and ``vvp`` (a missing one is one line saying what to
+    install, exit code 3)."""
+    if simulator == "icarus":
+        from subtile.toolchain.runner import icarus_version
+        icarus_version()
+    else:
+        from subtile.toolchain.verilator import check_toolchain
+        check_toolchain()
 
 
 def check_liberty(path) -> None:

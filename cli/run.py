@@ -100,7 +100,7 @@ def format_run_table(report: dict) -> str:
 
     energy = report["energy_per_inference_pj"]
     share = report["network_energy_share"]
-    headers = ["model", "samples", "weight bits", "T", "delta", f"float", "golden", "RTL", "RTL = golden",
+    headers = ["model", "samples", "weight bits", "T", "delta", "float", "golden", "RTL", "RTL = golden",
                "events / inf.", "synaptic ops / inf.", "cycles / inf.", "energy / inf. (nJ)", "network share"]
     row = [report["model"], str(report["samples"]), str(report["weight_bits"]), str(report["steps"]), str(report["delta"]),
            show(report[f"{metric}_float"]), show(report[f"{metric}_golden"]), show(report[f"{metric}_rtl"]),

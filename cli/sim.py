@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from subtile.cli.options import (EXIT_FAIL, EXIT_OK, activation_spec, add_activation_options,
-                                 add_config_option, add_json_option, add_quiet_option, add_work_dir_option,
+                                 add_config_option, add_contents_option, add_json_option, add_quiet_option, add_work_dir_option,
                                  any_config, calibration, check_range, check_simulator, emit_json, float_arg, int_arg,
-                                 is_temporary, mesh_config, path_arg, work_dir)
+                                 is_temporary, mesh_config, mesh_contents_arg, path_arg, work_dir)
 from subtile.errors import ConfigError
 
 
@@ -41,6 +41,7 @@ def register(commands):
 def _add_network_options(parser, kinds):
     """The options of `sim tile` and `sim mesh`."""
     add_config_option(parser, kinds)
+    add_contents_option(parser)
     parser.add_argument("--steps", type=int_arg("steps"), default=100,
                         help="time steps (1..100000; default %(default)s)")
     parser.add_argument("--activity", type=float_arg("activity"), default=0.1,
@@ -53,6 +54,9 @@ def _add_network_options(parser, kinds):
                         help="probability of output backpressure in each cycle")
     parser.add_argument("--lib", type=path_arg("lib", "file"), default=None,
                         help="Liberty file for the energy line (default: sky130 HD tt)")
+    parser.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"],
+                        help="Verilator (default; fast, compiled) or Icarus Verilog (interpreted, several "
+                             "times slower; the same bench, stimulus and checks)")
     add_work_dir_option(parser)
     parser.add_argument("--waves", type=path_arg("waves", "out"), default=None, metavar="PATH",
                         help="when the run fails, rerun it with tracing and write its waves to PATH "
@@ -93,6 +97,7 @@ def run_tile(args):
     from subtile.sim.tile_bench import StepStimulus, simulate
     from subtile.spec.config import MeshConfig
     config = any_config(args)
+    mesh_contents_arg(args, config)         # refuses --contents with a tile config
     if isinstance(config, MeshConfig):
         return run_mesh(args, config)
     technology = energy_tech(args.lib)
@@ -100,7 +105,8 @@ def run_tile(args):
     stimulus = [StepStimulus(events) for events in
                 random_stimulus(config, args.steps, args.activity, args.seed)]
     start = time.perf_counter()
-    run = simulate(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall)
+    run = simulate(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall,
+                   simulator=args.simulator)
     report = run.summary()
     energy = energy_estimate(config, run, technology)
     report["energy"] = energy
@@ -109,8 +115,10 @@ def run_tile(args):
     report["events_per_second"] = round(run.events_in / run.seconds) if run.seconds else None
     report["work_dir"] = None if is_temporary(folder) and run.passed else str(folder)
     report["reproduce"] = (f"subtile sim --config {folder / 'tile.toml'} --steps {args.steps} "
-                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}"
+                           + (" --simulator icarus" if args.simulator == "icarus" else ""))
     report["seed"] = args.seed
+    report["simulator"] = args.simulator
     report["waves"] = None
     if not run.passed and args.waves:
         # Waves only for a failing run: the tracing build is separate and much slower.
@@ -123,8 +131,8 @@ def run_tile(args):
         print(("PASS" if run.passed else "FAIL") + f" {config.name}: {run.steps} steps, "
               f"{run.events_in} events in, {run.events_out} events out, {run.synaptic_ops} synaptic ops")
         print(f"{run.cycles} cycles in {run.seconds:.2f} s of simulation ({report['cycles_per_second']} cycles/s, "
-              f"{report['events_per_second']} events/s); build {'reused' if run.build.cached else 'compiled'} "
-              f"in {run.build.seconds:.1f} s; total {report['seconds']:.1f} s")
+              f"{report['events_per_second']} events/s, {args.simulator}); build "
+              f"{'reused' if run.build.cached else 'compiled'} in {run.build.seconds:.1f} s; total {report['seconds']:.1f} s")
         if energy:
             print(f"energy: {energy['energy_per_step_pj']:.1f} pJ per step, "
                   f"{energy['energy_per_synaptic_op_pj'] or 0:.2f} pJ per synaptic op at {energy['vdd']:g} V "
@@ -170,7 +178,9 @@ def _sim_work_dir(args, config, config_file: str) -> Path:
     check_range("activity", args.activity, 0.0, 1.0)
     check_range("idle", args.idle, 0.0, 0.99)
     check_range("stall", args.stall, 0.0, 0.99)
-    check_simulator()
+    if args.simulator == "icarus" and args.waves:
+        raise ConfigError("waves: Verilator only; drop --waves or use --simulator verilator")
+    check_simulator(args.simulator)
     folder = work_dir(args, "sim")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / config_file).write_text(config.to_toml())
@@ -182,11 +192,13 @@ def run_mesh(args, config):
     network's packets and router counters."""
     from subtile.golden.mesh import random_mesh_stimulus
     from subtile.sim.mesh_bench import simulate_mesh
+    contents, axons = mesh_contents_arg(args, config)
     technology = energy_tech(args.lib)
     folder = _sim_work_dir(args, config, "mesh.toml")
     stimulus = random_mesh_stimulus(config, args.steps, args.activity, args.seed)
     start = time.perf_counter()
-    run = simulate_mesh(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall)
+    run = simulate_mesh(config, stimulus, work_dir=folder, seed=args.seed, idle=args.idle, stall=args.stall,
+                        contents=contents, axons=axons, simulator=args.simulator)
     report = run.summary()
     delivered = run.events_in + run.packets
     report["energy"] = energy_estimate(config, run, technology)
@@ -198,7 +210,11 @@ def run_mesh(args, config):
     report["run_delivered_per_second"] = round(delivered / run.run_seconds) if run.run_seconds else None
     report["work_dir"] = None if is_temporary(folder) and run.passed else str(folder)
     report["reproduce"] = (f"subtile sim --config {folder / 'mesh.toml'} --steps {args.steps} "
-                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}")
+                           f"--activity {args.activity} --seed {args.seed} --idle {args.idle} --stall {args.stall}"
+                           + (f" --contents {args.contents}" if args.contents else "")
+                           + (" --simulator icarus" if args.simulator == "icarus" else ""))
+    report["contents"] = args.contents
+    report["simulator"] = args.simulator
     if args.json:
         emit_json(report, args.json)
     if args.json != "-":
@@ -207,7 +223,7 @@ def run_mesh(args, config):
               f"{run.packets} packets, {run.synaptic_ops} synaptic ops")
         print(f"{run.cycles} cycles in {run.seconds:.2f} s of simulation ({report['cycles_per_second']} cycles/s, "
               f"{report['events_per_second']} events/s; {report['run_cycles_per_second']} cycles/s and "
-              f"{report['run_delivered_per_second']} delivered events/s without simulator start-up); build "
+              f"{report['run_delivered_per_second']} delivered events/s without simulator start-up, {args.simulator}); build "
               f"{'reused' if run.build.cached else 'compiled'} in {run.build.seconds:.1f} s; "
               f"total {report['seconds']:.1f} s")
         print(f"routers: max FIFO occupancy {report['max_fifo_occupancy']} of {config.fifo_depth}, "

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from subtile.errors import ConfigError
+from subtile.golden.tile import TileModel
 from subtile.network.quantize import QuantizedNetwork, bias_level
 from subtile.spec.config import VERILOG_KEYWORDS, MeshConfig, TileConfig
 from subtile.spec.contents import AxonTable, SynapseTable
@@ -242,22 +243,59 @@ class MappedNetwork:
         return paths
 
 
+def load_contents(path: str | Path, config: MeshConfig) -> tuple[list, AxonTable, list]:
+    """The per-tile ``(weights, table)``, the axon tables and the bias events of a
+    ``contents.npz`` that :meth:`MappedNetwork.write` wrote for the mesh ``config``; a file that
+    is not one, or was written for another mesh, is refused in one line naming ``contents``."""
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array")
+    except (OSError, ValueError) as error:
+        reason = "not a NumPy .npz archive" if "pickle" in str(error) else str(error)
+        raise ConfigError(f"contents: {path} is not a readable .npz ({reason})") from None
+    with data:
+        keys = [f"{kind}_{i}" for i in range(config.count) for kind in ("weights", "table", "bias")] + ["axons"]
+        missing = [key for key in keys if key not in data.files]
+        if missing:
+            raise ConfigError(f"contents: {path} has no {missing[0]} for the {config.count} tiles of mesh "
+                              f"{config.name!r} (expected the contents.npz that `subtile run --write-mapping` "
+                              f"wrote for this mesh.toml)")
+        try:
+            contents = []
+            for i in range(config.count):
+                tile = config.tile_config(i)
+                weights, table = data[f"weights_{i}"], SynapseTable.decode(data[f"table_{i}"], tile)
+                try:
+                    TileModel(tile, weights, table)     # the golden model's checks of shape and codes
+                except ConfigError as error:
+                    raise ConfigError(f"tile {i}: {error}") from None
+                contents.append((weights, table))
+            bias = [data[f"bias_{i}"].reshape(-1, 2) for i in range(config.count)]
+            axon_rows = data["axons"].reshape(-1, 4)
+            dests = [[[] for _ in range(config.tile_config(i).neurons)] for i in range(config.count)]
+            for i, n, t, a in axon_rows:
+                if not (0 <= i < config.count and 0 <= n < config.tile_config(int(i)).neurons):
+                    raise ConfigError(f"axons: row ({i}, {n}, {t}, {a}) names no neuron of mesh {config.name!r}")
+                dests[int(i)][int(n)].append((int(t), int(a)))
+            axons = AxonTable.build(config, dests)
+        except ConfigError as error:
+            message = str(error)
+            raise ConfigError(message if message.startswith("contents:")
+                              else f"contents: {path}: {message}") from None
+    return contents, axons, bias
+
+
 def load_mapping(directory: str | Path) -> MappedNetwork:
     """Read back what :meth:`MappedNetwork.write` wrote."""
     from subtile.spec.config import load_config
     directory = Path(directory)
     config = load_config(directory / "mesh.toml")
     meta = json.loads((directory / "mapping.json").read_text())
-    with np.load(directory / "contents.npz") as data:
-        contents = [(data[f"weights_{i}"], SynapseTable.decode(data[f"table_{i}"], config.tile_config(i)))
-                    for i in range(config.count)]
-        bias = [data[f"bias_{i}"].reshape(-1, 2) for i in range(config.count)]
-        axon_rows = data["axons"]
-    dests = [[[] for _ in range(config.tile_config(i).neurons)] for i in range(config.count)]
-    for i, n, t, a in axon_rows:
-        dests[int(i)][int(n)].append((int(t), int(a)))
+    contents, axons, bias = load_contents(directory / "contents.npz", config)
     parts = [[TilePart(**p) for p in layer] for layer in meta["parts"]]
-    return MappedNetwork(config, contents, AxonTable.build(config, dests), parts, bias, meta["inputs"], meta["notes"])
+    return MappedNetwork(config, contents, axons, parts, bias, meta["inputs"], meta["notes"])
 
 
 def map_network(q: QuantizedNetwork, options: MapOptions | None = None) -> MappedNetwork:

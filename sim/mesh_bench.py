@@ -323,7 +323,9 @@ class MeshBench:
 
 
 def simulate_mesh(config: MeshConfig, stimulus, *, work_dir: Path, seed: int = 1, idle: float = 0.0,
-                  stall: float = 0.0) -> MeshRun:
-    """Run one stimulus program on one mesh and compare with the golden model."""
-    bench = MeshBench([config], name=f"{config.name}_bench")
+                  stall: float = 0.0, contents=None, axons=None, simulator: str = "verilator") -> MeshRun:
+    """Run one stimulus program on one mesh (its default contents and axon tables, or the given
+    ones) and compare with the golden model, under ``simulator`` (``"verilator"`` or ``"icarus"``)."""
+    bench = MeshBench([config], name=f"{config.name}_bench", contents=[contents], axons=[axons],
+                      simulator=simulator)
     return bench.run({0: MeshCase(stimulus, seed=seed, idle=idle, stall=stall)}, work_dir=work_dir)[0]

@@ -392,12 +392,13 @@ class TileBench:
 
 def simulate(config: TileConfig, stimulus: Sequence[StepStimulus], *, work_dir: Path, seed: int = 1,
              idle: float = 0.0, stall: float = 0.0, read_state: bool = True, contents=None,
-             waves: Path | None = None) -> "TileRun":
+             waves: Path | None = None, simulator: str = "verilator") -> "TileRun":
     """Run one stimulus program on one tile (a bench of one) and compare with the golden model.
 
     With ``waves``, record waves of the run to that path (see :meth:`TileBench.run`); the path
-    written is ``TileRun.waves``."""
-    bench = TileBench([config], contents=[contents] if contents is not None else None, name=f"{config.name}_bench")
+    written is ``TileRun.waves``. ``simulator``: ``"verilator"`` or ``"icarus"``."""
+    bench = TileBench([config], contents=[contents] if contents is not None else None, name=f"{config.name}_bench",
+                      simulator=simulator)
     run = bench.run({0: TileCase(stimulus, seed=seed, idle=idle, stall=stall, read_state=read_state)},
                     work_dir=work_dir, waves=waves)[0]
     if waves is not None:

@@ -81,6 +81,20 @@ def test_sim_tile_json_and_energy(tmp_path, capsys):
     assert report["energy"]["energy_per_step_pj"] > 0 and report["energy"]["vdd"] == pytest.approx(1.8)
 
 
+@pytest.mark.skipif(__import__("shutil").which("iverilog") is None, reason="needs Icarus Verilog")
+def test_sim_under_icarus(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text('[tile]\nneurons = 3\nlanes = 3\nbranches = 2\nsynapses = 2\naddresses = 5\n')
+    assert main(["sim", "--config", str(config), "--steps", "12", "--activity", "0.5", "--seed", "3",
+                 "--stall", "0.3", "--simulator", "icarus", "--work-dir", str(tmp_path / "work"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pass"] and report["simulator"] == "icarus" and report["events_in"] > 0
+    assert report["reproduce"].endswith("--simulator icarus") and report["energy"]["energy_per_step_pj"] > 0
+    assert main(["sim", "--simulator", "icarus", "--waves", str(tmp_path / "w.fst")]) == 2
+    assert capsys.readouterr().err == "subtile: error: waves: Verilator only; drop --waves or use --simulator verilator\n"
+    assert not (tmp_path / "w.fst").exists()
+
+
 def test_sim_tile_refuses_bad_ranges(capsys):
     assert main(["sim", "--steps", "0"]) == 2
     assert capsys.readouterr().err.startswith("subtile: error: steps: 0 is outside the allowed range 1..100000")

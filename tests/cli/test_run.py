@@ -81,3 +81,47 @@ def test_a_model_format_whose_package_is_missing_is_one_line(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert code == 3 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "needs the Python package onnx" in err and "subtile[network]" in err
+
+
+@pytest.fixture(scope="module")
+def mapping(tmp_path_factory):
+    """The example network mapped by `subtile run --write-mapping` (mesh.toml, contents.npz)."""
+    folder = tmp_path_factory.mktemp("mapping")
+    assert main(["run", str(EXAMPLE), "--data", str(DATA), "--samples", "5", "--no-energy", "-q",
+                 "--write-mapping", str(folder)]) == 0
+    return folder
+
+
+def test_generate_mesh_takes_the_mapped_contents(mapping, tmp_path):
+    from subtile.network.mapper import load_mapping
+    from subtile.spec.contents import initial_axons
+    mapped = load_mapping(mapping)
+    assert mapped.axons != initial_axons(mapped.config)     # else the manifest could not tell them apart
+    assert main(["generate", "mesh", "--config", str(mapping / "mesh.toml"), "--contents",
+                 str(mapping / "contents.npz"), "-o", str(tmp_path / "rtl"), "-q"]) == 0
+    manifest = json.loads((tmp_path / "rtl" / "manifest.json").read_text())
+    assert manifest["axons"] == [[[list(d) for d in neuron] for neuron in tile] for tile in mapped.axons.destinations]
+
+
+@pytest.mark.parametrize("command", [["sim"], ["sim", "mesh"], ["energy"], ["generate", "mesh", "-o", "OUT"]])
+@pytest.mark.parametrize("contents, config, message", [
+    ("missing.npz", "mapped", "contents: missing.npz does not exist"),
+    ("garbage.npz", "mapped", "is not a readable .npz (not a NumPy .npz archive)"),
+    ("mapped", "examples/mesh.toml", "has no weights_2 for the 4 tiles of mesh 'mesh'"),
+    ("mapped", "examples/tile.toml", "contents: applies to a mesh config"),
+])
+def test_contents_refusals(mapping, tmp_path, capsys, monkeypatch, command, contents, config, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "garbage.npz").write_text("not an archive")
+    if command[-1:] == ["mesh"] or command[:2] == ["generate", "mesh"]:
+        if config.endswith("tile.toml"):
+            message = "has no [mesh] table"                  # the mesh kinds refuse a tile config first
+    contents = str(mapping / "contents.npz") if contents == "mapped" else contents
+    config = str(mapping / "mesh.toml") if config == "mapped" else str(ROOT / config)
+    command = [str(tmp_path / "out") if word == "OUT" else word for word in command]
+    before = set(tmp_path.iterdir())
+    assert main([*command, "--config", config, "--contents", contents, "--work-dir", str(tmp_path / "w")]
+                if command[0] != "generate" else [*command, "--config", config, "--contents", contents]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert set(tmp_path.iterdir()) == before                 # nothing left behind
