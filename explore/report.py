@@ -21,7 +21,8 @@ recommended design: a tile that says nothing must not score as a perfect one.
 Energy is per inference (the ``random`` workload: per time step) at the nominal supply; delay
 is clock cycles per inference, which does not depend on a clock frequency. EDP = E * D; EDS and
 EDD use E and D normalised to the best value among the points: EDS = E/E* + D/D*, EDD =
-sqrt((E/E*)^2 + (D/D*)^2).
+sqrt((E/E*)^2 + (D/D*)^2) (the functions of :mod:`subtile.power.voltage`: the energy-delay sum
+of the normalised point with weight 1, and its distance from the origin).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import base64
 import html
 import io
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -38,6 +38,7 @@ from pathlib import Path
 
 from subtile.errors import ConfigError
 from subtile.explore.sweep import export_table, sweep_records
+from subtile.power.voltage import energy_delay_distance, energy_delay_product, energy_delay_sum
 
 __all__ = ["pareto_front", "rank", "write_report", "screenshot", "find_chromium", "CHROMIUM_FLAGS",
            "distinct_colours", "recommend", "UNITS"]
@@ -122,8 +123,10 @@ def rank(points: list[dict], energy: str = ENERGY, delay: str = DELAY) -> list[d
     d_best = min(p[delay] for p in points)
     rows = []
     for p in points:
-        e, d = p[energy] / e_best, p[delay] / d_best
-        rows.append({"key": p["key"], "edp": p[energy] * p[delay], "eds": e + d, "edd": math.hypot(e, d)})
+        # The metrics of power.voltage, on E and D normalised to the best point (EDS: weight 1).
+        rows.append({"key": p["key"], "edp": energy_delay_product(p[energy], p[delay]),
+                     "eds": energy_delay_sum(p[energy] / e_best, p[delay] / d_best, 1.0),
+                     "edd": energy_delay_distance(p[energy], p[delay], e_best, d_best)})
     rows.sort(key=lambda r: r["edp"])
     for place, row in enumerate(rows, 1):
         row["edp_rank"] = place

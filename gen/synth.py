@@ -127,14 +127,15 @@ class IcgCell:
 SKY130_ICG = IcgCell()
 
 
-def icg_mapping_verilog(cell: IcgCell = SKY130_ICG) -> str:
-    """A ``subtile_icg`` module that instantiates ``cell``: read it instead of the behavioural
-    model to map every clock gate of the tile to the library cell."""
+def icg_mapping_verilog(cell: IcgCell = SKY130_ICG, *, instance: str = "icg") -> str:
+    """A ``subtile_icg`` module that instantiates ``cell`` (as ``instance``): read it instead of
+    the behavioural model to map every clock gate of the tile to the library cell. The one
+    wrapper of the ASIC export and of the gate-level netlist (:mod:`subtile.power.gate_level`)."""
     return (f"// subtile_icg mapped to the library clock-gate cell {cell.name}\n"
             "// (pins: clock {0}, enable {1}, gated clock {2}). Read this file instead of the\n"
             "// behavioural model in the generated Verilog.\n"
             "module subtile_icg (\n    input  wire CLK,\n    input  wire EN,\n    output wire GCLK\n);\n"
-            f"    {cell.name} icg (.{cell.clock}(CLK), .{cell.enable}(EN), .{cell.gated_clock}(GCLK));\n"
+            f"    {cell.name} {instance} (.{cell.clock}(CLK), .{cell.enable}(EN), .{cell.gated_clock}(GCLK));\n"
             "endmodule\n").format(cell.clock, cell.enable, cell.gated_clock)
 
 

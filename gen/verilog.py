@@ -20,7 +20,8 @@ from subtile.errors import ConfigError
 from subtile.spec.config import VERILOG_KEYWORDS
 
 __all__ = ["GeneratedDesign", "generate", "module_spans", "tool_versions", "check_identifier",
-           "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers"]
+           "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers",
+           "waive_fsm_state_test"]
 
 #: ``verilator --lint-only -Wall`` rules waived for Amaranth's Verilog, with the reason. Every
 #: other warning is a defect (the lint test fails on it). Explained in docs/lint.md.
@@ -117,6 +118,26 @@ def start_comb_blocks(text: str) -> str:
                    f"{m[1]}// verilator lint_off INITIALDLY\n"
                    f"{m[1]}initial {m[2]} <= 1'b0;   // runs every always @* once at time 0 (2005 and SV)\n"
                    f"{m[1]}// verilator lint_on INITIALDLY"), text)
+
+
+_STATE_NOT = re.compile(r"^(  )assign (\\\$\d+ ) = ! ([A-Za-z_]\w*_state);$", re.M)
+
+
+def waive_fsm_state_test(text: str) -> str:
+    """Waive, inline, Verilator's WIDTHTRUNC on the test of an Amaranth ``m.FSM`` for its
+    initial state.
+
+    Amaranth gives every state of an FSM an "ongoing" test; the initial state's code is 0, and
+    Yosys writes ``state == 0`` as the logical not ``! <name>_state`` of the multi-bit state
+    register. The result is one bit and correct, but ``-Wall`` reports the operand's width. Only
+    such lines (a state register ``<name>_state`` wider than one bit) are wrapped in
+    ``lint_off``/``lint_on WIDTHTRUNC``."""
+    def waive(match):
+        if not re.search(rf"^  reg \[\d+:0\] {re.escape(match[3])}\b", text, re.M):
+            return match[0]
+        return (f"{match[1]}// verilator lint_off WIDTHTRUNC\n{match[0]}   // an FSM's test for its initial state\n"
+                f"{match[1]}// verilator lint_on WIDTHTRUNC")
+    return _STATE_NOT.sub(waive, text)
 
 
 _BARE_REGISTER = re.compile(r"^(  reg (?:\[(\d+):0\] )?)([A-Za-z_]\w*);$", re.M)
@@ -244,8 +265,8 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     check_identifier(top)
     started = time.monotonic()
     progress.report(f"generating the Verilog of {top}...")
-    text = initialise_registers(start_comb_blocks(compact_zero_init(
-        amaranth_verilog.convert(component, name=top, emit_src=False)))) + extra_verilog
+    text = waive_fsm_state_test(initialise_registers(start_comb_blocks(compact_zero_init(
+        amaranth_verilog.convert(component, name=top, emit_src=False))))) + extra_verilog
     progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None

@@ -2,7 +2,8 @@
 
 Two things have no public form in Amaranth 0.5:
 
-* which signals a statement assigns (``Statement._lhs_signals()``), and the storage and read
+* which signals a statement assigns (``Statement._lhs_signals()``), whether it is a plain
+  assignment of one signal to another (``_ast.Assign``, not exported), and the storage and read
   ports of an elaborated memory (``MemoryInstance._data``, ``_read_ports``, ``_write_ports``, as
   they are after any ``DomainRenamer``), needed to count the flip-flops of an elaborated design
   (:mod:`subtile.hdl.flops`);
@@ -15,13 +16,21 @@ with a message naming this module when an upgrade changes them.
 """
 
 from amaranth.hdl import MemoryInstance, Shape, Signal, Value
+from amaranth.hdl._ast import Assign
 
-__all__ = ["assigned_signals", "memory_ports", "silence_unused"]
+__all__ = ["assigned_signals", "plain_copy", "memory_ports", "silence_unused"]
 
 
 def assigned_signals(statement) -> list[Signal]:
     """The signals ``statement`` (an assignment, or a switch of them) assigns."""
     return list(statement._lhs_signals())
+
+
+def plain_copy(statement) -> tuple[Signal, Signal] | None:
+    """``(lhs, rhs)`` if ``statement`` is ``lhs.eq(rhs)`` of two whole signals, else ``None``."""
+    if isinstance(statement, Assign) and isinstance(statement.lhs, Signal) and isinstance(statement.rhs, Signal):
+        return statement.lhs, statement.rhs
+    return None
 
 
 def memory_ports(fragment: MemoryInstance) -> tuple[int, list[tuple[str, Value]]]:

@@ -9,7 +9,7 @@ from amaranth.hdl import Mux, Shape, signed, unsigned
 
 from subtile.spec.fixed import FixedFormat
 
-__all__ = ["AMARANTH_OPS", "shape_of"]
+__all__ = ["AMARANTH_OPS", "shape_of", "state_shapes"]
 
 
 class _AmaranthOps:
@@ -28,3 +28,8 @@ AMARANTH_OPS = _AmaranthOps()
 def shape_of(fmt: FixedFormat) -> Shape:
     """The Amaranth shape holding the codes of ``fmt``."""
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+
+
+def state_shapes(config) -> tuple[Shape, Shape, Shape]:
+    """The shapes of a tile's accumulator, membrane and payload codes (``config``: a TileConfig)."""
+    return tuple(shape_of(fmt) for fmt in (config.accumulator_format, config.membrane_format, config.payload_format))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from amaranth.hdl import Fragment, MemoryInstance, Signal, Value
 
-from subtile.hdl.amaranth_internals import assigned_signals, memory_ports, memory_write_domain
+from subtile.hdl.amaranth_internals import assigned_signals, memory_ports, memory_write_domain, plain_copy
 from subtile.hdl.clock_gate import ClockGate
 
 __all__ = ["ClockTree", "clock_tree", "count_flops", "count_flops_by_domain"]
@@ -34,6 +34,9 @@ class ClockTree:
     registers : set of int
         ``id()`` of every signal assigned in a clocked domain or driven by a synchronous memory
         read port (flip-flop outputs).
+    copies : dict of int to Signal
+        ``id()`` of every signal whose only combinational assignment is a plain copy of another
+        signal (``port.eq(register)``, as a component drives an output port), to that signal.
     """
 
     flops: dict = field(default_factory=dict)
@@ -41,6 +44,7 @@ class ClockTree:
     memory_domains: dict = field(default_factory=dict)
     gates: dict = field(default_factory=dict)
     registers: set = field(default_factory=set)
+    copies: dict = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -48,11 +52,24 @@ class ClockTree:
         return sum(self.flops.values()) + self.memory_bits
 
 
+    def is_register(self, value) -> bool:
+        """Whether ``value`` is a flip-flop output, directly or through plain copies (a port
+        of a part that drives it from one of its registers)."""
+        value, seen = Value.cast(value), set()
+        while isinstance(value, Signal) and id(value) not in self.registers and id(value) in self.copies:
+            if id(value) in seen:
+                return False
+            seen.add(id(value))
+            value = self.copies[id(value)]
+        return isinstance(value, Signal) and id(value) in self.registers
+
+
 def clock_tree(elaboratable) -> ClockTree:
     """The :class:`ClockTree` of ``elaboratable``, elaborated again without a platform (the
     objects are not changed)."""
     tree = ClockTree()
     flops = defaultdict(int)
+    copies, copied = {}, set()           # plain copies; signals also assigned otherwise
 
     def walk(fragment):
         if isinstance(fragment, ClockGate):
@@ -69,6 +86,13 @@ def clock_tree(elaboratable) -> ClockTree:
                     tree.registers.update(id(signal) for signal in _signals(data))
         for domain, statements in fragment.statements.items():
             if domain == "comb":
+                for statement in statements:
+                    copy = plain_copy(statement)
+                    if copy:
+                        copies[id(copy[0])] = copy[1]
+                    else:
+                        for signal in assigned_signals(statement):
+                            copied.add(id(signal))
                 continue
             assigned = {}
             for statement in statements:
@@ -81,6 +105,7 @@ def clock_tree(elaboratable) -> ClockTree:
 
     walk(Fragment.get(elaboratable, None))
     tree.flops = dict(flops)
+    tree.copies = {key: source for key, source in copies.items() if key not in copied}
     return tree
 
 

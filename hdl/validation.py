@@ -2,9 +2,11 @@
 
 import contextlib
 
+from subtile.errors import ConfigError
 from subtile.hdl.amaranth_internals import silence_unused
+from subtile.spec.config import TileConfig
 
-__all__ = ["unused_if_refused"]
+__all__ = ["unused_if_refused", "checked_tile_config"]
 
 
 @contextlib.contextmanager
@@ -19,3 +21,12 @@ def unused_if_refused(component):
     except (TypeError, ValueError):
         silence_unused(component)
         raise
+
+
+def checked_tile_config(component, config) -> TileConfig:
+    """``config`` if it is a :class:`~subtile.spec.config.TileConfig` (the argument of a tile
+    part's constructor); else :class:`~subtile.errors.ConfigError`, ``component`` marked unused."""
+    with unused_if_refused(component):
+        if not isinstance(config, TileConfig):
+            raise ConfigError(f"config: expected a TileConfig, got {type(config).__name__}")
+    return config

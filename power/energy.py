@@ -30,7 +30,7 @@ import numpy as np
 
 from subtile.spec.config import MeshConfig, TileConfig
 from subtile.errors import ConfigError
-from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget, TileProbes
+from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget
 from subtile.power.tech_model import TechModel
 from subtile.power.voltage import VoltageModel, energy_delay_distance, energy_delay_product, energy_delay_sum
 
@@ -367,7 +367,7 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
                          "(run it through TileBench or MeshBench with count_toggles)")
     budget = RegisterBudget(config)
     return Block(name=name, kind="tile", toggles={unit: toggles[unit] for unit in PROBE_UNITS},
-                 register_units=TileProbes.register_units,
+                 register_units=budget.register_units,
                  clocks={"root": (None, budget.root_flops), **budget.gated},
                  parent=dict(budget.parent), pulses={unit: pulses[unit] for unit in GATED_UNITS},
                  gating=config.gating, factors=calibration.term_factors() if calibration else {})

@@ -41,6 +41,7 @@ from pathlib import Path
 from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
+from subtile.gen.synth import IcgCell, icg_mapping_verilog
 from subtile.gen.verilog import module_spans
 from subtile.hdl.clock_gate import icg_verilog
 from subtile.hdl.tile import RegisterBudget
@@ -81,12 +82,11 @@ write_verilog -noattr netlist.v
 write_json netlist.json
 """
 
-#: The clock-gate model mapped to the library's integrated clock gate.
-ICG_CELL_VERILOG = """\
-module subtile_icg (input wire CLK, input wire EN, output wire GCLK);
-  {icg} cell (.CLK(CLK), .GATE(EN), .GCLK(GCLK));
-endmodule
-"""
+def icg_cell_verilog(icg: str = DEFAULT_ICG) -> str:
+    """The clock-gate model mapped to the library's integrated clock gate ``icg`` (pins
+    :data:`ICG_PINS`), instance ``cell``: the export's wrapper (:func:`subtile.gen.synth.icg_mapping_verilog`)."""
+    return icg_mapping_verilog(IcgCell(icg, *ICG_PINS), instance="cell")
+
 
 #: Pins (clock, enable, gated clock) of the integrated clock gate, whose simulation model Yosys
 #: does not build from its Liberty group: the same latch-and-AND model as the RTL's gate.
@@ -189,7 +189,7 @@ def synthesize_netlist(bench_verilog: str, top: str, *, lib: Path | None = None,
     parts = [text for name, text in _modules(bench_verilog) if name == top or name.startswith(top + ".")]
     if not parts:
         raise ValueError(f"top: no module {top} in the Verilog")
-    rtl = "".join(parts) + ICG_CELL_VERILOG.format(icg=icg)
+    rtl = "".join(parts) + icg_cell_verilog(icg)
     key = hashlib.sha256("\0".join([rtl, SYNTH_SCRIPT, icg_verilog(icg, pins=ICG_PINS), icg, _yosys_version(),
                                     hashlib.sha256(lib.read_bytes()).hexdigest()]).encode()).hexdigest()
     directory = (cache or runner.cache_root() / "gates") / f"{top}-{key[:16]}"
@@ -704,7 +704,7 @@ def design_fingerprint(config: TileConfig) -> str:
     from subtile.cache import verilog_digest
     from subtile.gen.tile import extra_verilog
     from subtile.gen.verilog import compact_zero_init
-    from subtile.hdl.tile import GATED_UNITS, Tile, TileProbes
+    from subtile.hdl.tile import GATED_UNITS, Tile
     tile = Tile(config)
     probes = tile.probes()
     budget = RegisterBudget(config)
@@ -716,10 +716,10 @@ def design_fingerprint(config: TileConfig) -> str:
                                                                                     emit_src=False))
                                        + extra_verilog(config)),
         "probes": {unit: sum(len(Value.cast(value)) for value in values) for unit, values in probes.data.items()},
-        "register_units": list(TileProbes.register_units),
+        "register_units": list(budget.register_units),
         "clock_tree": {unit: [*budget.gated[unit], budget.parent[unit]] for unit in GATED_UNITS},
         "groups": [[label, list(rtl), list(gate)] for label, rtl, gate in GATE_LEVEL_GROUPS],
-        "synthesis": hashlib.sha256((SYNTH_SCRIPT + ICG_CELL_VERILOG).encode()).hexdigest(),
+        "synthesis": hashlib.sha256((SYNTH_SCRIPT + icg_cell_verilog()).encode()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

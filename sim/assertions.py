@@ -25,7 +25,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from subtile.gen.export import testbench_sv
+from subtile.gen.sv import testbench_sv
 from subtile.toolchain.runner import cache_root
 from subtile.toolchain.verilator import verilator_environment, verilator_executable
 

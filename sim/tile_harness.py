@@ -258,7 +258,7 @@ class TileHarness(wiring.Component):
         Count toggles and clock pulses in the simulation (the ``toggles_*`` and ``pulses_*``
         members); False leaves the counters out (the plain simulation, for speed comparisons).
     checks : str or None
-        Name of a SystemVerilog assertion checker (``gen.export.checks_sv``) to instantiate on the
+        Name of a SystemVerilog assertion checker (``gen.sv.checks_sv``) to instantiate on the
         tile's ports; it only acts in a build with ``verilator --assert``.
 
     Members
@@ -480,7 +480,7 @@ def _generate_bench(configs, contents, *, top, count_toggles, checks):
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
     extra = "".join(sorted({extra_verilog(config) for config in configs})) + "\n" + SIM_BUFFERS_VERILOG
     if checks:
-        from subtile.gen.export import STREAM_CHECK_SV, checks_sv, package_sv
+        from subtile.gen.sv import STREAM_CHECK_SV, checks_sv, package_sv
         # The checker takes NEURONS from the tile's package, as in the export.
         extra += "\n" + STREAM_CHECK_SV + "".join("\n" + package_sv(f"{top}_h{index}", config)
                                                  + "\n" + checks_sv(f"{top}_h{index}", config)

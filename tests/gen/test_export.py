@@ -298,11 +298,11 @@ def test_tiny_example_is_the_tested_tiny_tile():
 def test_tile_regression_stops_on_a_failing_assertion(tmp_path, monkeypatch):
     """The cocotb tile regression (TileBench(assertions=True)) builds the checker with --assert and
     fails on a violation: here a checker told the tile has 1 neuron sees neuron 2's event."""
-    import subtile.gen.export as export
+    import subtile.gen.sv as sv
     from subtile.golden.tile import random_stimulus
     from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
-    original = export.checks_sv
-    monkeypatch.setattr(export, "checks_sv", lambda top, config: original(top, config).replace(
+    original = sv.checks_sv
+    monkeypatch.setattr(sv, "checks_sv", lambda top, config: original(top, config).replace(
         f"parameter int NEURONS = {config.neurons}", "parameter int NEURONS = 1"))
     config = SMALL.replace(name="sabotaged")
     bench = TileBench([config], name="sabotage_bench", assertions=True)

@@ -50,6 +50,18 @@ def test_assigned_signals_of_assignments_and_switches():
     assert {id(s) for s in assigned} == {id(part.a), id(part.b), id(part.c)}
 
 
+def test_plain_copy_tells_a_copy_from_other_assignments():
+    a, b, c = Signal(3), Signal(3), Signal(4)
+    statements = [a.eq(b), a.eq(b + 1), a.eq(c[:3]), c.eq(b)]
+    try:
+        copies = [amaranth_internals.plain_copy(statement) for statement in statements]
+    except AttributeError as error:
+        pytest.fail(f"{UPGRADE}: plain_copy: {error}")
+    assert copies[0] is not None and (id(copies[0][0]), id(copies[0][1])) == (id(a), id(b)), UPGRADE
+    assert copies[1] is None and copies[2] is None, UPGRADE
+    assert copies[3] is not None, UPGRADE + ": a copy into a wider signal is no longer a plain Assign"
+
+
 def test_memory_ports_of_a_ram_and_a_rom():
     part = _Part()
     memories = [f for f in _fragments(Fragment.get(part, None)) if isinstance(f, MemoryInstance)]

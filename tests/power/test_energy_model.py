@@ -24,31 +24,31 @@ def fake_run(**pulses):
 
 
 @pytest.fixture(scope="module")
-def tech():
+def fallback_tech():
     return TechModel.fallback()
 
 
-def test_a_child_gate_sees_only_its_parents_cycles(tech):
+def test_a_child_gate_sees_only_its_parents_cycles(fallback_tech):
     """An accumulator gate's clock pin toggles only in the cycles g_branches passes: with the
     parent closed, the children cost nothing; each parent cycle costs every child gate once."""
-    closed = estimate(CONFIG, fake_run(), tech)
+    closed = estimate(CONFIG, fake_run(), fallback_tech)
     assert closed.clock_pj["accumulators"] == 0 and closed.clock_pj["neuron_state"] == 0
-    assert closed.clock_pj["synapse"] == pytest.approx(1000 * tech.icg_disabled_cycle_energy_pj())
+    assert closed.clock_pj["synapse"] == pytest.approx(1000 * fallback_tech.icg_disabled_cycle_energy_pj())
     gates = RegisterBudget(CONFIG).gated["accumulators"][0]
-    open_parent = estimate(CONFIG, fake_run(branches=10), tech)
-    assert open_parent.clock_pj["accumulators"] == pytest.approx(10 * gates * tech.icg_disabled_cycle_energy_pj())
+    open_parent = estimate(CONFIG, fake_run(branches=10), fallback_tech)
+    assert open_parent.clock_pj["accumulators"] == pytest.approx(10 * gates * fallback_tech.icg_disabled_cycle_energy_pj())
     assert open_parent.clock_toggles_by_unit["accumulators"] == 0     # no flop clocked yet
-    written = estimate(CONFIG, fake_run(branches=10, accumulators=10), tech)
+    written = estimate(CONFIG, fake_run(branches=10, accumulators=10), fallback_tech)
     flops = RegisterBudget(CONFIG).gated["accumulators"][1]
     assert written.clock_toggles_by_unit["accumulators"] == 2 * 10 * flops
 
 
-def test_calibration_scales_each_group_and_keeps_the_raw_total(tech, tmp_path):
-    raw = estimate(CONFIG, fake_run(synapse=30, control=20), tech)
+def test_calibration_scales_each_group_and_keeps_the_raw_total(fallback_tech, tmp_path):
+    raw = estimate(CONFIG, fake_run(synapse=30, control=20), fallback_tech)
     factors = {label: 2.0 + i for i, (label, _rtl, _gate) in enumerate(GATE_LEVEL_GROUPS)}
     path = tmp_path / "cal.json"
     path.write_text(json.dumps({"factors": factors, "source": "test"}))
-    calibrated = estimate(CONFIG, fake_run(synapse=30, control=20), tech, calibration=Calibration.load(path))
+    calibrated = estimate(CONFIG, fake_run(synapse=30, control=20), fallback_tech, calibration=Calibration.load(path))
     terms = {**{f"data.{k}": v for k, v in raw.data_pj.items()}, **{f"clock.{k}": v for k, v in raw.clock_pj.items()}}
     expected = sum(factors[label] * terms[t] for label, rtl, _gate in GATE_LEVEL_GROUPS for t in rtl if t in terms)
     assert calibrated.dynamic_pj == pytest.approx(expected)
@@ -72,11 +72,11 @@ def test_the_shipped_calibration_loads_and_bad_files_are_refused(tmp_path):
         Calibration.load(bad)
 
 
-def test_voltage_sweep_metrics(tech):
-    report = estimate(CONFIG, fake_run(synapse=30), tech)
-    voltage = VoltageModel(vdd_nominal=tech.vdd)
-    rows = report.voltage_sweep([0.3, 0.6, tech.vdd], voltage, delay_weight=2e9)
-    assert [r["vdd"] for r in rows] == [0.3, 0.6, tech.vdd]
+def test_voltage_sweep_metrics(fallback_tech):
+    report = estimate(CONFIG, fake_run(synapse=30), fallback_tech)
+    voltage = VoltageModel(vdd_nominal=fallback_tech.vdd)
+    rows = report.voltage_sweep([0.3, 0.6, fallback_tech.vdd], voltage, delay_weight=2e9)
+    assert [r["vdd"] for r in rows] == [0.3, 0.6, fallback_tech.vdd]
     nominal = rows[-1]
     assert nominal["energy_per_step_pj"] == pytest.approx(report.total_pj / report.steps, rel=1e-6)
     assert nominal["edd"] == pytest.approx(2 ** 0.5)

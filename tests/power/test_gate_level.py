@@ -14,7 +14,6 @@ from collections import Counter
 from subtile.hdl.tile import GATED_UNITS, RegisterBudget
 from subtile.power import gate_level
 from subtile.power.energy import estimate
-from subtile.power.tech_model import TechModel
 from subtile.tech.liberty import load_liberty
 from subtile.sim.tile_bench import StepStimulus, TileCase
 
@@ -36,7 +35,7 @@ def bench(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(bench, tmp_path_factory):
+def netlist_runs(bench, tmp_path_factory):
     """Activity 0.5 with idle cycles and backpressure, state read after every step; and an
     all-quiet run (activity 0)."""
     root = tmp_path_factory.mktemp("gl_runs")
@@ -51,8 +50,8 @@ def runs(bench, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tech():
-    return TechModel.from_liberty(), load_liberty()
+def sky130_library():
+    return load_liberty()
 
 
 class TestTinyNetlist:
@@ -70,26 +69,26 @@ class TestTinyNetlist:
         assert netlist.cells["sky130_fd_sc_hd__dlclkp_1"] == RegisterBudget(TINY).gates
         assert not re.search(r"\$_\w+_", netlist.verilog.read_text())
 
-    def test_netlist_matches_the_golden_model(self, runs):
-        results, _ = runs
+    def test_netlist_matches_the_golden_model(self, netlist_runs):
+        results, _ = netlist_runs
         for name, run in results.items():
             assert run.passed, f"{name}: {run.mismatch}"
         assert results["busy"].events_out > 0 and results["busy"].synaptic_ops > 0
 
-    def test_accumulator_net_toggles_equal_the_rtl_counter(self, runs):
+    def test_accumulator_net_toggles_equal_the_rtl_counter(self, netlist_runs):
         """Toggle coverage of the accumulator registers' nets in the netlist adds up to the bit
         flips the harness counts at the RTL probes (both start from reset at 0)."""
-        results, coverage = runs
+        results, coverage = netlist_runs
         for name, run in results.items():
             flips = sum(count for (net, _bit), count in coverage[name].items()
                         if re.fullmatch(r"acc_\d+_\d+", net))
             assert flips == run.toggles["accumulators"], name
         assert results["busy"].toggles["accumulators"] > 0
 
-    def test_clock_net_toggles_match_cycles_and_gate_pulses(self, bench, runs):
+    def test_clock_net_toggles_match_cycles_and_gate_pulses(self, bench, netlist_runs):
         """Without the empty program's toggles (reset, start, end), the root clock toggles twice
         per counted cycle and each gated clock twice per pulse its enable counter saw."""
-        results, coverage = runs
+        results, coverage = netlist_runs
         run = results["quiet"]     # no per-step pauses: every clock edge is a counted cycle
         toggles = gate_level.subtract_coverage(coverage["quiet"], coverage["empty"])
         assert abs(toggles[("clk", 0)] - 2 * run.cycles) <= 2
@@ -101,9 +100,9 @@ class TestTinyNetlist:
         assert gclk == {unit: 2 * run.pulses[unit] for unit in gclk}
         assert gclk["control"] > 0       # the ticks (no input event in this run: nothing else moves)
 
-    def test_gate_energy_of_a_busy_and_a_quiet_run(self, bench, runs, tech):
-        results, coverage = runs
-        model, library = tech
+    def test_gate_energy_of_a_busy_and_a_quiet_run(self, bench, netlist_runs, sky130_tech, sky130_library):
+        results, coverage = netlist_runs
+        model, library = sky130_tech, sky130_library
         # As compare() does: the empty program's toggles (reset, start, end) are taken out, so
         # that the counts cover the run's cycles only.
         counted = {name: gate_level.subtract_coverage(coverage[name], coverage["empty"]) for name in ("busy", "quiet")}
@@ -132,8 +131,8 @@ class TestTinyNetlist:
         factors = gate_level.calibration_factors({"per_unit_pj_per_step": table})
         assert gate_level.calibrated_dynamic_pj(report, factors) == pytest.approx(busy.total_dynamic_pj)
 
-    def test_coverage_parser_reads_escaped_names(self, runs):
-        _, coverage = runs
+    def test_coverage_parser_reads_escaped_names(self, netlist_runs):
+        _, coverage = netlist_runs
         names = {net for net, _bit in coverage["busy"]}
         assert any(net.startswith("lane_0.") for net in names)     # Verilator's __02e is a dot
         assert not any("__0" in net for net in names)
@@ -159,10 +158,8 @@ def _netlist_clock_tree(netlist):
 def test_derived_flops_per_unit_equal_the_netlist(config):
     """The clock tree RegisterBudget reads from the elaborated design against the sky130
     netlist (synthesis only: about 10 s cold, cached after): per gated unit the same clock
-    gates and the same flip-flops behind them. The one difference is in the sequencer, whose
-    RTL has registers Yosys proves constant and removes: bit 0 of ``remaining`` (the dirty
-    groups left after the lowest is taken, ``c & (c - 1)``, whose bit 0 is always 0) and, with
-    one group, ``group``; the energy model counts them (their clock pins, no data toggles)."""
+    gates and the same flip-flops behind them, with no difference (the sequencer keeps no
+    register Yosys could prove constant)."""
     budget = RegisterBudget(config)
     netlist, _ = gate_level.GateLevelBench([config], name=f"{config.name}_gl").synthesize()
     flops, gates = _netlist_clock_tree(netlist)
@@ -171,11 +168,10 @@ def test_derived_flops_per_unit_equal_the_netlist(config):
     netlist_flops = Counter()
     for gate, count in flops.items():
         netlist_flops[unit_of[gate]] += count
-    constant = 1 + (config.groups == 1)
-    assert {unit: netlist_flops[unit] + (constant if unit == "control" else 0) for unit in GATED_UNITS} \
+    assert {unit: netlist_flops[unit] for unit in GATED_UNITS} \
         == {unit: gates_ * each for unit, (gates_, each) in budget.gated.items()}
     assert Counter(unit_of.values()) == {unit: n for unit, (n, _each) in budget.gated.items() if n}
-    assert netlist.flops == budget.gated_flops - constant
+    assert netlist.flops == budget.gated_flops
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from subtile.hdl.flops import count_flops
 from subtile.hdl.mesh import INTERFACE_GATES, INTERFACE_UNITS, mesh_packet_layout, network_clocks, network_flops
 from subtile.hdl.router import COUNTER_LOW_BITS, EAST, LOCAL, ROUTER_GATES, ROUTER_UNITS, WEST
 from subtile.hdl.synapse import event_out_layout
-from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, TileProbes
+from subtile.hdl.tile import GATED_UNITS, PROBE_UNITS, RegisterBudget
 from subtile.power.energy import Calibration, estimate
 from subtile.sim.mesh_bench import MeshBench, MeshCase, encode_mesh_stimulus
 from subtile.sim.mesh_harness import mesh_stimulus_layout
@@ -76,7 +76,7 @@ def _fifo_flips(words, depth: int) -> int:
 
 
 @pytest.fixture(scope="session")
-def mesh_bench():
+def energy_mesh_bench():
     return MeshBench([SOLO, *PAIRS.values()], name="mesh_energy_bench")
 
 
@@ -99,7 +99,7 @@ def pair_packets():
 
 
 @pytest.fixture(scope="session")
-def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
+def mesh_runs(energy_mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
     """Runs of both meshes: traffic (SOLO: random events; PAIR: events through both routers) and idle."""
     runs = {}
 
@@ -112,7 +112,7 @@ def mesh_runs(mesh_bench, solo_stimulus, pair_packets, tmp_path_factory):
                 empty = np.zeros((0, 2), dtype=np.int64)
                 cases = {0: MeshCase([[empty]] * STEPS, seed=3),
                          **{k: MeshCase([[empty, empty]] * STEPS, seed=4) for k in PAIRS}}
-            runs[variant] = mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
+            runs[variant] = energy_mesh_bench.run(cases, work_dir=tmp_path_factory.mktemp(f"mesh-energy-{variant}"))
         return runs[variant]
     return get
 
@@ -172,7 +172,7 @@ class TestMeshCounters:
         assert solo_tile_run.passed, solo_tile_run.mismatch
         mesh = mesh_runs("traffic")[0].toggles["tile_0_0"]
         assert sum(mesh.values()) > 0
-        for unit in TileProbes.register_units:
+        for unit in RegisterBudget(SOLO.tile_config(0)).register_units:
             assert mesh[unit] == solo_tile_run.toggles[unit], unit
         assert mesh == solo_tile_run.toggles
 

@@ -21,7 +21,7 @@ CONFIG = TileConfig(name="t_icarus", neurons=8, lanes=2, branches=2, synapses=4,
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def simulator_runs(tmp_path_factory):
     stimulus = [np.asarray(e) for e in random_stimulus(CONFIG, 10, 0.3, seed=5)]
     case = TileCase([StepStimulus(e) for e in stimulus], seed=2, stall=0.3, read_state=True)
     out = {}
@@ -32,16 +32,16 @@ def runs(tmp_path_factory):
     return out
 
 
-def test_both_simulators_pass_against_the_golden_model(runs):
-    for simulator, run in runs.items():
+def test_both_simulators_pass_against_the_golden_model(simulator_runs):
+    for simulator, run in simulator_runs.items():
         assert run.passed, f"{simulator}: {run.mismatch}"
-    assert runs["verilator"].events_out == runs["icarus"].events_out > 0
-    assert runs["verilator"].cycles == runs["icarus"].cycles
-    assert runs["verilator"].step_cycles == runs["icarus"].step_cycles
+    assert simulator_runs["verilator"].events_out == simulator_runs["icarus"].events_out > 0
+    assert simulator_runs["verilator"].cycles == simulator_runs["icarus"].cycles
+    assert simulator_runs["verilator"].step_cycles == simulator_runs["icarus"].step_cycles
 
 
-def test_every_counter_agrees(runs):
-    verilator, icarus = runs["verilator"], runs["icarus"]
+def test_every_counter_agrees(simulator_runs):
+    verilator, icarus = simulator_runs["verilator"], simulator_runs["icarus"]
     assert len(verilator.toggles) + len(verilator.pulses) == len(TileBench.counters())
     assert verilator.toggles == icarus.toggles and verilator.pulses == icarus.pulses
     assert verilator.toggles["synapse"] > 0 and verilator.toggles["mac"] > 0

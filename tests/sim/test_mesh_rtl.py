@@ -41,12 +41,12 @@ def test_the_networks_cover_the_three_gating_modes():
 
 
 @pytest.fixture(scope="session")
-def mesh_bench():
+def regression_mesh_bench():
     return MeshBench(CONFIGS, name="mesh_regress")
 
 
 @pytest.fixture(scope="session")
-def mesh_runs(mesh_bench, tmp_path_factory):
+def regression_mesh_runs(regression_mesh_bench, tmp_path_factory):
     """Two runs of all meshes on the one build: light and heavy backpressure."""
     runs = {}
 
@@ -56,7 +56,7 @@ def mesh_runs(mesh_bench, tmp_path_factory):
             cases = {i: MeshCase(random_mesh_stimulus(c, STEPS, activity, seed + i), seed=seed + i,
                                  idle=idle, stall=stall) for i, c in enumerate(CONFIGS)}
             work_dir = tmp_path_factory.mktemp(f"mesh-{variant}")
-            runs[variant] = (cases, work_dir, mesh_bench.run(cases, work_dir=work_dir))
+            runs[variant] = (cases, work_dir, regression_mesh_bench.run(cases, work_dir=work_dir))
         return runs[variant]
     return get
 
@@ -64,16 +64,16 @@ def mesh_runs(mesh_bench, tmp_path_factory):
 class TestMeshRTL:
     @pytest.mark.parametrize("variant", ["light", "heavy"])
     @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.name for c in CONFIGS])
-    def test_bit_exact_with_the_golden_mesh(self, mesh_runs, variant, index):
-        cases, work_dir, runs = mesh_runs(variant)
+    def test_bit_exact_with_the_golden_mesh(self, regression_mesh_runs, variant, index):
+        cases, work_dir, runs = regression_mesh_runs(variant)
         run = runs[index]
         assert run.passed, f"{CONFIGS[index].name} ({variant}): {run.mismatch}\n{CONFIGS[index].to_toml()}"
         assert run.packets > 0 and run.events_out > 0 and run.events_in > 0
 
     @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.name for c in CONFIGS])
-    def test_router_counters(self, mesh_runs, index):
+    def test_router_counters(self, regression_mesh_runs, index):
         config = CONFIGS[index]
-        _, _, runs = mesh_runs("heavy")
+        _, _, runs = regression_mesh_runs("heavy")
         run = runs[index]
         delivered = sum(r.forwarded[0] for r in run.routers)
         # Every packet reaches its tile: the external inputs and the fan-outs' packets, the last
@@ -87,16 +87,16 @@ class TestMeshRTL:
                 if not (0 <= r.x + dx < config.width and 0 <= r.y + dy < config.height):
                     assert r.forwarded[port] == 0 and r.stalls[port] == 0
 
-    def test_scoreboard_catches_wrong_axon_tables(self, mesh_bench, mesh_runs):
+    def test_scoreboard_catches_wrong_axon_tables(self, regression_mesh_bench, regression_mesh_runs):
         """The recorded run scored against a model with other axon tables must fail."""
-        cases, work_dir, _ = mesh_runs("light")
+        cases, work_dir, _ = regression_mesh_runs("light")
         other = MeshBench([dataclasses.replace(c, axon_seed=c.axon_seed + 1) for c in CONFIGS], name="unused")
-        other._build = mesh_bench._build
+        other._build = regression_mesh_bench._build
         results = [other.score(i, cases[i], work_dir) for i in range(len(CONFIGS))]
         assert not any(r.passed for r in results), [r.mismatch for r in results]
 
-    def test_scoreboard_catches_a_missing_step(self, mesh_bench, mesh_runs):
-        cases, work_dir, _ = mesh_runs("light")
+    def test_scoreboard_catches_a_missing_step(self, regression_mesh_bench, regression_mesh_runs):
+        cases, work_dir, _ = regression_mesh_runs("light")
         shifted = dataclasses.replace(cases[2], stimulus=[[np.zeros((0, 2), dtype=np.int64)] * 9]
                                       + list(cases[2].stimulus[:-1]))
-        assert not mesh_bench.score(2, shifted, work_dir).passed
+        assert not regression_mesh_bench.score(2, shifted, work_dir).passed

@@ -33,7 +33,7 @@ def accumulator_bit_flips(config, stimulus):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def toggle_runs(tmp_path_factory):
     bench = TileBench(CONFIGS, name="toggle_bench")
     stimulus = {i: [np.asarray(e) for e in random_stimulus(c, 30, 0.3, seed=5)] for i, c in enumerate(CONFIGS)}
     cases = {i: TileCase([StepStimulus(e) for e in s], seed=2, stall=0.3, read_state=False)
@@ -42,18 +42,18 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.gating for c in CONFIGS])
-def test_accumulator_toggles_match_an_independent_count(runs, index):
-    stimulus, results = runs
+def test_accumulator_toggles_match_an_independent_count(toggle_runs, index):
+    stimulus, results = toggle_runs
     run = results[index]
     assert run.passed, run.mismatch
     assert run.toggles["accumulators"] == accumulator_bit_flips(CONFIGS[index], stimulus[index]) > 0
 
 
 @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.gating for c in CONFIGS])
-def test_gated_clock_pulses_follow_synaptic_ops_and_updates(runs, index):
+def test_gated_clock_pulses_follow_synaptic_ops_and_updates(toggle_runs, index):
     """One accumulator clock pulse per synaptic operation; one pulse of a neuron's (v, y_sent)
     per update of that neuron (an event marking it dirty clocks only the dirty flags)."""
-    stimulus, results = runs
+    stimulus, results = toggle_runs
     run = results[index]
     golden = TileModel(CONFIGS[index]).run(stimulus[index])
     updates = sum(r.updated_neurons for r in golden)
@@ -62,11 +62,11 @@ def test_gated_clock_pulses_follow_synaptic_ops_and_updates(runs, index):
 
 
 @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.gating for c in CONFIGS])
-def test_parent_gates_pass_only_event_and_update_cycles(runs, index):
+def test_parent_gates_pass_only_event_and_update_cycles(toggle_runs, index):
     """g_branches passes one cycle per mapped event (stage 2), g_neurons that plus one per
     visited group, the pipeline's gate one to three cycles per event, the sequencer at least
     one cycle per visited group; none of them every cycle."""
-    stimulus, results = runs
+    stimulus, results = toggle_runs
     run = results[index]
     golden = TileModel(CONFIGS[index]).run(stimulus[index])
     mapped = sum(r.events_in - r.unmapped_in_step for r in golden)
@@ -83,17 +83,16 @@ def test_parent_gates_pass_only_event_and_update_cycles(runs, index):
     assert run.pulses["emit"] <= 2 * run.events_out
 
 
-def test_gating_modes_toggle_the_same_registers(runs):
-    _, results = runs
+def test_gating_modes_toggle_the_same_registers(toggle_runs):
+    _, results = toggle_runs
     for unit in ("accumulators", "neuron_state", "output"):
         assert results[0].toggles[unit] == results[1].toggles[unit]
 
 
-def test_energy_estimate_shows_what_clock_gating_saves(runs):
+def test_energy_estimate_shows_what_clock_gating_saves(toggle_runs, sky130_tech):
     from subtile.power.energy import estimate
-    from subtile.power.tech_model import TechModel
-    _, results = runs
-    tech = TechModel.from_liberty()
+    _, results = toggle_runs
+    tech = sky130_tech
     icg, enable = (estimate(CONFIGS[i], results[i], tech) for i in range(2))
     # same stimulus, same registers toggling: the same data energy in those units ...
     for unit in ("accumulators", "neuron_state"):
