@@ -58,6 +58,10 @@ class GatedFIFO(wiring.Component):
         the parent gates the FIFO's domain with it.
     head_enable : Signal
     word_enables : list of Signal
+    pointers : tuple of Signal
+        The write and read pointers of the inner words (``produce``, ``consume``): with the
+        level, what the FIFO's control switches (toggle probes; a FIFO streaming at a steady
+        level moves its pointers but not its level).
     """
 
     def __init__(self, *, width: int, depth: int, gating: str = "none"):
@@ -71,6 +75,8 @@ class GatedFIFO(wiring.Component):
         self.control_enable = Signal(name="fifo_en")
         self.head_enable = Signal(name="head_en")
         self.word_enables = [Signal(name=f"word_{k}_en") for k in range(depth - 1)]
+        inner = depth - 1
+        self.pointers = (Signal(range(inner), name="produce"), Signal(range(inner), name="consume"))
         super().__init__({
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1),
             "r_data": Out(width), "r_en": In(1), "r_rdy": Out(1),
@@ -82,8 +88,7 @@ class GatedFIFO(wiring.Component):
         inner = self.depth - 1
         storage = Module()
         words = [Signal(self.width, name=f"word_{k}", reset_less=True) for k in range(inner)]
-        produce = Signal(range(inner), name="produce")
-        consume = Signal(range(inner), name="consume")
+        produce, consume = self.pointers
         stored = Signal(range(inner + 1), name="stored")
         do_write, do_read = Signal(name="do_write"), Signal(name="do_inner_read")
         step = lambda pointer: Mux(pointer == inner - 1, 0, pointer + 1)

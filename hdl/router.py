@@ -331,7 +331,7 @@ class RouterProbes:
     -------
     data : dict of str to list of Value
         ``fifo``: each input FIFO's output register (its head); ``fifo_control``: each FIFO's
-        occupancy and head-valid flag (standing for its pointers and counters);
+        occupancy, head-valid flag and read/write pointers;
         ``arbiter``: each connected output's last-grant register; ``links``: valid and payload
         of each connected output port (the crossbar's outputs, the link nets to the neighbour or
         the tile); ``counters``: the packet, stall and occupancy counters.
@@ -354,7 +354,8 @@ class RouterProbes:
         fifos = router.fifos
         self.data = {
             "fifo": [fifos[port].r_data for port in ports],
-            "fifo_control": [value for port in ports for value in (fifos[port].level, fifos[port].r_rdy)],
+            "fifo_control": [value for port in ports
+                             for value in (fifos[port].level, fifos[port].r_rdy, *fifos[port].pointers)],
             "arbiter": [router.last_grant[port] for port in ports],
             "links": [value for port in ports for value in (router.outputs[port].valid,
                                                              router.outputs[port].payload.as_value())],

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from subtile.errors import ConfigError
 from subtile.power.energy import ROUTER_GATE_LEVEL_GROUPS
-from subtile.power.gate_level import (COVERAGE_ARGS, ICG_CELL_VERILOG, SYNTH_SCRIPT, _modules, gate_energy,
+from subtile.power.gate_level import (COVERAGE_ARGS, SYNTH_SCRIPT, _modules, gate_energy, icg_cell_verilog,
                                       net_toggles, subtract_coverage, synthesize_netlist)
 from subtile.sim.mesh_bench import PUBLIC_SIGNALS, MeshBench, MeshCase
 from subtile.spec.config import MeshConfig
@@ -324,7 +324,7 @@ def router_fingerprint(config: MeshConfig, router: tuple[int, int]) -> str:
         "clock_tree": {unit: [*map(str, clocks), tree["parent"].get(unit)] for unit, clocks in tree["clocks"].items()},
         "groups": [[label, list(rtl), list(gate)] for label, rtl, gate in ROUTER_GATE_LEVEL_GROUPS],
         "rules": [[unit, rule.pattern] for unit, rule in (*_NET_RULES, *_CLOCK_RULES)],
-        "synthesis": hashlib.sha256((SYNTH_SCRIPT + ICG_CELL_VERILOG).encode()).hexdigest(),
+        "synthesis": hashlib.sha256((SYNTH_SCRIPT + icg_cell_verilog()).encode()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

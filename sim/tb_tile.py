@@ -51,6 +51,7 @@ def _apply_settings(harness: _Harness, case: dict):
     harness.port("idle_threshold").value = case["idle_threshold"]
     harness.port("stall_threshold").value = case["stall_threshold"]
     harness.port("seed").value = case["seed"]
+    harness.port("spaced").value = 1 if case.get("spaced") else 0
 
 
 async def _run_case(dut, harness: _Harness, case: dict):

@@ -217,6 +217,8 @@ class TileCase:
     stimulus hold anything the ports can carry (addresses >= A, writes outside the memories,
     table entries naming no branch or slot), scored against the golden model's port mode
     (docs/architecture.md, "Out-of-range port inputs"); otherwise the golden model refuses them.
+    ``spaced`` puts one idle cycle after every accepted input word, the spacing a router's local
+    port gives a tile in a mesh (the harness otherwise takes one word per cycle).
     """
 
     stimulus: Sequence[StepStimulus]
@@ -225,6 +227,7 @@ class TileCase:
     stall: float = 0.0
     read_state: bool = True
     port_inputs: bool = False
+    spaced: bool = False
 
     def __post_init__(self):
         for name in ("idle", "stall"):
@@ -344,6 +347,7 @@ class TileBench:
                 "idle_threshold": round(case.idle * 256) if case else 0,
                 "stall_threshold": round(case.stall * 256) if case else 0,
                 "seed": (case.seed & 0xFFFF) if case else 0,
+                "spaced": bool(case and case.spaced),
                 "output": str(output), "counters": self.counters() if self.count_toggles else [],
             })
         plan_path = work_dir / "tile_plan.json"

@@ -274,6 +274,9 @@ class TileHarness(wiring.Component):
         ``events_out.ready`` low in a cycle.
     seed : In(16)
         LFSR seed for idle and stall decisions.
+    spaced : In(1)
+        One idle cycle after every accepted input word (a router's local port never delivers
+        two in consecutive cycles either), on top of the idle draws.
     step_done, finished : Out(1)
         Paused after a step; the END word was reached.
     steps, responses, cycles : Out
@@ -287,7 +290,7 @@ class TileHarness(wiring.Component):
         self.count_toggles = count_toggles
         members = {
             "start": In(1), "pause_each_step": In(1), "resume": In(1),
-            "idle_threshold": In(8), "stall_threshold": In(8), "seed": In(16),
+            "idle_threshold": In(8), "stall_threshold": In(8), "seed": In(16), "spaced": In(1),
             "step_done": Out(1), "finished": Out(1),
             "steps": Out(STEP_BITS), "responses": Out(32), "cycles": Out(32),
         }
@@ -312,6 +315,7 @@ class TileHarness(wiring.Component):
                 i_prog__payload=tile.prog.payload.as_value(), i_unmapped=tile.unmapped)
         stim_layout, resp_layout = stimulus_layout(config), response_layout(config)
         idle_lfsr = harness_lfsr(m, "idle_lfsr", self.seed, self.start)
+        gap = Signal(name="input_gap")          # the idle cycle of ``spaced`` after an accepted word
         stall_lfsr = harness_lfsr(m, "stall_lfsr", self.seed ^ 0x5A5A, self.start)
 
         word = Signal(stim_layout, name="word")
@@ -337,8 +341,10 @@ class TileHarness(wiring.Component):
                 with m.Switch(word.kind):
                     with m.Case(StimulusKind.EVENT, StimulusKind.PROG):
                         is_event = word.kind == StimulusKind.EVENT
-                        valid, accepted = offer(m, "input", idle=idle_lfsr.value[:8] < self.idle_threshold,
+                        valid, accepted = offer(m, "input",
+                                                idle=(idle_lfsr.value[:8] < self.idle_threshold) | gap,
                                                 ready=Mux(is_event, tile.events_in.ready, tile.prog.ready))
+                        m.d.sync += gap.eq(accepted & self.spaced)
                         m.d.comb += [tile.events_in.valid.eq(valid & is_event),
                                      tile.prog.valid.eq(valid & ~is_event), advance.eq(accepted)]
                     with m.Case(StimulusKind.TICK):

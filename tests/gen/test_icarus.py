@@ -46,6 +46,8 @@ def _testbench(config: TileConfig, steps) -> str:
     state = ", ".join(f"dut.v_{i}, dut.y_sent_{i}, dut.dirty_{i}" for i in range(n))
     fmt = " ".join(["%0d"] * (3 * n))
     out_width = config.neuron_width + wp
+    # Cycles: far more than the run needs (each event and each neuron update takes a few).
+    limit = 50 * (sum(len(events) for events in steps) + len(steps) * (4 * n + 16))
     return f"""\
 module tb;
   reg clk = 1'b0;
@@ -86,6 +88,8 @@ module tb;
 {chr(10).join(body)}
     $finish;
   end
+  // A design that never becomes ready (X state) ends here instead of hanging the test.
+  initial begin #{10 * limit}; $display("TIMEOUT"); $finish; end
 endmodule
 """
 
