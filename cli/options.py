@@ -303,6 +303,24 @@ def resolve_paths(args) -> None:
             setattr(args, name, [_check_path(v) if isinstance(v, _UserPath) else v for v in value])
 
 
+def check_writable(option: str, folder: Path, shown: Path) -> None:
+    """Refuse ``folder`` (or, when it does not exist yet, its nearest existing parent) if a file
+    cannot be made in it: a probe file is made and removed at once, so nothing is left behind
+    (permission bits alone do not tell: root, read-only file systems, /proc)."""
+    import os
+    import tempfile
+    parent = Path(folder)
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        handle, probe = tempfile.mkstemp(dir=parent, prefix=".subtile-probe-")
+    except OSError as error:
+        raise ConfigError(f"{option}: {shown} cannot be written: {parent} refuses new files "
+                          f"({error.strerror or type(error).__name__})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def _check_path(arg: _UserPath) -> str:
     import os
     option, text = arg.option, arg.text
@@ -334,6 +352,7 @@ def _check_path(arg: _UserPath) -> str:
                 raise ConfigError(f"{option}: {shown} is a file, not a folder")
             if not os.access(path, os.W_OK | os.X_OK):
                 raise ConfigError(f"{option}: {shown} is not writable")
+            check_writable(option, path, shown)
             return str(path)
         parent = path.parent
         while not parent.exists():
@@ -342,6 +361,7 @@ def _check_path(arg: _UserPath) -> str:
             raise ConfigError(f"{option}: {shown} cannot be made: {parent} is a file")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"{option}: {shown} cannot be made: {parent} is not writable")
+        check_writable(option, parent, shown)
         return str(path)
     # a file to write ("out", "out-or-stdout", "db")
     if path.is_dir():
@@ -353,4 +373,5 @@ def _check_path(arg: _UserPath) -> str:
         raise ConfigError(f"{option}: {shown} is not writable")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{option}: {shown}: the folder {path.parent} is not writable")
+    check_writable(option, path.parent, shown)
     return str(path)

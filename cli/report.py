@@ -27,7 +27,7 @@ def register(commands):
 
 def run(args) -> int:
     from pathlib import Path
-    from subtile.cli.sweep import check_writable
+    from subtile.cli.options import check_writable
     from subtile.explore.report import write_report
     check_range("tolerance", args.tolerance, 0.0, 100.0)
     check_writable("output-dir", Path(args.output_dir), args.output_dir)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import subtile.progress as progress
-from subtile.cli.options import EXIT_FAIL, EXIT_OK, int_arg, path_arg
+from subtile.cli.options import EXIT_FAIL, EXIT_OK, check_writable, int_arg, path_arg
 from subtile.errors import ConfigError
 from subtile.toolchain.verilator import ToolchainError
 
@@ -70,23 +70,6 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
         raise ConfigError(f"scheduler: no Dask scheduler answers at {address} ({reason})") from None
     finally:
         quiet.setLevel(level)
-
-
-def check_writable(option: str, folder: Path, shown: Path) -> None:
-    """Refuse ``folder`` (or, when it does not exist yet, its nearest existing parent) if a file
-    cannot be made in it: a probe file is made and removed at once, so nothing is left behind
-    (permission bits alone do not tell: root, read-only file systems, /proc)."""
-    import tempfile
-    parent = Path(folder)
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    try:
-        handle, probe = tempfile.mkstemp(dir=parent, prefix=".subtile-probe-")
-    except OSError as error:
-        raise ConfigError(f"{option}: {shown} cannot be written: {parent} refuses new files "
-                          f"({error.strerror or type(error).__name__})") from None
-    os.close(handle)
-    os.unlink(probe)
 
 
 def die_with_parent_in_forks() -> None:

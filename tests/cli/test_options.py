@@ -14,12 +14,6 @@ from subtile.cli.main import main
 TINY = '[tile]\nneurons = 3\nlanes = 3\nbranches = 2\nsynapses = 2\naddresses = 5\n'
 
 
-def _no_tool(name):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"{name} ran although the options are refused")
-    return refuse
-
-
 @pytest.fixture
 def place(tmp_path, monkeypatch):
     root = tmp_path / "place"
@@ -39,23 +33,21 @@ def _tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+@pytest.fixture(autouse=True)
+def _tool_guard(forbid_tools):
+    """``_refused`` forbids the tools while the refused command runs (tests/cli/conftest.py)."""
+    global _forbid_tools
+    _forbid_tools = forbid_tools
+
+
 def _refused(place, argv, message, capsys, seconds=None):
     """Exit code 2 with one line starting with ``message``, no tool run, nothing
     left behind; with ``seconds``, also at once (a network wait would take longer)."""
-    import amaranth.back.rtlil
-    import amaranth.back.verilog
-    import subtile.gen.synth
-    import subtile.toolchain.runner
-    import subtile.toolchain.yowasp
     root, temp = place
     before = _tree(root)
     start = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch:
-        # "Before any tool runs": generation, simulator builds and runs and synthesis fail the test.
-        for module, name in [(amaranth.back.verilog, "convert"), (amaranth.back.rtlil, "convert"),
-                             (subtile.toolchain.runner, "build"), (subtile.toolchain.runner, "run"),
-                             (subtile.toolchain.yowasp, "run_yowasp"), (subtile.gen.synth, "run_yowasp")]:
-            patch.setattr(module, name, _no_tool(f"{module.__name__}.{name}"))
+        _forbid_tools(patch)
         assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("subtile: error: " + message), err
