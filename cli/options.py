@@ -350,8 +350,6 @@ def _check_path(arg: _UserPath) -> str:
         if path.exists():
             if not path.is_dir():
                 raise ConfigError(f"{option}: {shown} is a file, not a folder")
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise ConfigError(f"{option}: {shown} is not writable")
             check_writable(option, path, shown)
             return str(path)
         parent = path.parent
@@ -359,8 +357,6 @@ def _check_path(arg: _UserPath) -> str:
             parent = parent.parent
         if not parent.is_dir():
             raise ConfigError(f"{option}: {shown} cannot be made: {parent} is a file")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"{option}: {shown} cannot be made: {parent} is not writable")
         check_writable(option, parent, shown)
         return str(path)
     # a file to write ("out", "out-or-stdout", "db")
@@ -371,7 +367,5 @@ def _check_path(arg: _UserPath) -> str:
                           if not path.parent.exists() else f"{option}: {shown}: {path.parent} is not a folder")
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{option}: {shown} is not writable")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option}: {shown}: the folder {path.parent} is not writable")
     check_writable(option, path.parent, shown)
     return str(path)

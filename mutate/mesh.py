@@ -22,7 +22,7 @@ import numpy as np
 
 from subtile.golden.mesh import MeshModel, random_mesh_stimulus
 from subtile.mutate.operators import OPERATOR_NAMES
-from subtile.mutate.sites import PLUSARG, find_mutations, instrument, select_mutations
+from subtile.mutate.sites import PLUSARG, InstrumentedBench, find_mutations, instrument, select_mutations
 from subtile.sim.mesh_bench import PUBLIC_SIGNALS, MeshBench, MeshCase
 from subtile.sim.mesh_harness import generate_mesh_bench
 from subtile.spec.config import MeshConfig
@@ -116,9 +116,11 @@ def router_counter_mismatch(config: MeshConfig, case: MeshCase, routers) -> str 
     return None
 
 
-class MeshMutationBench:
+class MeshMutationBench(InstrumentedBench):
     """The instrumented mesh bench: ``harnesses`` copies of one mesh, all mutants in one build;
     :meth:`run` runs any number of cases on it, ``harnesses`` at a time."""
+
+    public = PUBLIC_SIGNALS
 
     def __init__(self, config: MeshConfig, *, count: int, seed: int, harnesses: int = 4,
                  operators=OPERATOR_NAMES, stimulus_depth: int = 1 << 14, response_depth: int = 1 << 13,
@@ -136,17 +138,10 @@ class MeshMutationBench:
         self.mutations = list(pick(self.candidates)) if pick else select_mutations(self.candidates, count, seed)
         self.verilog = instrument(self.design.verilog, self.design.top, harnesses, self.mutations)
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.verilog.encode()).hexdigest()
-
     def build(self, work_dir: Path) -> runner.Build:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        path = work_dir / f"{self.design.top}.v"
-        path.write_text(self.verilog)
-        self.bench._build = runner.build([path], self.design.top, public=PUBLIC_SIGNALS)
+        build = super().build(work_dir)
         self.bench._counters = [[] for _ in range(self.harnesses)]       # no toggle counters
-        return self.bench._build
+        return build
 
     def run(self, number: int, cases: list[MeshCase], work_dir: Path, timeout_cycles: int | None) -> dict:
         """Run mutant ``number`` (0 = the original design): outcome and first divergence."""

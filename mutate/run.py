@@ -20,9 +20,9 @@ import numpy as np
 from subtile.spec.config import MeshConfig, TileConfig
 from subtile.sim.tile_harness import generate_bench
 from subtile.store import ResultStore
-from subtile.toolchain import runner
 from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
 from subtile.mutate.operators import OPERATOR_NAMES
+from subtile.mutate.sites import InstrumentedBench
 from subtile.mutate.sites import PLUSARG, find_mutations, instrument, select_mutations
 from subtile.mutate.mesh import MeshMutationBench, mesh_regression_cases, mesh_stimulus_digest
 from subtile.mutate.regression import regression_cases
@@ -31,8 +31,10 @@ from subtile.mutate.report import build_report
 __all__ = ["MutationBench", "run_mutation_testing"]
 
 
-class MutationBench:
+class MutationBench(InstrumentedBench):
     """The instrumented bench: ``harnesses`` copies of one tile, all mutants in one build."""
+
+    public = PUBLIC_SIGNALS
 
     def __init__(self, config: TileConfig, *, count: int, seed: int, harnesses: int = 4,
                  operators=OPERATOR_NAMES):
@@ -47,17 +49,6 @@ class MutationBench:
             raise RuntimeError(f"no mutation sites found in {design.top}")
         self.mutations = select_mutations(self.candidates, count, seed)
         self.verilog = instrument(design.verilog, design.top, harnesses, self.mutations)
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.verilog.encode()).hexdigest()
-
-    def build(self, work_dir: Path) -> runner.Build:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        path = work_dir / f"{self.design.top}.v"
-        path.write_text(self.verilog)
-        self.bench._build = runner.build([path], self.design.top, public=PUBLIC_SIGNALS)
-        return self.bench._build
 
     def run(self, number: int, cases: list[TileCase], work_dir: Path, timeout_cycles: int | None) -> dict:
         """Run mutant ``number`` (0 = the original design): outcome and first divergence."""

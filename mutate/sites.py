@@ -15,8 +15,10 @@ unselected arm leaves the design exactly as generated (the baseline run checks t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -281,3 +283,22 @@ def check_count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= (1 << SELECT_BITS) - 1:
         raise ConfigError(f"n: {count} is outside the allowed range 1..{(1 << SELECT_BITS) - 1}")
     return count
+
+
+class InstrumentedBench:
+    """What the tile's and the mesh's mutation benches share: the instrumented Verilog
+    (``self.verilog``, every mutant behind its selector) of ``self.design``, its digest, and its
+    one build, handed to the bench (``self.bench``) so that its runs use it. Subclasses set
+    ``design``, ``verilog``, ``bench`` and ``public`` (the signals the bench's testbench reads)."""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.verilog.encode()).hexdigest()
+
+    def build(self, work_dir: Path):
+        from subtile.toolchain import runner
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path = work_dir / f"{self.design.top}.v"
+        path.write_text(self.verilog)
+        self.bench._build = runner.build([path], self.design.top, public=self.public)
+        return self.bench._build
