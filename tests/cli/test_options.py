@@ -3,7 +3,6 @@ runs; defaults that depend on other keys follow them; an unusable Dask scheduler
 front."""
 
 import socket
-import tempfile
 import threading
 import time
 
@@ -11,26 +10,6 @@ import pytest
 
 from subtile.cli.main import main
 
-TINY = '[tile]\nneurons = 3\nlanes = 3\nbranches = 2\nsynapses = 2\naddresses = 5\n'
-
-
-@pytest.fixture
-def place(tmp_path, monkeypatch):
-    root = tmp_path / "place"
-    root.mkdir()
-    (root / "tiny.toml").write_text(TINY)
-    (root / "cal.json").write_text("{}")
-    (root / "bad.lib").write_text("not a liberty file\n")
-    (root / "sweep.toml").write_text('[sweep]\nname = "s"\nbase = "tiny.toml"\n[axes]\ngating = ["icg"]\n')
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    monkeypatch.chdir(root)
-    return root, temp
-
-
-def _tree(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +23,7 @@ def _refused(place, argv, message, capsys, seconds=None):
     """Exit code 2 with one line starting with ``message``, no tool run, nothing
     left behind; with ``seconds``, also at once (a network wait would take longer)."""
     root, temp = place
-    before = _tree(root)
+    before = place.snapshot()
     start = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch:
         _forbid_tools(patch)
@@ -53,7 +32,7 @@ def _refused(place, argv, message, capsys, seconds=None):
     assert err.startswith("subtile: error: " + message), err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert seconds is None or time.perf_counter() - start < seconds
-    assert _tree(root) == before and _tree(temp) == []
+    assert place.unchanged(before)
 
 
 CASES = [
@@ -149,12 +128,12 @@ def test_a_missing_extra_names_what_to_install(place, monkeypatch, module, argv,
     """Without the optional package: one line, exit code 3 (a missing tool), nothing written."""
     import sys
     root, temp = place
-    before = _tree(root)
+    before = place.snapshot()
     monkeypatch.setitem(sys.modules, module, None)        # `import module` raises ImportError
     assert main(argv) == 3
     err = capsys.readouterr().err
     assert err.startswith("subtile: error: " + message) and err.count("\n") == 1, err
-    assert _tree(root) == before and _tree(temp) == []
+    assert place.unchanged(before)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -165,13 +144,13 @@ def test_a_missing_extra_names_what_to_install(place, monkeypatch, module, argv,
 ])
 def test_usage_errors_are_one_line_naming_the_option(place, argv, message, capsys):
     root, temp = place
-    before = _tree(root)
+    before = place.snapshot()
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
-    assert _tree(root) == before and _tree(temp) == []
+    assert place.unchanged(before)
 
 
 @pytest.mark.parametrize("argv", [["sim", "--config", "tiny.toml", "--steps", "2"],

@@ -4,35 +4,11 @@ A path that cannot be read or written gives one line naming the option, exit cod
 traceback, and nothing is left behind: no output file, no work folder, no temporary folder.
 """
 
-import tempfile
 
 import pytest
 
 from subtile.cli.main import main
 
-TINY = '[tile]\nneurons = 3\nlanes = 3\nbranches = 2\nsynapses = 2\naddresses = 5\n'
-
-
-@pytest.fixture
-def place(tmp_path, monkeypatch):
-    """A folder with a tile config, a file, a folder and a non-UTF-8 file; the current folder and
-    the temporary folder (where runs without --work-dir go) are fresh folders."""
-    root = tmp_path / "place"
-    root.mkdir()
-    (root / "tiny.toml").write_text(TINY)
-    (root / "afile").write_text("x")
-    (root / "afolder").mkdir()
-    (root / "latin1.toml").write_bytes('[tile]\nname = "caf\xe9"\n'.encode("latin-1"))
-    (root / "sweep.toml").write_text('[sweep]\nname = "s"\nbase = "tiny.toml"\n[axes]\ngating = ["icg"]\n')
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    monkeypatch.chdir(root)
-    return root, temp
-
-
-def _tree(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 CASES = [
@@ -81,13 +57,13 @@ CASES = [
 @pytest.mark.parametrize("argv, message", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
 def test_a_bad_path_is_refused_before_any_tool_runs(place, argv, message, capsys, monkeypatch, forbid_tools):
     root, temp = place
-    before = _tree(root)
+    before = place.snapshot()
     forbid_tools(monkeypatch)                       # refused up front, not after a build
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("subtile: error: " + message), err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert _tree(root) == before and _tree(temp) == []
+    assert place.unchanged(before)
 
 
 def test_paths_are_resolved_against_the_current_folder(place, monkeypatch):
