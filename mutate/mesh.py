@@ -13,8 +13,9 @@ backpressure, a saturating load and a sparse one. The golden model has no timing
 original design's run is the reference for it: a mutant whose cycle count, stall counters or
 FIFO high-water marks differ from the original's on the same case is killed too
 (:func:`reference_mismatch`; the design is deterministic). A mutant is killed by any
-difference, by a run that does not finish within a few times the original's cycles, or by the
-simulation failing.
+difference, by a run that does not finish within a few times the original's cycles or that
+releases no tick for as many cycles as the original's whole run (a progress watchdog: such a
+run is slower than the original anyway), or by the simulation failing.
 """
 
 from __future__ import annotations
@@ -180,8 +181,12 @@ class MeshMutationBench(InstrumentedBench):
             # stopping at the first pass that tells the mutant from the original.
             for first in range(0, len(cases), self.harnesses):
                 batch = dict(enumerate(cases[first:first + self.harnesses]))
+                # A mutant's step longer than the original's whole run: slower than the original
+                # (so killed by reference_mismatch anyway), ended at once as a hang.
+                progress = {index: self.reference[first + index].cycles for index in batch
+                            if number and first + index in self.reference}
                 done = self.bench.run(batch, work_dir=work_dir, max_cycles=timeout_cycles or 50_000_000,
-                                      plusargs=[f"+{PLUSARG}={number}"])
+                                      plusargs=[f"+{PLUSARG}={number}"], progress_cycles=progress)
                 runs.update({first + index: run for index, run in done.items()})
                 if number and not all(run.passed for run in done.values()):
                     break

@@ -85,6 +85,8 @@ def test_each_unit_s_fault_is_killed_by_the_mesh_regression(outcomes):
     _, results = outcomes
     # the stall counter's fault changes no event: only the original's run tells it
     assert "the original design" in results[-1]["first_mismatch"], results[-1]
+    # no step ever ends: the progress watchdog stops it after the original's cycles, not the budget
+    assert results[3]["reason"] == "timeout" and "no tick in" in results[3]["first_mismatch"], results[3]
     for mutation, outcome in zip(bench().mutations, results):
         assert outcome["killed"], mutation.describe()
         assert outcome["reason"] in ("mismatch", "timeout", "simulation failed", "bad output")
