@@ -314,7 +314,7 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
     :data:`~subtile.hdl.router.ROUTER_GATES` and :data:`INTERFACE_GATES`; a unit the block
     lacks has 0 gates)."""
     from subtile.hdl.flops import count_flops_by_domain
-    from subtile.hdl.router import PORT_NAMES
+    from subtile.hdl.router import PORT_NAMES, connected_ports
 
     def per_gate(by_domain, names, gates):
         """Flops per gate of the domains ``names`` (popped), ``gates`` gates of equal size."""
@@ -325,38 +325,62 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
     layout = mesh_packet_layout(config)
     inputs = {config.index(x, y) for x, y in config.inputs}
     words = lambda depth: [f"word_{k}" for k in range(depth - 1)]
-    routers, interfaces = [], []
-    for i in range(config.count):
-        x, y = config.position(i)
-        tile_config = config.tile_config(i)
+
+    def router_tree(ports):
+        # Any router with these connected ports has these registers (connected_ports): the one
+        # at the first such position stands for all.
+        x, y = next(config.position(i) for i in range(config.count)
+                    if tuple(connected_ports(*config.position(i), config.width, config.height)) == ports)
         router = Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
                         fifo_depth=config.fifo_depth, gating="icg")
         by_domain = count_flops_by_domain(router)
-        ports = [PORT_NAMES[p] for p in router.connected_ports()]
-        n, depth = len(ports), config.fifo_depth
+        names = [PORT_NAMES[p] for p in ports]
+        n, depth = len(names), config.fifo_depth
         clocks = {"root": (None, by_domain.pop("sync", 0)), "router": (1, by_domain.pop("g_router", 0))}
         # The FIFOs' head and word domains are local to each FIFO: the same names in every one.
-        for unit, names, gates in (("fifo", [f"g_fifo_{p}" for p in ports], n), ("fifo_head", ["head"], n),
-                                   ("fifo_word", words(depth), n * (depth - 1)),
-                                   ("arbiter", [f"g_arb_{p}" for p in ports], n),
-                                   ("packets_high", [f"g_pkthi_{p}" for p in ports], n),
-                                   ("stalls", [f"g_stall_{p}" for p in ports], n),
-                                   ("stalls_high", [f"g_stallhi_{p}" for p in ports], n)):
-            clocks[unit] = (gates, per_gate(by_domain, names, gates))
+        for unit, domains, gates in (("fifo", [f"g_fifo_{p}" for p in names], n), ("fifo_head", ["head"], n),
+                                     ("fifo_word", words(depth), n * (depth - 1)),
+                                     ("arbiter", [f"g_arb_{p}" for p in names], n),
+                                     ("packets_high", [f"g_pkthi_{p}" for p in names], n),
+                                     ("stalls", [f"g_stall_{p}" for p in names], n),
+                                     ("stalls_high", [f"g_stallhi_{p}" for p in names], n)):
+            clocks[unit] = (gates, per_gate(by_domain, domains, gates))
         assert not by_domain, by_domain
-        routers.append({"clocks": clocks, "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
-                                                     "arbiter": "router", "packets_high": "arbiter",
-                                                     "stalls": "router", "stalls_high": "stalls"}})
+        return clocks
+
+    def interface_clocks(i):
+        tile_config = config.tile_config(i)
         queue = _output_fifo(tile_config, "icg")
         by_domain = count_flops_by_domain(queue)
         clocks = {"root": (None, 0), "interface": (1, 0), "out_fifo": (1, per_gate(by_domain, ["sync"], 1)),
                   "out_fifo_head": (1, per_gate(by_domain, ["head"], 1)),
                   "out_fifo_word": (queue.depth - 1, per_gate(by_domain, words(queue.depth), queue.depth - 1))}
         assert not by_domain, by_domain
-        for unit, part in (("fanout", _fanout(config, i, [[] for _ in range(tile_config.neurons)])),
-                           ("merge", _merge(config))):
-            present = unit != "merge" or i in inputs
-            clocks[unit] = (1 if present else 0, sum(count_flops_by_domain(part).values()))
+        clocks["fanout"] = (1, sum(count_flops_by_domain(
+            _fanout(config, i, [[] for _ in range(tile_config.neurons)])).values()))
+        return clocks
+
+    # Elaborated once per kind of part, not per tile: a router by its connected ports, an
+    # interface by what its output FIFO and fan-out are built from (the source index and the
+    # axon table's contents set no register).
+    router_kinds, interface_kinds = {}, {}
+    merge_flops = sum(count_flops_by_domain(_merge(config)).values())
+    routers, interfaces = [], []
+    for i in range(config.count):
+        x, y = config.position(i)
+        ports = tuple(connected_ports(x, y, config.width, config.height))
+        if ports not in router_kinds:
+            router_kinds[ports] = router_tree(ports)
+        routers.append({"clocks": dict(router_kinds[ports]),
+                        "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
+                                   "arbiter": "router", "packets_high": "arbiter",
+                                   "stalls": "router", "stalls_high": "stalls"}})
+        tile_config = config.tile_config(i)
+        kind = (repr(event_out_layout(tile_config)), tile_config.neurons, config.position(i) in config.outputs)
+        if kind not in interface_kinds:
+            interface_kinds[kind] = interface_clocks(i)
+        clocks = dict(interface_kinds[kind])
+        clocks["merge"] = (1 if i in inputs else 0, merge_flops)
         interfaces.append({"clocks": clocks, "parent": {"out_fifo": "interface", "out_fifo_head": "out_fifo",
                                                         "out_fifo_word": "out_fifo", "fanout": "interface",
                                                         "merge": "interface"}})

@@ -18,7 +18,7 @@ from subtile.spec.config import index_bits
 
 __all__ = ["Router", "RouterProbes", "packet_layout", "round_robin", "PORTS", "PORT_NAMES",
            "LOCAL", "NORTH", "EAST", "SOUTH", "WEST", "COUNTER_WIDTH", "ROUTER_UNITS", "ROUTER_GATES",
-           "isolated", "COUNTER_LOW_BITS"]
+           "isolated", "COUNTER_LOW_BITS", "connected_ports"]
 
 LOCAL, NORTH, EAST, SOUTH, WEST = range(5)
 PORTS = 5
@@ -96,6 +96,15 @@ def isolated(valid, value, *, isolate: bool):
     an idle link's data wires hold still whatever the logic before them does."""
     value = Value.cast(value)
     return Mux(valid, value, 0) if isolate else value
+
+
+def connected_ports(x: int, y: int, width: int, height: int) -> list[int]:
+    """The ports of the router at (x, y) of a ``width`` x ``height`` mesh that lead somewhere:
+    local and the neighbours inside the mesh (the others are tied off and have no FIFO). Routers
+    with the same connected ports (and packet layout, FIFO depth and gating) have the same
+    registers and clock gates: only their routing comparisons differ."""
+    inside = {LOCAL: True, NORTH: y > 0, EAST: x < width - 1, SOUTH: y < height - 1, WEST: x > 0}
+    return [port for port in range(PORTS) if inside[port]]
 
 
 class Router(wiring.Component):
@@ -312,11 +321,8 @@ class Router(wiring.Component):
             m.d[high_domain] += high.eq(high + 1)
 
     def connected_ports(self) -> list[int]:
-        """The ports that lead somewhere: local and the neighbours inside the mesh (the others
-        are tied off and have no FIFO)."""
-        inside = {LOCAL: True, NORTH: self.y > 0, EAST: self.x < self.width - 1,
-                  SOUTH: self.y < self.height - 1, WEST: self.x > 0}
-        return [port for port in range(PORTS) if inside[port]]
+        """The ports that lead somewhere (:func:`connected_ports`)."""
+        return connected_ports(self.x, self.y, self.width, self.height)
 
     def probes(self) -> "RouterProbes":
         """Signals a simulation wrapper observes to count toggles (see :class:`RouterProbes`)."""

@@ -413,6 +413,35 @@ def test_network_flops_follow_the_fifo_depth():
     assert shallow["interface"] == deep["interface"]
 
 
+def test_network_flops_are_those_of_each_part_at_its_position():
+    """network_clocks elaborates one router per set of connected ports and one interface per
+    kind: each position's totals must still be those of its own router and interface parts."""
+    from subtile.hdl.mesh import _fanout, _merge, _output_fifo
+    from subtile.hdl.router import Router
+    config = MeshConfig(name="grid", width=4, height=3, tile=SMALL, fifo_depth=3, max_destinations=2,
+                        inputs=((0, 0), (2, 1)), outputs=((3, 2), (1, 1)))
+    flops = network_flops(config)
+    layout = mesh_packet_layout(config)
+    for i in range(config.count):
+        x, y = config.position(i)
+        router = Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
+                        fifo_depth=config.fifo_depth, gating="icg")
+        assert flops["router"][i] == count_flops(router), (x, y)
+        parts = [_output_fifo(config.tile_config(i), "icg"), _fanout(config, i, [[] for _ in range(SMALL.neurons)])]
+        parts += [_merge(config)] if (x, y) in config.inputs else []
+        assert flops["interface"][i] == sum(count_flops(part) for part in parts), (x, y)
+
+
+def test_tile_energy_budget_ignores_the_contents_draw():
+    """tile_block reads one budget for tiles that differ only in seed and fills (the tiles of a
+    mesh): those draw memory contents, not registers."""
+    def budget(config):
+        b = RegisterBudget(config)
+        return b.gated, b.parent, b.root_flops, b.unit_of, b.register_units
+    for config in (SMALL, TileConfig()):
+        assert budget(config) == budget(config.replace(seed=12345, weight_density=0.05, table_fill=0.2))
+
+
 @pytest.mark.parametrize("config", [SMALL, SMALL.replace(gating="none", lanes=1), TileConfig()],
                          ids=["small", "small-none", "default"])
 def test_count_flops_agrees_with_the_tile_register_budget(config):
