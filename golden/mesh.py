@@ -63,7 +63,20 @@ class MeshModel:
         contents, self.axons = mesh_contents(config, contents, axons)
         self.tiles = [TileModel(config.tile_config(i), weights=w, table=t)
                       for i, (w, t) in enumerate(contents)]
+        self._axon_arrays()
         self.reset()
+
+    def _axon_arrays(self) -> None:
+        """The axon tables as flat arrays for :meth:`route`: neuron n of tile i is global neuron
+        ``g = _neuron_base[i] + n``; its entries are the ``_fanout[g]`` rows of ``_targets`` and
+        ``_addresses`` from row ``_first[g]``."""
+        per_neuron = [neuron for tile in self.axons.destinations for neuron in tile]
+        counts = [len(tile) for tile in self.axons.destinations]
+        self._neuron_base = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._fanout = np.array([len(d) for d in per_neuron], dtype=np.int64)
+        self._first = np.concatenate([[0], np.cumsum(self._fanout)[:-1]]).astype(np.int64)
+        flat = np.array([entry for d in per_neuron for entry in d], dtype=np.int64).reshape(-1, 2)
+        self._targets, self._addresses = flat[:, 0].copy(), flat[:, 1].copy()
 
     def reset(self) -> None:
         for tile in self.tiles:
@@ -71,15 +84,21 @@ class MeshModel:
         self.pending = [np.zeros((0, 2), dtype=np.int64) for _ in self.tiles]
 
     def route(self, results: list[StepResult]) -> tuple[list[np.ndarray], np.ndarray]:
-        """Events for each tile from the output events of ``results`` (one step of all tiles)."""
-        inbox = [[] for _ in self.tiles]
-        for i, result in enumerate(results):
-            table = self.axons.destinations[i]
-            for neuron, payload in result.events_out:
-                for target, address in table[int(neuron)]:
-                    inbox[target].append((address, int(payload)))
-        routed = [np.array(events, dtype=np.int64).reshape(-1, 2) for events in inbox]
-        return routed, np.array([len(events) for events in inbox], dtype=np.int64)
+        """Events for each tile from the output events of ``results`` (one step of all tiles):
+        per tile, in the order of source tile, output event and axon-table entry."""
+        count = len(self.tiles)
+        emitted = [np.asarray(r.events_out, dtype=np.int64).reshape(-1, 2) for r in results]
+        neurons = np.concatenate([events[:, 0] + base for events, base in zip(emitted, self._neuron_base)])
+        payloads = np.concatenate([events[:, 1] for events in emitted])
+        fanout = self._fanout[neurons]
+        # Entry k of event e is row first[e] + k of the flat tables.
+        ends = np.cumsum(fanout)
+        entries = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(self._first[neurons] - (ends - fanout), fanout)
+        targets, addresses = self._targets[entries], self._addresses[entries]
+        order = np.argsort(targets, kind="stable")
+        delivered = np.bincount(targets, minlength=count).astype(np.int64)
+        events = np.stack([addresses[order], np.repeat(payloads, fanout)[order]], axis=1)
+        return np.split(events, np.cumsum(delivered)[:-1]), delivered
 
     def step(self, external=None) -> MeshStepResult:
         """One global step: each tile applies the events routed from the previous step plus

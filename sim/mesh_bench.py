@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -33,37 +34,52 @@ TB_MODULE = "subtile.sim.tb_mesh"
 PUBLIC_SIGNALS = ("clk", "rst", "h*_*")
 
 
+def _word_dtype(layout):
+    """int64 for words that fit it, else Python integers (object arrays)."""
+    return np.int64 if layout.size < 63 else object
+
+
+def _field(layout, name: str, values, dtype) -> np.ndarray:
+    """``values`` in the bits of member ``name`` of ``layout`` (as :func:`_pack`, elementwise)."""
+    member = layout[name]
+    width = member.shape.width if hasattr(member.shape, "width") else len(member.shape)
+    return (np.asarray(values, dtype=np.int64).astype(dtype) & ((1 << width) - 1)) << member.offset
+
+
 def encode_mesh_stimulus(config: MeshConfig, steps, *, seed: int = 0) -> tuple[list[int], int]:
     """The harness program and its event count. ``steps[s][i]`` is an (E, 2) array of
     (address, payload) for tile i in step s. A step's events are interleaved over the tiles in a
     seeded random order and spread over the external input ports round-robin."""
     layout = mesh_stimulus_layout(config)
+    dtype = _word_dtype(layout)
     rng = np.random.default_rng(seed)
-    program, events = [], 0
+    positions = np.array([config.position(i) for i in range(config.count)], dtype=np.int64).reshape(-1, 2)
+    event_kind = _field(layout, "kind", StimulusKind.EVENT, dtype)
+    tick = np.array([_pack(layout, kind=StimulusKind.TICK)], dtype=dtype)
+    chunks, events = [], 0
     for step in steps:
-        words = []
-        for i, tile_events in enumerate(step):
-            x, y = config.position(i)
-            for address, payload in np.asarray(tile_events, dtype=np.int64).reshape(-1, 2):
-                words.append((x, y, int(address), int(payload)))
-        order = rng.permutation(len(words))
-        for k, index in enumerate(order):
-            x, y, address, payload = words[index]
-            program.append(_pack(layout, kind=StimulusKind.EVENT, port=k % len(config.inputs), x=x, y=y,
-                                 address=address, payload=payload))
-        events += len(words)
-        program.append(_pack(layout, kind=StimulusKind.TICK))
-    program.append(_pack(layout, kind=StimulusKind.END))
-    return program, events
+        arrays = [np.asarray(tile_events, dtype=np.int64).reshape(-1, 2) for tile_events in step]
+        tiles = np.repeat(np.arange(len(arrays)), [len(a) for a in arrays])
+        flat = np.concatenate(arrays) if arrays else np.zeros((0, 2), dtype=np.int64)
+        # The order of the tile-by-tile list of the step's events, shuffled.
+        order = rng.permutation(len(flat))
+        tile, flat = tiles[order], flat[order]
+        chunks.append(event_kind | _field(layout, "port", np.arange(len(order)) % len(config.inputs), dtype)
+                      | _field(layout, "x", positions[tile, 0], dtype) | _field(layout, "y", positions[tile, 1], dtype)
+                      | _field(layout, "address", flat[:, 0], dtype) | _field(layout, "payload", flat[:, 1], dtype))
+        chunks.append(tick)
+        events += len(flat)
+    chunks.append(np.array([_pack(layout, kind=StimulusKind.END)], dtype=dtype))
+    return [int(word) for word in np.concatenate(chunks)], events
 
 
 def decode_mesh_responses(config: MeshConfig, words, steps: int, payload_width: int) -> list[np.ndarray]:
     layout = mesh_response_layout(config)
+    words = np.asarray(list(words), dtype=_word_dtype(layout))
 
     def field_of(name):
         member = layout[name]
-        return np.array([(int(w) >> member.offset) & ((1 << member.shape.width) - 1) for w in words],
-                        dtype=np.int64)
+        return ((words >> member.offset) & ((1 << member.shape.width) - 1)).astype(np.int64)
 
     step, neuron, payload = field_of("step"), field_of("neuron"), field_of("payload")
     payload = np.where(payload >= 1 << (payload_width - 1), payload - (1 << payload_width), payload)
@@ -174,6 +190,8 @@ class MeshRun:
 
 def _compare(where: str, expected, got) -> str | None:
     expected = np.asarray(expected, dtype=np.int64).reshape(-1, 2)
+    if expected.shape == np.shape(got) and np.array_equal(expected, got):
+        return None
     for index in range(max(len(expected), len(got))):
         exp = tuple(int(v) for v in expected[index]) if index < len(expected) else None
         obs = tuple(int(v) for v in got[index]) if index < len(got) else None
@@ -261,14 +279,41 @@ class MeshBench:
             })
         plan_path = work_dir / "mesh_plan.json"
         plan_path.write_text(json.dumps({"cases": plan}))
-        start = time.perf_counter()
-        test_run = runner.run(build, TB_MODULE, test_dir=work_dir, extra_env={"SUBTILE_MESH_PLAN": str(plan_path)},
-                              seed=1, plusargs=plusargs)
+        # The golden model needs only the stimulus: it steps in a thread while the simulator
+        # (another process) runs, instead of after it.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            expected = {index: pool.submit(self.expect, index, case) for index, case in cases.items()}
+            start = time.perf_counter()
+            test_run = runner.run(build, TB_MODULE, test_dir=work_dir,
+                                  extra_env={"SUBTILE_MESH_PLAN": str(plan_path)}, seed=1, plusargs=plusargs)
+            seconds = time.perf_counter() - start
+            expected = {index: future.result() for index, future in expected.items()}
         test_run.raise_for_failures()
-        seconds = time.perf_counter() - start
-        return {index: self.score(index, case, work_dir, seconds=seconds) for index, case in cases.items()}
+        return {index: self.score(index, case, work_dir, seconds=seconds, expected=expected[index])
+                for index, case in cases.items()}
 
-    def score(self, index: int, case: MeshCase, work_dir: Path, *, seconds: float = 0.0) -> MeshRun:
+    def expect(self, index: int, case: MeshCase) -> list[dict]:
+        """What the golden model does with ``case`` on mesh ``index``, per step: ``tiles`` (per
+        tile its output events), ``outputs`` (per external output its events), ``events_in``,
+        ``tile_events_in``, ``synaptic_ops``, ``packets`` and ``delivered`` (per tile, packets
+        its router delivers to it in the step, external input events included)."""
+        config = self.configs[index]
+        model = MeshModel(config, contents=self.contents[index], axons=self.axons[index])
+        steps = []
+        for external in case.stimulus:
+            arrived = np.array([len(np.asarray(e).reshape(-1, 2)) for e in external], dtype=np.int64)
+            result = model.step(external)
+            steps.append({"tiles": [tile.events_out for tile in result.tiles], "outputs": result.external_out,
+                          "events_in": int(arrived.sum()), "packets": result.packets,
+                          "delivered": arrived + result.delivered,
+                          "tile_events_in": sum(tile.events_in for tile in result.tiles),
+                          "synaptic_ops": sum(tile.synaptic_ops for tile in result.tiles)})
+        return steps
+
+    def score(self, index: int, case: MeshCase, work_dir: Path, *, seconds: float = 0.0,
+              expected: list[dict] | None = None) -> MeshRun:
+        """The recorded run of ``case`` on mesh ``index`` against the golden model (``expected``:
+        :meth:`expect` of the case, computed here when None)."""
         config = self.configs[index]
         stimulus_file, tile_files, out_files, output = self._files(Path(work_dir), index)
         with np.load(output) as recorded:
@@ -285,24 +330,22 @@ class MeshBench:
 
         got_tiles = [events_of(p, counts[i]) for i, p in enumerate(tile_files)]
         got_outputs = [events_of(p, counts[config.count + k]) for k, p in enumerate(out_files)]
-        model = MeshModel(config, contents=self.contents[index], axons=self.axons[index])
+        if expected is None:
+            expected = self.expect(index, case)
         mismatch = None
         events_in = events_out = packets = tile_events_in = synaptic_ops = 0
         delivered = np.zeros(config.count, dtype=np.int64)
         routers = _routers(config, recorded["counters"])
-        for s, external in enumerate(case.stimulus):
-            events_in += sum(len(np.asarray(e).reshape(-1, 2)) for e in external)
-            delivered += np.array([len(np.asarray(e).reshape(-1, 2)) for e in external], dtype=np.int64)
-            result = model.step(external)
-            delivered += result.delivered
-            packets += result.packets
-            for i, tile in enumerate(result.tiles):
-                events_out += len(tile.events_out)
-                tile_events_in += tile.events_in
-                synaptic_ops += tile.synaptic_ops
-                mismatch = mismatch or _compare(f"step {s}, tile {i} {config.position(i)}", tile.events_out,
-                                                got_tiles[i][s])
-            for k, events in enumerate(result.external_out):
+        for s, step in enumerate(expected):
+            events_in += step["events_in"]
+            delivered += step["delivered"]
+            packets += step["packets"]
+            tile_events_in += step["tile_events_in"]
+            synaptic_ops += step["synaptic_ops"]
+            for i, events in enumerate(step["tiles"]):
+                events_out += len(events)
+                mismatch = mismatch or _compare(f"step {s}, tile {i} {config.position(i)}", events, got_tiles[i][s])
+            for k, events in enumerate(step["outputs"]):
                 mismatch = mismatch or _compare(f"step {s}, external output {k} {config.outputs[k]}", events,
                                                 got_outputs[k][s])
             if mismatch:

@@ -97,6 +97,26 @@ def test_duplicate_destinations_deliver_one_event_per_entry():
     assert routed["double"][0][1].tolist() == [[3, 5], [3, 5]] and routed["double"][1].tolist() == [0, 2]
 
 
+def test_route_lists_events_by_source_tile_event_and_entry():
+    """route (vectorised over the axon tables) against the per-event walk it stands for: each
+    tile's events in the order of source tile, output event and axon-table entry."""
+    config = MeshConfig(width=3, height=2, tile=SMALL, max_destinations=3, axon_fill=0.6)
+    model = MeshModel(config)
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        emitted = [SimpleNamespace(events_out=np.stack([np.sort(rng.choice(SMALL.neurons, size=k, replace=False)),
+                                                        rng.integers(-40, 40, size=k)], axis=1))
+                   for k in rng.integers(0, SMALL.neurons + 1, size=config.count)]
+        inbox = [[] for _ in range(config.count)]
+        for i, result in enumerate(emitted):
+            for neuron, payload in result.events_out:
+                for target, address in model.axons.destinations[i][neuron]:
+                    inbox[target].append((address, payload))
+        routed, delivered = model.route(emitted)
+        assert [events.tolist() for events in routed] == [[list(e) for e in events] for events in inbox]
+        assert delivered.tolist() == [len(events) for events in inbox]
+
+
 def test_external_outputs_are_the_output_tiles_events():
     config = MeshConfig(width=2, height=2, tile=SMALL, outputs=((1, 0), (0, 1)))
     model = MeshModel(config)
