@@ -89,11 +89,24 @@ def tile_config_text(n: int) -> str:
     return TileConfig(name=f"tile{n}", neurons=n, lanes=n).to_toml()
 
 
-def mesh_config_text(width: int, height: int) -> str:
+def emit_json(result: dict, path: str | None) -> None:
+    """``result`` as indented JSON on stdout, and into ``path`` when given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n")
+
+
+def mesh_config(width: int, height: int):
+    """The example mesh at ``width`` x ``height``: one input at (0, 0), one output at the far corner."""
     from subtile.spec.config import load_config
     base = load_config(MESH_EXAMPLE)
     return base.replace(name=f"mesh{width}x{height}", width=width, height=height,
-                        inputs=((0, 0),), outputs=((width - 1, height - 1),)).to_toml()
+                        inputs=((0, 0),), outputs=((width - 1, height - 1),))
+
+
+def mesh_config_text(width: int, height: int) -> str:
+    return mesh_config(width, height).to_toml()
 
 
 def run_child(argv: list[str], env: dict, label: str) -> dict:
@@ -248,10 +261,7 @@ def main(argv=None) -> int:
               "load_average": [round(v, 2) for v in load]}
     print(table(rows, growth))
     print(f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {result['cores']} cores at the end)")
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    emit_json(result, args.json)
     return 0
 
 
