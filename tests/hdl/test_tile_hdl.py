@@ -415,10 +415,10 @@ def test_dirty_reset_value_agrees_with_the_golden_model():
 
 # -- the clock tree, read from the design -------------------------------------------------------------
 def _tile_with(extra):
-    """An icg tile whose elaborate() also runs ``extra(module, tile)``."""
+    """An icg tile whose module() also runs ``extra(module, tile)``."""
     class Extended(Tile):
-        def elaborate(self, platform):
-            m = super().elaborate(platform)
+        def module(self, platform):
+            m = super().module(platform)
             extra(m, self)
             return m
     return Extended(small(gating="icg"))
