@@ -31,7 +31,8 @@ from subtile.golden.tile import TileModel
 from subtile.mutate.operators import CLASSIC, OPERATOR_NAMES
 from subtile.mutate.equivalents import load_equivalents, match_equivalent
 from subtile.mutate.proofs import equivalence_check
-from subtile.mutate.regression import regression_cases, rounding_targets, saturation_ramp
+from subtile.mutate.regression import (regression_cases, rounding_targets, saturation_ramp, settling_emissions,
+                                      settling_emitters)
 from subtile.mutate.report import build_report
 from subtile.mutate.sites import (PLUSARG, SELECT, UNITS, copy_pattern, find_mutations, instrument,
                                   select_mutations, unit_of)
@@ -320,6 +321,32 @@ def test_every_accumulator_walks_the_rounding_targets():
     shift = config.accumulator_frac_bits - config.dendrite_format.frac_bits
     ties = [t for t in targets if abs(t) < 1 << 16 and abs(t) % (1 << shift) in (15, 16, 17)]
     assert {(t > 0, (abs(t) >> shift) & 1) for t in ties} == {(s, p) for s in (True, False) for p in (0, 1)}
+
+
+def test_every_neuron_emits_in_an_update_that_settles_it():
+    """The first case starts with :func:`settling_emissions`: on the golden model every neuron of
+    the default tile emits in an update after which it is clean, where the encoder's threshold
+    and rest test decide (a rest test on y_sent instead of y keeps such a neuron dirty). Its
+    input levels end at 0, so the random input after it keeps the payload bounds."""
+    config = TileConfig()
+    steps = settling_emissions(config, 1)
+    assert len(steps) == 48
+    first = regression_cases(config, 24, 1)[0].stimulus
+    assert all((a.events == b.events).all() for a, b in zip(first, steps))
+    model, seen, level = TileModel(config), set(), np.zeros(config.addresses, dtype=np.int64)
+    for step in steps:
+        events = np.asarray(step.events, dtype=np.int64).reshape(-1, 2)
+        np.add.at(level, events[:, 0], events[:, 1])
+        assert (np.abs(level) <= config.payload_format.max_code).all()
+        result = model.step(events)
+        for neuron, sign in settling_emitters(result).tolist():
+            # the emission is exactly delta, and the neuron went clean in the same update
+            assert abs(int(result.events_out[result.events_out[:, 0] == neuron][0, 1])) == config.delta
+            assert not result.state.dirty[neuron]
+            seen.add((neuron, sign))
+    assert {neuron for neuron, _ in seen} == set(range(config.neurons))
+    assert len(seen) > config.neurons                     # some neurons in both directions
+    assert not level.any()
 
 
 def test_bad_mutate_arguments_are_refused(capsys, tmp_path):
