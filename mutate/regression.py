@@ -110,8 +110,8 @@ def settling_emissions(config: TileConfig, seed: int, steps: int = 48, tries: in
     """Steps (on the tile's initial contents, from reset) in which every neuron emits, with
     either sign where it can, in an update that settles it.
 
-    Such an update moves v by one code at most, so its emission is a payload of exactly
-    ``delta`` and leaves nothing to send: the encoder's ``|diff| >= delta`` threshold and its
+    Such an update moves v by little (one code at most on the default tile), so its emission is
+    small (exactly ``delta`` there) and leaves nothing to send: the encoder's ``|diff| >= delta`` threshold and its
     rest test (``y - y_sent_next``, which must come out below delta so the neuron goes clean)
     decide there, and random input rarely lands on it for every lane. Each step is the best of
     ``tries`` random small input changes (one to three addresses, +-3 codes), scored on the
