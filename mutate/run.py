@@ -20,7 +20,7 @@ import numpy as np
 from subtile.spec.config import MeshConfig, TileConfig
 from subtile.sim.tile_harness import generate_bench
 from subtile.store import ResultStore
-from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
+from subtile.sim.tile_bench import PUBLIC_SIGNALS, READ_SIGNALS, TileBench, TileCase
 from subtile.mutate.operators import OPERATOR_NAMES
 from subtile.mutate.sites import InstrumentedBench
 from subtile.mutate.sites import PLUSARG, find_mutations, instrument, select_mutations
@@ -34,7 +34,7 @@ __all__ = ["MutationBench", "run_mutation_testing"]
 class MutationBench(InstrumentedBench):
     """The instrumented bench: ``harnesses`` copies of one tile, all mutants in one build."""
 
-    public = PUBLIC_SIGNALS
+    public, public_read = PUBLIC_SIGNALS, READ_SIGNALS
 
     def __init__(self, config: TileConfig, *, count: int, seed: int, harnesses: int = 4,
                  operators=OPERATOR_NAMES):

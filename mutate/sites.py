@@ -289,7 +289,10 @@ class InstrumentedBench:
     """What the tile's and the mesh's mutation benches share: the instrumented Verilog
     (``self.verilog``, every mutant behind its selector) of ``self.design``, its digest, and its
     one build, handed to the bench (``self.bench``) so that its runs use it. Subclasses set
-    ``design``, ``verilog``, ``bench`` and ``public`` (the signals the bench's testbench reads)."""
+    ``design``, ``verilog``, ``bench`` and ``public`` (the signals the bench's testbench drives and
+    reads), and may set ``public_read`` (those it only reads)."""
+
+    public_read: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -300,5 +303,6 @@ class InstrumentedBench:
         work_dir.mkdir(parents=True, exist_ok=True)
         path = work_dir / f"{self.design.top}.v"
         path.write_text(self.verilog)
-        self.bench._build = runner.build([path], self.design.top, public=self.public)
+        self.bench._build = runner.build([path], self.design.top, public=self.public,
+                                          public_read=self.public_read)
         return self.bench._build

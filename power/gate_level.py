@@ -51,7 +51,7 @@ from subtile.toolchain import runner
 from subtile.power.tech_model import TechModel
 from subtile.tech.liberty import (DEFAULT_ICG, Library, default_liberty_path, load_liberty, output_energy,
                                   pin_self_energy, unpacked_liberty)
-from subtile.sim.tile_bench import PUBLIC_SIGNALS, TileBench, TileCase
+from subtile.sim.tile_bench import PUBLIC_SIGNALS, READ_SIGNALS, TileBench, TileCase
 
 __all__ = ["SYNTH_SCRIPT", "Netlist", "synthesize_netlist", "design_fingerprint", "check_calibration", "GateLevelBench", "net_toggles",
            "subtract_coverage", "GateEnergy", "gate_energy", "compare", "unit_table", "calibration_factors",
@@ -289,7 +289,7 @@ class GateLevelBench(TileBench):
             shutil.copyfile(self.netlist.models, models_path)
             self._build = runner.build([harness_path, models_path, netlist_path], self.name,
                                        build_args=[*COVERAGE_ARGS, "-Wno-PINMISSING", "-Wno-UNOPTFLAT"],
-                                       public=PUBLIC_SIGNALS)
+                                       public=PUBLIC_SIGNALS, public_read=READ_SIGNALS)
         return self._build
 
     def run(self, cases, *, work_dir: Path):

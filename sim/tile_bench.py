@@ -29,9 +29,12 @@ __all__ = ["StepStimulus", "TileCase", "TileBench", "TileRun", "simulate", "enco
            "decode_responses", "state_signals"]
 
 TB_MODULE = "subtile.sim.tb_tile"
-#: What tb_tile touches through VPI: the clock and reset, the harness ports at the top
-#: (h<i>_<port>) and the architectural state (docs/architecture.md). Nothing else is public.
-PUBLIC_SIGNALS = ("clk", "rst", "h*_*", "acc_*", "v_*", "y_sent_*", "dirty_*", "unmapped")
+#: What tb_tile drives and reads through VPI: the clock and reset and the harness ports at the
+#: top (h<i>_<port>).
+PUBLIC_SIGNALS = ("clk", "rst", "h*_*")
+#: What it only reads: the architectural state (docs/architecture.md). Read-only, so that
+#: Verilator keeps scheduling the logic behind it as without VPI. Nothing else is public.
+READ_SIGNALS = ("acc_*", "v_*", "y_sent_*", "dirty_*", "unmapped")
 
 
 @dataclass
@@ -293,6 +296,7 @@ class TileBench:
                 self._build = runner.build([verilog], design.top, simulator="icarus")
             else:
                 self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
+                                           public_read=READ_SIGNALS,
                                            build_args=["--assert"] if self.assertions else [],
                                            coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
@@ -311,7 +315,8 @@ class TileBench:
         self.build(work_dir)
         verilog = getattr(self, "_verilog", None) or Path(work_dir) / f"{self.name}.v"
         fst = fst_supported()
-        build = runner.build([verilog], self.name, public=PUBLIC_SIGNALS, waves=True,
+        build = runner.build([verilog], self.name, public=PUBLIC_SIGNALS, public_read=READ_SIGNALS,
+                             waves=True,
                              build_args=["--trace-fst"] if fst else [])
         return build, "fst" if fst else "vcd"
 

@@ -173,6 +173,7 @@ def _read_source(path: Path) -> str:
 def _manifest(
     sources: Sequence[Path], toplevel: str, build_args: Sequence[str], waves: bool,
     public: Sequence[str] | None = None, simulator: str = "verilator",
+    public_read: Sequence[str] = (),
 ) -> dict[str, object]:
     """Everything that goes into a build key, as JSON-serializable data."""
     if simulator == "icarus":
@@ -180,7 +181,7 @@ def _manifest(
                 "sources": [[path.suffix, verilog_digest(_read_source(path))] for path in sources],
                 "build_args": list(build_args), "waves": waves, "timescale": list(ICARUS_TIMESCALE),
                 "cocotb": cocotb.__version__, "cocotb_libs": str(cocotb_tools.config.libs_dir)}
-    return {
+    manifest = {
         "public": None if public is None else list(public),
         # The suffix is kept because cocotb picks the source language from it.
         "sources": [[path.suffix, verilog_digest(_read_source(path))] for path in sources],
@@ -193,6 +194,9 @@ def _manifest(
         # installation of the same cocotb version would break once that installation is removed.
         "cocotb_libs": str(cocotb_tools.config.libs_dir),
     }
+    if public_read:  # only when given, so that the keys of builds without it stay as they were
+        manifest["public_read"] = list(public_read)
+    return manifest
 
 
 def _key(manifest: Mapping[str, object]) -> str:
@@ -312,11 +316,16 @@ class _SelectiveVerilator(cocotb_tools.runner.Verilator):
         return commands
 
 
-def public_control_file(patterns: Sequence[str]) -> str:
+def public_control_file(patterns: Sequence[str], read: Sequence[str] = ()) -> str:
     """A Verilator control file making signals matching ``patterns`` (globs over signal names,
-    in every module) readable and writable through VPI."""
+    in every module) readable and writable through VPI, and those matching ``read`` readable only.
+
+    A writable signal may change between any two evaluations, so Verilator must recompute all
+    logic that depends on it outside its scheduled order; a read-only one keeps the model as
+    fast as without VPI (for the tile's state registers, ~4x: issue 19)."""
     lines = ["`verilator_config"]
     lines += [f'public_flat_rw -module "*" -var "{pattern}"' for pattern in patterns]
+    lines += [f'public_flat_rd -module "*" -var "{pattern}"' for pattern in read]
     return "\n".join(lines) + "\n"
 
 
@@ -327,6 +336,7 @@ def build(
     build_args: Sequence[str] = (),
     waves: bool = False,
     public: Sequence[str] | None = None,
+    public_read: Sequence[str] = (),
     coverage: str | None = None,
     saif: bool = False,
     simulator: str = "verilator",
@@ -346,6 +356,9 @@ def build(
     public : sequence of str or None
         Glob patterns of the signal names the testbench reads or writes; only those are made
         visible to VPI (several times faster). None keeps cocotb's default: every signal.
+    public_read : sequence of str
+        Glob patterns of signals the testbench only reads (state registers): visible, read-only,
+        which costs no speed (``public`` must be given too).
     coverage : str or None
         Build in Verilator coverage of this kind (a key of :data:`COVERAGE_KINDS`, e.g.
         ``"toggle"``: per-bit 0->1 and 1->0 counts of every signal); :func:`run` then writes
@@ -376,9 +389,11 @@ def build(
     if not paths:
         raise ValueError("build() needs at least one Verilog source")
     args, waves = _verilator_args(build_args, waves, coverage, saif, simulator)
-    if simulator == "icarus" and public is not None:
+    if simulator == "icarus" and (public is not None or public_read):
         raise ValueError("public: Verilator only (Icarus makes every signal visible)")
-    manifest = _manifest(paths, toplevel, args, waves, public, simulator)
+    if public_read and public is None:
+        raise ValueError("public_read: needs public (without it every signal is visible anyway)")
+    manifest = _manifest(paths, toplevel, args, waves, public, simulator, public_read)
     key = _key(manifest)
     directory = cache_root() / simulator / f"{toplevel}-{key[:16]}"
     marker = directory / _MARKER
@@ -413,7 +428,7 @@ def build(
         else:
             runner = _SelectiveVerilator()
             control = directory / "public.vlt"
-            control.write_text(public_control_file(public))
+            control.write_text(public_control_file(public, public_read))
             paths = [control, *paths]
         size = sum(p.stat().st_size for p in paths)
         progress.report(f"Verilator build of {toplevel} ({size / 1e6:.2f} MB of Verilog; "

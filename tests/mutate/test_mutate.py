@@ -1,7 +1,7 @@
 """Mutation testing of the verification (``subtile mutate``) and crash-safe resumption.
 
 The short run (6 mutants of a small tile, one Verilator build shared by the tests of the class)
-is in the default test run; the 50-mutant run on the default tile carries the ``slow`` marker.
+is in the default test run; the 60-mutant run on the default tile carries the ``slow`` marker.
 The kill/resume test kills a running ``subtile mutate`` with SIGKILL, starts it again and checks
 that the results equal those of an uninterrupted run, with nothing lost or stored twice.
 """

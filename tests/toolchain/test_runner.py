@@ -184,6 +184,21 @@ def test_build_needs_sources(cache_dir):
         build([], TOP)
 
 
+def test_read_only_signals_are_visible_read_only_and_part_of_the_key(cache_dir, tmp_path):
+    text = runner.public_control_file(["clk", "h*_*"], ["acc_*"])
+    assert text.splitlines() == ["`verilator_config", 'public_flat_rw -module "*" -var "clk"',
+                                 'public_flat_rw -module "*" -var "h*_*"',
+                                 'public_flat_rd -module "*" -var "acc_*"']
+    source = tmp_path / "m.v"
+    source.write_text("module m(input clk); endmodule\n")
+    plain = runner._manifest([source], "m", [], False, ["clk"])
+    read = runner._manifest([source], "m", [], False, ["clk"], public_read=["acc_*"])
+    assert "public_read" not in plain     # builds without read-only signals keep their keys
+    assert runner._key(plain) != runner._key(read)
+    with pytest.raises(ValueError, match="public_read: needs public"):
+        build([source], "m", public_read=["acc_*"])
+
+
 def test_verilog_digest_ignores_only_src_attributes():
     body = 'module m; assign x = y + (* src = "{}" *) z; endmodule'
     here = '(* src = "/a/b.py:3" *)\n' + body.format("/a/b.py:4")
