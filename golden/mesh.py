@@ -17,9 +17,9 @@ import numpy as np
 from subtile.spec.config import MeshConfig
 from subtile.errors import ConfigError
 from subtile.golden.tile import StepResult, TileModel, random_stimulus
-from subtile.spec.contents import AxonTable, initial_axons, mesh_contents
+from subtile.spec.contents import AxonTable, coverage_axons, initial_axons, mesh_contents
 
-__all__ = ["AxonTable", "initial_axons", "MeshModel", "MeshStepResult", "random_mesh_stimulus"]
+__all__ = ["AxonTable", "initial_axons", "coverage_axons", "MeshModel", "MeshStepResult", "random_mesh_stimulus"]
 
 
 @dataclass(frozen=True, eq=False)

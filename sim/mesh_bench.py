@@ -229,9 +229,11 @@ class MeshBench:
                 work_dir / f"mesh{index}_run.npz")
 
     def run(self, cases: dict[int, MeshCase], *, work_dir: Path, max_cycles: int = 50_000_000,
-            plusargs: Sequence[str] = ()) -> dict[int, MeshRun]:
+            plusargs: Sequence[str] = (), progress_cycles: dict[int, int] | None = None) -> dict[int, MeshRun]:
         """Run ``cases`` (by harness index) on the one build and score them; ``plusargs`` are
-        passed to the simulator too (the mutant selector of :mod:`subtile.mutate.mesh`)."""
+        passed to the simulator too (the mutant selector of :mod:`subtile.mutate.mesh`).
+        ``progress_cycles[i]``: harness i's run ends as a hang (an AssertionError, as at
+        ``max_cycles``) when no tick is released within that many cycles."""
         work_dir = Path(work_dir).absolute()      # the simulator runs in another folder
         work_dir.mkdir(parents=True, exist_ok=True)
         build = self.build(work_dir)
@@ -249,6 +251,7 @@ class MeshBench:
                 plusargs += [f"+{output_response_plusarg(index, k)}={p}" for k, p in enumerate(out_files)]
             plan.append({
                 "enabled": case is not None, "output": str(output), "max_cycles": max_cycles,
+                "progress_cycles": (progress_cycles or {}).get(index),
                 "idle_threshold": round(case.idle * 256) if case else 0,
                 "stall_threshold": round(case.stall * 256) if case else 0,
                 "seed": (case.seed & 0xFFFF) if case else 0,

@@ -15,7 +15,8 @@ from subtile.errors import ConfigError
 from subtile.spec.config import MeshConfig, TileConfig
 from subtile.spec.fixed import FixedFormat
 
-__all__ = ["SynapseTable", "initial_contents", "AxonTable", "initial_axons", "mesh_contents"]
+__all__ = ["SynapseTable", "initial_contents", "AxonTable", "initial_axons", "coverage_axons", "mesh_contents",
+           "AXON_KINDS"]
 
 
 # -- validation helpers ------------------------------------------------------------------------
@@ -219,6 +220,34 @@ def initial_axons(config: MeshConfig) -> AxonTable:
             neurons.append(tuple((int(t), int(p * config.tile_config(int(t)).addresses))
                                  for t, p, u in zip(targets, picks, used) if u))
         tiles.append(tuple(neurons))
+    return AxonTable.build(config, tiles)
+
+
+#: The destination lists a fan-out must handle (:func:`coverage_axons`).
+AXON_KINDS = ("empty", "full", "duplicate", "single")
+
+
+def coverage_axons(config: MeshConfig) -> AxonTable:
+    """The seeded axon tables (:func:`initial_axons`) with the first four neurons of every tile
+    given the destination lists a fan-out must handle (:data:`AXON_KINDS`): none (the event is
+    consumed at once), ``max_destinations`` distinct ones, one (tile, address) repeated
+    ``max_destinations`` times (each copy is a packet; the tile applies it that often), and a
+    single one. Neuron n < 4 of tile i gets kind ``(n + i) % 4``, so that a mesh of tiles with
+    fewer than four neurons still has every kind somewhere. Seeded tables rarely draw the
+    empty, duplicate or full lists, and their faults stay unseen without them.
+    """
+    base = initial_axons(config)
+    most = config.max_destinations
+    tiles = []
+    for i, tile in enumerate(base.destinations):
+        neurons = list(tile)
+        for n in range(min(4, len(neurons))):
+            targets = [(i + 1 + k) % config.count for k in range(most)]
+            entries = [(t, (n + 3 * k) % config.tile_config(t).addresses) for k, t in enumerate(targets)]
+            kind = AXON_KINDS[(n + i) % 4]
+            neurons[n] = {"empty": [], "full": entries, "duplicate": entries[:1] * most,
+                          "single": entries[:1]}[kind]
+        tiles.append(neurons)
     return AxonTable.build(config, tiles)
 
 

@@ -1,12 +1,14 @@
 """The mesh golden model and MeshConfig: delivery one step later, multicast, order independence,
 TOML round trip and one-line errors."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from subtile.spec.config import MeshConfig, TileConfig, load_config
 from subtile.errors import ConfigError
-from subtile.golden.mesh import AxonTable, MeshModel, initial_axons, random_mesh_stimulus
+from subtile.golden.mesh import AxonTable, MeshModel, coverage_axons, initial_axons, random_mesh_stimulus
 from subtile.golden.tile import TileModel, initial_contents
 
 SMALL = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, delta=1)
@@ -64,6 +66,35 @@ def test_initial_axons_respect_the_config():
     assert initial_axons(config) == axons
     assert initial_axons(config.replace(axon_seed=8)) != axons
     assert all(len(d) == 0 for tile in initial_axons(config.replace(max_destinations=0)).destinations for d in tile)
+
+
+def test_coverage_axons_hold_every_kind_of_destination_list():
+    config = MeshConfig(width=3, height=2, tile=SMALL, max_destinations=3, axon_fill=0.5, axon_seed=7)
+    axons, seeded = coverage_axons(config), initial_axons(config)
+    assert coverage_axons(config) == axons
+    for i, (tile, base) in enumerate(zip(axons.destinations, seeded.destinations)):
+        lists = {(n + i) % 4: tile[n] for n in range(4)}
+        assert lists[0] == ()                                               # empty
+        assert len(lists[1]) == 3 and len(set(lists[1])) == 3               # full, distinct
+        assert len(lists[2]) == 3 and len(set(lists[2])) == 1               # one destination thrice
+        assert len(lists[3]) == 1                                           # single
+        assert tile[4:] == base[4:]                                         # the rest as seeded
+    # tiles of two neurons: every kind still somewhere in the mesh
+    small = config.replace(tile=SMALL.replace(neurons=2))
+    kinds = {len(set(d)) * 10 + len(d) for tile in coverage_axons(small).destinations for d in tile[:2]}
+    assert kinds == {0, 33, 13, 11}
+
+
+def test_duplicate_destinations_deliver_one_event_per_entry():
+    """An axon-table entry repeated k times delivers the event k times (k packets in the RTL)."""
+    config = MeshConfig(width=2, height=1, tile=SMALL, max_destinations=2)
+    single = [[((1, 3),)] + [()] * (SMALL.neurons - 1), [()] * SMALL.neurons]
+    double = [[((1, 3), (1, 3))] + [()] * (SMALL.neurons - 1), [()] * SMALL.neurons]
+    emitted = [SimpleNamespace(events_out=np.array([[0, 5]])), SimpleNamespace(events_out=np.zeros((0, 2)))]
+    routed = {name: MeshModel(config, axons=AxonTable.build(config, table)).route(emitted)
+              for name, table in (("single", single), ("double", double))}
+    assert routed["single"][0][1].tolist() == [[3, 5]] and routed["single"][1].tolist() == [0, 1]
+    assert routed["double"][0][1].tolist() == [[3, 5], [3, 5]] and routed["double"][1].tolist() == [0, 2]
 
 
 def test_external_outputs_are_the_output_tiles_events():

@@ -3,9 +3,11 @@
 1x2, 2x2 (one config per tile: different sizes and gating modes) and 3x3 meshes share one
 Verilator build, their networks in the three clock-gating modes (``none``, ``enable``, ``icg``:
 ``MeshConfig.network_gating``); seeded random external traffic with random idle cycles on the inputs and
-random backpressure on the external outputs. Every output event of every tile and every
-external output event is compared per step, and each router's delivered-packet counter with
-the model's count.
+random backpressure on the external outputs. The 3x3 mesh embeds the coverage axon tables
+(``coverage_axons``: empty, full, duplicate and single destination lists in every tile). Every
+output event of every tile and every external output event is compared per step, and each
+router's counters per port with XY routing of the golden traffic (``router_counter_mismatch``,
+the checks of the mesh mutation run).
 """
 
 import dataclasses
@@ -14,7 +16,8 @@ import numpy as np
 import pytest
 
 from subtile.spec.config import MeshConfig, TileConfig
-from subtile.golden.mesh import random_mesh_stimulus
+from subtile.golden.mesh import coverage_axons, random_mesh_stimulus
+from subtile.mutate.mesh import router_counter_mismatch
 from subtile.sim.mesh_bench import MeshBench, MeshCase
 
 SMALL = TileConfig(neurons=4, branches=2, synapses=4, addresses=16, lanes=2, payload_format="fixed<6,2>",
@@ -34,6 +37,8 @@ CONFIGS = [
                inputs=((1, 1),), outputs=((2, 2), (0, 0))),
 ]
 STEPS = 30
+#: Per config: its axon tables (None: the seeded ones).
+AXONS = [None, None, coverage_axons(CONFIGS[2])]
 
 
 def test_the_networks_cover_the_three_gating_modes():
@@ -42,7 +47,7 @@ def test_the_networks_cover_the_three_gating_modes():
 
 @pytest.fixture(scope="session")
 def regression_mesh_bench():
-    return MeshBench(CONFIGS, name="mesh_regress")
+    return MeshBench(CONFIGS, name="mesh_regress", axons=AXONS)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +91,19 @@ class TestMeshRTL:
             for port, (dx, dy) in zip(range(1, 5), ((0, -1), (1, 0), (0, 1), (-1, 0))):
                 if not (0 <= r.x + dx < config.width and 0 <= r.y + dy < config.height):
                     assert r.forwarded[port] == 0 and r.stalls[port] == 0
+
+    @pytest.mark.parametrize("variant", ["light", "heavy"])
+    @pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.name for c in CONFIGS])
+    def test_router_counters_follow_xy_routing(self, regression_mesh_runs, variant, index):
+        cases, _, runs = regression_mesh_runs(variant)
+        assert router_counter_mismatch(CONFIGS[index], cases[index], runs[index].routers, AXONS[index]) is None
+
+    def test_router_counter_checks_catch_a_misrouted_count(self, regression_mesh_runs):
+        cases, _, runs = regression_mesh_runs("heavy")
+        routers = [dataclasses.replace(r, forwarded=list(r.forwarded)) for r in runs[2].routers]
+        port = next(p for p in range(1, 5) if routers[4].forwarded[p])
+        routers[4].forwarded[port] -= 1
+        assert "forwarded" in router_counter_mismatch(CONFIGS[2], cases[2], routers, AXONS[2])
 
     def test_scoreboard_catches_wrong_axon_tables(self, regression_mesh_bench, regression_mesh_runs):
         """The recorded run scored against a model with other axon tables must fail."""
