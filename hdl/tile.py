@@ -3,7 +3,7 @@
 import functools
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Fragment, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,6 +11,7 @@ from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.spec.contents import initial_contents
 from subtile.spec.fixed import wrap
+from subtile.hdl.amaranth_internals import scope_local_domains
 from subtile.hdl.clock_gate import add_gated_submodule
 from subtile.hdl.logic import equals, select
 from subtile.hdl.neuron import NeuronLane, activation_plans
@@ -154,6 +155,14 @@ class Tile(wiring.Component):
         return TileProbes(self, register_units=RegisterBudget(self.config).register_units)
 
     def elaborate(self, platform):
+        # One gated domain per accumulator, neuron and lane operand: scoped to their users, or
+        # Amaranth would copy them all into every lane, activation table and clock gate.
+        return scope_local_domains(Fragment.get(self.module(platform), platform))
+
+    def module(self, platform) -> Module:
+        """The tile's logic as a :class:`~amaranth.hdl.Module` (what :meth:`elaborate` returns,
+        its local clock domains scoped by :func:`~subtile.hdl.amaranth_internals.scope_local_domains`);
+        a subclass extends the tile here."""
         m = Module()
         config, regs = self.config, self.registers
         lanes, groups = config.lanes, config.groups

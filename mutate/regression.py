@@ -6,10 +6,10 @@ import numpy as np
 
 from subtile.spec.config import TileConfig
 from subtile.spec.fixed import bits
-from subtile.golden.tile import SynapseTable, initial_contents, random_stimulus
+from subtile.golden.tile import SynapseTable, TileModel, initial_contents, random_stimulus
 from subtile.sim.tile_bench import StepStimulus, TileCase
 
-__all__ = ["regression_cases", "rounding_targets", "saturation_ramp"]
+__all__ = ["regression_cases", "rounding_targets", "saturation_ramp", "settling_emissions", "settling_emitters"]
 
 
 def rounding_targets(config: TileConfig) -> list[int]:
@@ -97,10 +97,65 @@ def saturation_ramp(config: TileConfig) -> list[StepStimulus]:
     return steps
 
 
+def settling_emitters(result) -> np.ndarray:
+    """(neuron, sign of the payload) of each emission of a golden-model step (a
+    :class:`~subtile.golden.tile.StepResult`) whose update settled its neuron: not dirty after it.
+    """
+    out = np.asarray(result.events_out, dtype=np.int64).reshape(-1, 2)
+    settled = ~result.state.dirty[out[:, 0]]
+    return np.stack([out[settled, 0], np.sign(out[settled, 1])], axis=1)
+
+
+def settling_emissions(config: TileConfig, seed: int, steps: int = 48, tries: int = 32) -> list[StepStimulus]:
+    """Steps (on the tile's initial contents, from reset) in which every neuron emits, with
+    either sign where it can, in an update that settles it.
+
+    Such an update moves v by little (one code at most on the default tile), so its emission is
+    small (exactly ``delta`` there) and leaves nothing to send: the encoder's ``|diff| >= delta`` threshold and its
+    rest test (``y - y_sent_next``, which must come out below delta so the neuron goes clean)
+    decide there, and random input rarely lands on it for every lane. Each step is the best of
+    ``tries`` random small input changes (one to three addresses, +-3 codes), scored on the
+    golden model by the neurons it settles with an emission for the first time, then by the
+    (neuron, sign) pairs; the last step
+    takes every input level back to 0, so stimulus that follows (which starts its levels at 0)
+    keeps the payload bounds. Empty for fewer than two steps.
+    """
+    if steps < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    model, fmt = TileModel(config), config.payload_format
+    level = np.zeros(config.addresses, dtype=np.int64)
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for _ in range(steps - 1):
+        best, saved = None, model.state.copy()
+        for _ in range(tries):
+            count = int(rng.integers(1, 4))
+            addresses = rng.choice(config.addresses, size=count, replace=False)
+            change = np.clip(level[addresses] + rng.integers(-3, 4, size=count), fmt.min_code, fmt.max_code) \
+                - level[addresses]
+            events = np.stack([addresses, change], axis=1)[change != 0].astype(np.int64)
+            new = {tuple(pair) for pair in settling_emitters(model.step(events)).tolist()} - seen
+            # a neuron not yet settled by an emission first, then the other sign
+            score = len(new) + config.neurons * len({n for n, _ in new} - {n for n, _ in seen})
+            if best is None or score > best[2]:
+                best = (events, new, score)
+            model.state = saved.copy()
+        events, new, _ = best
+        model.step(events)
+        seen |= new
+        level[events[:, 0]] += events[:, 1]
+        out.append(StepStimulus(events))
+    moved = np.flatnonzero(level)
+    out.append(StepStimulus(np.stack([moved, -level[moved]], axis=1).astype(np.int64)))
+    return out
+
+
 def regression_cases(config: TileConfig, steps: int, seed: int) -> list[TileCase]:
     """The stimulus every mutant faces, one case per harness (all on the same tile):
 
-    0. sparse input (activity 0.1) with idle cycles and output backpressure;
+    0. :func:`settling_emissions` (every neuron emits in an update that settles it), then sparse
+       input (activity 0.1) with idle cycles and output backpressure;
     1. every input every step (activity 1.0) under heavy backpressure;
     2. activity 0.4 with the programming port rewriting table entries and weights mid-run;
     3. a saturation case: every branch's accumulator walked across the dendrite saturation
@@ -144,7 +199,7 @@ def regression_cases(config: TileConfig, steps: int, seed: int) -> list[TileCase
         code = fmt.max_code if step % 8 < 4 else fmt.min_code
         swing.append(np.array([[a, code if rng.random() < 0.8 else -code // 2] for a in addresses],
                               dtype=np.int64))
-    return [TileCase(random_steps(0.1, 0), seed=seed + 1, idle=0.2, stall=0.3),
+    return [TileCase(settling_emissions(config, seed) + random_steps(0.1, 0), seed=seed + 1, idle=0.2, stall=0.3),
             TileCase(random_steps(1.0, 1), seed=seed + 2, stall=0.6),
             TileCase(programmed, seed=seed + 3, idle=0.1, stall=0.1),
             TileCase(saturation_ramp(config) +

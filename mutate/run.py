@@ -115,6 +115,11 @@ def run_mutation_testing(config: TileConfig | MeshConfig, *, count: int, seed: i
             raise RuntimeError(f"the regression fails on the original design: {baseline['first_mismatch']}")
         timeout = 4 * baseline["cycles"] + 10_000
         pending = store.pending(f"{n:04d}" for n in range(1, len(mbench.mutations) + 1))
+        others = store.other_runs()
+        if others:
+            # an older design, stimulus, seed or step count: its outcomes say nothing about this run
+            log(f"{store.path} also holds {sum(others.values())} results of {len(others)} other run(s) "
+                f"(another design, stimulus, seed or step count): not used")
         if len(pending) < len(mbench.mutations):
             log(f"resuming: {len(mbench.mutations) - len(pending)} mutants already in {store.path}")
         for key in pending:

@@ -161,6 +161,11 @@ class ResultStore:
     def __iter__(self) -> Iterator[StoredResult]:
         return iter(self.results())
 
+    def other_runs(self) -> dict[str, int]:
+        """The other runs in the file, each with its number of points (never read by this store)."""
+        return dict(self._db.execute("SELECT run, COUNT(*) FROM results WHERE run != ? GROUP BY run ORDER BY run",
+                                     (self.run,)))
+
     def pending(self, keys: Iterable[str]) -> list[str]:
         """``keys`` minus those already stored, in the given order."""
         done = self.done_keys()

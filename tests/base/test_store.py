@@ -25,7 +25,7 @@ def test_put_done_keys_and_no_duplicates(tmp_path):
         assert store.forget_failed() == 1 and store.done_keys() == {"p1"}
     # another run in the same file is independent; a reopened store sees what was committed
     with ResultStore(tmp_path / "r.db", run="b") as other:
-        assert other.done_keys() == set()
+        assert other.done_keys() == set() and other.other_runs() == {"a": 1}
     with ResultStore(tmp_path / "r.db", run="a") as again:
         assert again.done_keys() == {"p1"}
 

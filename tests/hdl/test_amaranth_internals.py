@@ -100,3 +100,55 @@ def test_a_refused_component_warns_only_unless_silenced(quiet):
         assert not unused, f"{UPGRADE}: silence_unused no longer silences UnusedElaboratable"
     else:
         assert unused, "the control case: Amaranth warns about an unused elaboratable"
+
+
+class _Counter(Elaboratable):
+    """Counts in domain ``domain`` (None: a combinational part using no domain)."""
+
+    def __init__(self, domain):
+        self.domain, self.count = domain, Signal(4)
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.domain is None:
+            m.d.comb += self.count.eq(3)
+        else:
+            m.d[self.domain] += self.count.eq(self.count + 1)
+        return m
+
+
+class _Gated(Elaboratable):
+    """Local domains ``a`` and ``b`` (clocked from sync), used by the first part and by the parent
+    itself; the middle and last parts use none."""
+
+    def __init__(self, scoped):
+        self.scoped = scoped
+        self.parts = [_Counter("a"), _Counter(None), _Counter(None)]
+        self.own = Signal(4)
+
+    def elaborate(self, platform):
+        from amaranth.hdl import ClockDomain, ClockSignal, ResetSignal
+        m = Module()
+        for name in ("a", "b"):
+            m.domains += ClockDomain(name, local=True)
+            m.d.comb += [ClockSignal(name).eq(ClockSignal("sync")), ResetSignal(name).eq(ResetSignal("sync"))]
+        m.d.b += self.own.eq(self.own + self.parts[0].count + self.parts[1].count)
+        for i, part in enumerate(self.parts):
+            m.submodules[f"part_{i}"] = part
+        fragment = Fragment.get(m, platform)
+        return amaranth_internals.scope_local_domains(fragment) if self.scoped else fragment
+
+
+def test_scoped_local_domains_reach_only_their_users_and_change_no_verilog():
+    from amaranth.back import verilog
+    design = _Gated(scoped=True)
+    top = Fragment.get(design, None)
+    top.prepare()
+    domains = [set(sub.domains) for sub, _name, _src in top.subfragments]
+    assert domains[0] >= {"a", "sync"} and "b" not in domains[0], UPGRADE
+    assert "a" not in domains[1] and "b" not in domains[1], "the unused local domains were propagated"
+    assert domains[2] >= {"a", "b"}, "the last subfragment needs every domain (DomainLowerer)"
+    plain, scoped = _Gated(scoped=False), _Gated(scoped=True)
+    plain, scoped = (verilog.convert(d, name="top", ports=[d.own, *(p.count for p in d.parts)], emit_src=False)
+                     for d in (plain, scoped))
+    assert "top.part_0" in scoped and scoped == plain

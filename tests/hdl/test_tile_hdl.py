@@ -415,10 +415,10 @@ def test_dirty_reset_value_agrees_with_the_golden_model():
 
 # -- the clock tree, read from the design -------------------------------------------------------------
 def _tile_with(extra):
-    """An icg tile whose elaborate() also runs ``extra(module, tile)``."""
+    """An icg tile whose module() also runs ``extra(module, tile)``."""
     class Extended(Tile):
-        def elaborate(self, platform):
-            m = super().elaborate(platform)
+        def module(self, platform):
+            m = super().module(platform)
             extra(m, self)
             return m
     return Extended(small(gating="icg"))
@@ -473,3 +473,14 @@ def test_register_budget_names_every_gated_domain(gating):
     assert domains == set(budget.unit_of) and len(domains) == budget.gates
     assert {unit for unit in budget.unit_of.values()} == {u for u, (n, _f) in budget.gated.items() if n}
 
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_scoped_gated_domains_leave_the_verilog_unchanged(monkeypatch, lanes):
+    """Tile.elaborate scopes its gated domains to their users for speed only: the Verilog is the
+    one Amaranth writes with every domain propagated everywhere."""
+    import subtile.hdl.tile as tile_module
+    config = small(gating="icg", lanes=lanes)
+    scoped = verilog.convert(Tile(config), name="t", emit_src=False)
+    monkeypatch.setattr(tile_module, "scope_local_domains", lambda fragment: fragment)
+    assert verilog.convert(Tile(config), name="t", emit_src=False) == scoped

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from subtile.spec.config import TileConfig, random_config
-from subtile.golden.tile import SynapseTable, initial_contents, random_stimulus
+from subtile.golden.tile import SynapseTable, TileModel, initial_contents, random_stimulus
 from subtile.sim.tile_bench import StepStimulus, TileBench, TileCase
+from subtile.mutate.regression import settling_emissions, settling_emitters
 
 RANDOM_GROUPS = 3
 CONFIGS_PER_GROUP = 7
@@ -188,6 +189,18 @@ class TestDirected:
         # +-1 and +-3 changes on a handful of inputs keep every level far inside the payload range
         run = run_directed(directed_bench, tmp_path, "default_enable", steps_of(steps), stall=0.95)
         assert run.events_in == 12 * 60
+
+    def test_emissions_that_settle_their_neuron(self, directed_bench, tmp_path):
+        """Every neuron emits in an update after which it is clean (the encoder's rest test decides
+        there), RTL against the golden model event for event and state for state."""
+        config = DIRECTED["default_enable"]
+        stimulus = settling_emissions(config, 3)
+        model, settled = TileModel(config), set()
+        for step in stimulus:
+            settled |= set(settling_emitters(model.step(step.events))[:, 0].tolist())
+        assert settled == set(range(config.neurons))
+        run = run_directed(directed_bench, tmp_path, "default_enable", stimulus, stall=0.3)
+        assert run.events_out >= config.neurons
 
     def test_programming_port_rewrites_weights_and_table(self, directed_bench, tmp_path):
         config = DIRECTED["default_enable"]
