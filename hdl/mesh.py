@@ -326,15 +326,11 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
     inputs = {config.index(x, y) for x, y in config.inputs}
     words = lambda depth: [f"word_{k}" for k in range(depth - 1)]
 
-    def router_tree(ports):
-        # Any router with these connected ports has these registers (connected_ports): the one
-        # at the first such position stands for all.
-        x, y = next(config.position(i) for i in range(config.count)
-                    if tuple(connected_ports(*config.position(i), config.width, config.height)) == ports)
+    def router_tree(x, y):
         router = Router(layout=layout, x=x, y=y, width=config.width, height=config.height,
                         fifo_depth=config.fifo_depth, gating="icg")
         by_domain = count_flops_by_domain(router)
-        names = [PORT_NAMES[p] for p in ports]
+        names = [PORT_NAMES[p] for p in router.connected_ports()]
         n, depth = len(names), config.fifo_depth
         clocks = {"root": (None, by_domain.pop("sync", 0)), "router": (1, by_domain.pop("g_router", 0))}
         # The FIFOs' head and word domains are local to each FIFO: the same names in every one.
@@ -368,9 +364,11 @@ def network_clocks(config: MeshConfig) -> dict[str, list[dict]]:
     routers, interfaces = [], []
     for i in range(config.count):
         x, y = config.position(i)
+        # Any router with these connected ports has these registers (connected_ports): the
+        # first one stands for all.
         ports = tuple(connected_ports(x, y, config.width, config.height))
         if ports not in router_kinds:
-            router_kinds[ports] = router_tree(ports)
+            router_kinds[ports] = router_tree(x, y)
         routers.append({"clocks": dict(router_kinds[ports]),
                         "parent": {"fifo": "router", "fifo_head": "fifo", "fifo_word": "fifo",
                                    "arbiter": "router", "packets_high": "arbiter",

@@ -1,5 +1,6 @@
 """The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -326,9 +327,19 @@ class RegisterBudget:
         return sum(gates for gates, _flops in self.gated.values())
 
 
-@functools.lru_cache(maxsize=64)
+#: The fields that draw only the memories' initial contents, never a register: configurations
+#: that differ in them (the tiles of a mesh: tile i has seed + i) have one clock structure.
+_CONTENT_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TileConfig)
+                     if field.name in ("seed", "weight_density", "table_fill")}
+
+
 def _clock_structure(config: TileConfig):
-    return _read_clock_structure(Tile(config.replace(gating="icg")))
+    return _clock_structure_of(config.replace(gating="icg", **_CONTENT_DEFAULTS))
+
+
+@functools.lru_cache(maxsize=64)
+def _clock_structure_of(config: TileConfig):
+    return _read_clock_structure(Tile(config))
 
 
 def _read_clock_structure(tile: Tile):

@@ -365,9 +365,7 @@ def tile_block(config: TileConfig, toggles: dict, pulses: dict, *, name: str = "
     if missing:
         raise ValueError(f"run: no toggle counters for {', '.join(missing)} of {name} "
                          "(run it through TileBench or MeshBench with count_toggles)")
-    # The seeds and fills draw only the memories' contents, not a register: one budget serves
-    # every tile of a mesh (tile i has seed + i) instead of one elaboration per tile.
-    budget = RegisterBudget(config.replace(seed=1, weight_density=0.5, table_fill=0.9))
+    budget = RegisterBudget(config)
     return Block(name=name, kind="tile", toggles={unit: toggles[unit] for unit in PROBE_UNITS},
                  register_units=budget.register_units,
                  clocks={"root": (None, budget.root_flops), **budget.gated},
