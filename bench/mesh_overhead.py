@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import emit_json, mesh_config, parse_sizes  # noqa: E402  (the same mesh as bench/scale.py)
+from scale import check_paths, emit_json, json_option, mesh_config, parse_sizes  # noqa: E402  (the same mesh as bench/scale.py)
 
 
 def timed(label: str, figures: dict, call):
@@ -57,8 +57,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="time steps (1..100000; default %(default)s)")
     parser.add_argument("--activity", type=float, default=0.1, help="input activity (0..1, default %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="stimulus seed (default %(default)s)")
-    parser.add_argument("--json", default=None, help="also write the JSON there")
+    json_option(parser)
     args = parser.parse_args(argv)
+    check_paths(args)
     sizes = parse_sizes(args.size, "size", mesh=True)
     if len(sizes) != 1:
         print("mesh_overhead.py: error: size: give one WxH, e.g. 8x8", file=sys.stderr)

@@ -60,8 +60,25 @@ _SIM_START = re.compile(r"^simulation of \S+\.\.\.$")
 
 
 def fail(message: str):
-    print(f"scale.py: error: {message}", file=sys.stderr)
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def json_option(parser) -> None:
+    """``--json FILE``, checked by :func:`check_paths` before any work (the project's path rules)."""
+    from subtile.cli.options import path_arg
+    parser.add_argument("--json", type=path_arg("json", "out"), default=None, help="also write the JSON there")
+
+
+def check_paths(args) -> None:
+    """The path options of ``args`` resolved and checked (:func:`subtile.cli.options.resolve_paths`),
+    or one line and exit code 2."""
+    from subtile.cli.options import resolve_paths
+    from subtile.errors import ConfigError
+    try:
+        resolve_paths(args)
+    except ConfigError as error:
+        fail(str(error))
 
 
 def parse_sizes(text: str, parameter: str, mesh: bool) -> list:
@@ -91,10 +108,9 @@ def tile_config_text(n: int) -> str:
 
 def emit_json(result: dict, path: str | None) -> None:
     """``result`` as indented JSON on stdout, and into ``path`` when given."""
-    text = json.dumps(result, indent=2)
-    print(text)
-    if path:
-        Path(path).write_text(text + "\n")
+    from subtile.cli.options import emit_json as write_json
+    for target in ("-", path) if path else ("-",):
+        write_json(result, target)
 
 
 def mesh_config(width: int, height: int):
@@ -215,6 +231,7 @@ def table(rows: list[dict], growth: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from subtile.cli.options import path_arg
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", default=None, help="tile sizes N (default 16,64,256; --quick: 16)")
     parser.add_argument("--meshes", default=None, help="mesh sizes WxH (default 2x2,4x4,8x8; --quick: 2x2)")
@@ -222,9 +239,10 @@ def main(argv=None) -> int:
     parser.add_argument("--mesh-steps", type=int, default=None, help="time steps of a mesh run (default 50; --quick 20)")
     parser.add_argument("--activity", type=float, default=0.1, help="input activity (0..1, default 0.1)")
     parser.add_argument("--quick", action="store_true", help="tile 16 and mesh 2x2, 20 steps")
-    parser.add_argument("--cache", default=None, help="cache folder to use (default: a fresh one, all runs cold)")
-    parser.add_argument("--json", default=None, help="also write the JSON there")
+    parser.add_argument("--cache", type=path_arg("cache", "dir"), default=None, help="cache folder to use (default: a fresh one, all runs cold)")
+    json_option(parser)
     args = parser.parse_args(argv)
+    check_paths(args)
     tiles = parse_sizes(args.tiles if args.tiles is not None else ("16" if args.quick else "16,64,256"),
                         "tiles", mesh=False)
     meshes = parse_sizes(args.meshes if args.meshes is not None else ("2x2" if args.quick else "2x2,4x4,8x8"),
@@ -238,8 +256,6 @@ def main(argv=None) -> int:
         fail(f"activity: {args.activity} is outside the allowed range 0..1")
     if not tiles and not meshes:
         fail("tiles, meshes: nothing to measure (give at least one size)")
-    if args.cache is not None and Path(args.cache).exists() and not Path(args.cache).is_dir():
-        fail(f"cache: {args.cache} is not a folder")
     with tempfile.TemporaryDirectory(prefix="subtile-scale-") as temporary:
         temporary = Path(temporary)
         cache = Path(args.cache).resolve() if args.cache else temporary / "cache"

@@ -16,7 +16,7 @@ Three things have no public form in Amaranth 0.5:
   (2,570 at 256 neurons and lanes) into every lane, branch, activation table and clock gate
   (6,000 fragments) cost most of the generation time and memory.
 
-``tests/hdl/test_amaranth_internals.py`` checks both against the installed Amaranth and fails
+``tests/hdl/test_amaranth_internals.py`` checks all three against the installed Amaranth and fails
 with a message naming this module when an upgrade changes them.
 """
 
