@@ -121,6 +121,7 @@ def start_comb_blocks(text: str) -> str:
 
 
 _STATE_NOT = re.compile(r"^(  )assign (\\\$\d+ ) = ! ([A-Za-z_]\w*_state);$", re.M)
+_WIDE_REGISTER = re.compile(r"^  reg \[\d+:0\] ([A-Za-z_]\w*)\b", re.M)
 
 
 def waive_fsm_state_test(text: str) -> str:
@@ -132,8 +133,9 @@ def waive_fsm_state_test(text: str) -> str:
     register. The result is one bit and correct, but ``-Wall`` reports the operand's width. Only
     such lines (a state register ``<name>_state`` wider than one bit) are wrapped in
     ``lint_off``/``lint_on WIDTHTRUNC``."""
+    wide = set(_WIDE_REGISTER.findall(text))      # one pass: a search per match is quadratic in big meshes
     def waive(match):
-        if not re.search(rf"^  reg \[\d+:0\] {re.escape(match[3])}\b", text, re.M):
+        if match[3] not in wide:
             return match[0]
         return (f"{match[1]}// verilator lint_off WIDTHTRUNC\n{match[0]}   // an FSM's test for its initial state\n"
                 f"{match[1]}// verilator lint_on WIDTHTRUNC")
@@ -141,6 +143,7 @@ def waive_fsm_state_test(text: str) -> str:
 
 
 _BARE_REGISTER = re.compile(r"^(  reg (?:\[(\d+):0\] )?)([A-Za-z_]\w*);$", re.M)
+_LOADED = re.compile(r"^\s+([A-Za-z_]\w*)\s*<=", re.M)
 
 
 def initialise_registers(text: str) -> str:
@@ -151,9 +154,10 @@ def initialise_registers(text: str) -> str:
     behaviour does not depend on it, but a toggle count over it does (X -> value counts no
     flip). With the initialiser both simulators start from the same state; combinational
     ``reg`` s (assigned with ``=`` in ``always @*``) are left alone."""
+    loaded = set(_LOADED.findall(text))           # one pass: a search per register is quadratic in big meshes
     def initialise(match):
         name = match[3]
-        if not re.search(rf"^\s+{re.escape(name)}\s*<=", text, re.M):
+        if name not in loaded:
             return match[0]
         width = int(match[2]) + 1 if match[2] else 1
         return f"{match[1]}{name} = {width}'h0;"
