@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import check_paths, emit_json, json_option, mesh_config, parse_sizes  # noqa: E402  (the same mesh as bench/scale.py)
+from benchlib import check_paths, emit_json, json_option
+from scale import mesh_config, parse_sizes     # the same mesh as bench/scale.py
 
 
 def timed(label: str, figures: dict, call):

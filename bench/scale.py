@@ -38,6 +38,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import check_paths, emit_json, fail, json_option
+
 REPO = Path(__file__).resolve().parent.parent
 MESH_EXAMPLE = REPO / "examples" / "mesh.toml"
 
@@ -57,28 +59,6 @@ CHILD = (
 _GENERATE = re.compile(r"generating the Verilog of \S+: done in ([\d.]+) s")
 _BUILD = re.compile(r"Verilator build of \S+: done in ([\d.]+) s")
 _SIM_START = re.compile(r"^simulation of \S+\.\.\.$")
-
-
-def fail(message: str):
-    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def json_option(parser) -> None:
-    """``--json FILE``, checked by :func:`check_paths` before any work (the project's path rules)."""
-    from subtile.cli.options import path_arg
-    parser.add_argument("--json", type=path_arg("json", "out"), default=None, help="also write the JSON there")
-
-
-def check_paths(args) -> None:
-    """The path options of ``args`` resolved and checked (:func:`subtile.cli.options.resolve_paths`),
-    or one line and exit code 2."""
-    from subtile.cli.options import resolve_paths
-    from subtile.errors import ConfigError
-    try:
-        resolve_paths(args)
-    except ConfigError as error:
-        fail(str(error))
 
 
 def parse_sizes(text: str, parameter: str, mesh: bool) -> list:
@@ -104,13 +84,6 @@ def parse_sizes(text: str, parameter: str, mesh: bool) -> list:
 def tile_config_text(n: int) -> str:
     from subtile.spec.config import TileConfig
     return TileConfig(name=f"tile{n}", neurons=n, lanes=n).to_toml()
-
-
-def emit_json(result: dict, path: str | None) -> None:
-    """``result`` as indented JSON on stdout, and into ``path`` when given."""
-    from subtile.cli.options import emit_json as write_json
-    for target in ("-", path) if path else ("-",):
-        write_json(result, target)
 
 
 def mesh_config(width: int, height: int):
