@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib.metadata
 import json
 import platform
@@ -259,6 +261,22 @@ class GeneratedDesign:
         return verilog_path
 
 
+@contextlib.contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often for a ``with`` block (restored after it).
+
+    Elaborating and converting a large design makes millions of small, long-lived Amaranth
+    objects; at Python's default thresholds (700, 10, 10) the collector scans them again and
+    again, about a fifth of the CPU time of generating a 256-neuron tile. At (50000, 20, 20)
+    that share is gone and the peak memory is the same (measured on the N=256 tile)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
 def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
              **manifest_extra) -> GeneratedDesign:
     """Convert ``component`` to Verilog with module name ``top``.
@@ -269,8 +287,9 @@ def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
     check_identifier(top)
     started = time.monotonic()
     progress.report(f"generating the Verilog of {top}...")
-    text = waive_fsm_state_test(initialise_registers(start_comb_blocks(compact_zero_init(
-        amaranth_verilog.convert(component, name=top, emit_src=False))))) + extra_verilog
+    with fewer_collections():
+        converted = amaranth_verilog.convert(component, name=top, emit_src=False)
+    text = waive_fsm_state_test(initialise_registers(start_comb_blocks(compact_zero_init(converted)))) + extra_verilog
     progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)
     ports, clock, reset = [], None, None
