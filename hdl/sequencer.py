@@ -116,12 +116,7 @@ class TileSequencer(wiring.Component):
         else:
             m.d.comb += candidates.eq(Mux(accepting, self.group_dirty, remaining))
         found, next_group = lowest_set(list(candidates))
-        # The lane of the next event, a named net: as an expression, every one of the lanes' cases
-        # of the payload select would recompute the priority encoder's shape (quadratic in lanes).
-        _, sending = lowest_set(list(pending))
-        if lanes > 1:
-            lowest_pending, sending = sending, Signal(len(sending), name="sending")
-            m.d.comb += sending.eq(lowest_pending)
+        _, sending = lowest_set(list(pending))                      # lane of the next event
         last_event = Signal(name="last_event")
         m.d.comb += last_event.eq(~clear_lowest(pending).any())
         # The sequencer moves on: to the next dirty group (from ``candidates``), or it finishes
