@@ -18,10 +18,10 @@ def fail(message: str):
     raise SystemExit(2)
 
 
-def json_option(parser, help: str = "also write the JSON there") -> None:
+def json_option(parser) -> None:
     """``--json FILE``, checked by :func:`check_paths` before any work (the project's path rules)."""
     from subtile.cli.options import path_arg
-    parser.add_argument("--json", type=path_arg("json", "out"), default=None, help=help)
+    parser.add_argument("--json", type=path_arg("json", "out"), default=None, help="also write the JSON there")
 
 
 def check_paths(args) -> None:
@@ -35,8 +35,8 @@ def check_paths(args) -> None:
         fail(str(error))
 
 
-def emit_json(result: dict, path: str | None, *, stdout: bool = True) -> None:
-    """``result`` as indented JSON on stdout (unless ``stdout`` is False), and into ``path`` when given."""
+def emit_json(result: dict, path: str | None) -> None:
+    """``result`` as indented JSON on stdout, and into ``path`` when given."""
     from subtile.cli.options import emit_json as write_json
-    for target in (("-",) if stdout else ()) + ((path,) if path else ()):
+    for target in ("-", path) if path else ("-",):
         write_json(result, target)

@@ -267,9 +267,9 @@ def fewer_collections():
 
     Elaborating and converting a large design makes millions of small, long-lived Amaranth
     objects; at Python's default thresholds (700, 10, 10) the collector scans them again and
-    again. Measured on the simulation bench of a 256-neuron, 256-lane tile: (50000, 10, 5) takes
-    48 instead of 57 CPU s at 2 % more peak memory (1.06 GB); (50000, 20, 20) 46 s but 1.28 GB,
-    since cyclic garbage then waits longer for the oldest generation's collection."""
+    again. A large first threshold removes most of that; the older generations stay close to
+    the defaults, since cyclic garbage otherwise waits longer for them and the peak memory of a
+    large design grows (``bench/scale.py`` shows generate time and peak memory per design)."""
     saved = gc.get_threshold()
     gc.set_threshold(50_000, 10, 5)
     try:

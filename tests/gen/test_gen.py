@@ -38,3 +38,22 @@ def test_module_spans_split_every_module_once():
     assert all(text[s:e].endswith("endmodule") for _n, s, e in spans)
     with pytest.raises(ValueError, match="module e has no endmodule"):
         module_spans("module e;\n")
+
+
+def test_initialise_registers_only_gives_loaded_registers_an_initialiser():
+    from subtile.gen.verilog import initialise_registers
+    text = "\n".join([
+        "  reg [63:0] _1_;", "  reg _2_;", "  reg [3:0] comb;", "  reg [7:0] foo;",
+        "  always @(posedge clk)", "    _1_ <= mem[a];", "  always @(posedge clk)", "    _2_ <= b;",
+        "  always @* begin", "    comb = x;", "  end", "  always @(posedge clk)", "    foo_bar <= 1;"])
+    result = initialise_registers(text).split("\n")
+    assert result[:4] == ["  reg [63:0] _1_ = 64'h0;", "  reg _2_ = 1'h0;", "  reg [3:0] comb;", "  reg [7:0] foo;"]
+
+
+def test_waive_fsm_state_test_only_for_a_multi_bit_state_register():
+    from subtile.gen.verilog import waive_fsm_state_test
+    text = "\n".join(["  reg [1:0] phase_state;", "  reg one_state;",
+                      "  assign \\$1  = ! phase_state;", "  assign \\$2  = ! one_state;"])
+    result = waive_fsm_state_test(text)
+    assert result.count("lint_off WIDTHTRUNC") == 1
+    assert "lint_off WIDTHTRUNC\n  assign \\$1  = ! phase_state;" in result
