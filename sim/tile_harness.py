@@ -464,11 +464,13 @@ class HarnessArray(wiring.Component):
 
 def generate_bench(configs, contents, *, top: str, stimulus_depth: int | None = None,
                    response_depth: int | None = None, count_toggles: bool = True,
-                   checks: bool = False) -> GeneratedDesign:
+                   checks: bool = False, share_lanes: bool = True) -> GeneratedDesign:
     """Verilog of a :class:`subtile.sim.tile_harness.HarnessArray`: one harness per config, each
     tile with its (weights, table) from ``contents``; ``count_toggles`` as in
     :class:`~subtile.sim.tile_harness.TileHarness`; with ``checks``, each tile also gets the
-    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``).
+    SystemVerilog assertion checker of ``subtile export --sv`` (build with ``--assert``);
+    ``share_lanes`` as in :func:`subtile.gen.verilog.generate` (off for toggle coverage and
+    mutation testing).
     ``stimulus_depth`` and ``response_depth`` are accepted for callers written for the earlier
     fixed-size buffers and change nothing: the streams take programs and responses of any length.
 
@@ -476,12 +478,13 @@ def generate_bench(configs, contents, *, top: str, stimulus_depth: int | None = 
     generator source and tools (nothing is elaborated then)."""
     contents = list(contents)
     del stimulus_depth, response_depth
-    arguments = {"configs": list(configs), "contents": contents, "count_toggles": count_toggles, "checks": checks}
+    arguments = {"configs": list(configs), "contents": contents, "count_toggles": count_toggles, "checks": checks,
+                 "share_lanes": share_lanes}
     return cached_design("tile_bench", arguments, top=top, generate=lambda: _generate_bench(
-        configs, contents, top=top, count_toggles=count_toggles, checks=checks))
+        configs, contents, top=top, count_toggles=count_toggles, checks=checks, share_lanes=share_lanes))
 
 
-def _generate_bench(configs, contents, *, top, count_toggles, checks):
+def _generate_bench(configs, contents, *, top, count_toggles, checks, share_lanes):
     harnesses = [TileHarness(tile_component(config, weights, table), config, index=index, count_toggles=count_toggles,
                              checks=f"{top}_h{index}_checks" if checks else None)
                  for index, (config, (weights, table)) in enumerate(zip(configs, contents))]
@@ -492,5 +495,5 @@ def _generate_bench(configs, contents, *, top, count_toggles, checks):
         extra += "\n" + STREAM_CHECK_SV + "".join("\n" + package_sv(f"{top}_h{index}", config)
                                                  + "\n" + checks_sv(f"{top}_h{index}", config)
                                                  for index, config in enumerate(configs))
-    return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, kind="tile_bench",
+    return generate(HarnessArray(harnesses), top=top, extra_verilog=extra, share_lanes=share_lanes, kind="tile_bench",
                     configs=[config.to_dict() for config in configs])

@@ -342,6 +342,13 @@ class TileConfig:
     def replace(self, **changes) -> "TileConfig":
         return replace(self, **changes)
 
+    def hardware(self) -> "TileConfig":
+        """This configuration with the fields that draw only the memories' initial contents
+        (``seed``, ``weight_density``, ``table_fill``) at their defaults: configurations equal
+        under it have the same registers and logic (the tiles of a mesh: tile i has seed + i)."""
+        return replace(self, **{field.name: field.default for field in fields(self)
+                                if field.name in ("seed", "weight_density", "table_fill")})
+
 
 def index_bits(count: int) -> int:
     """Index bits for ``count`` items (at least 1, so no port is zero bits wide)."""

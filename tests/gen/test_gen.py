@@ -57,3 +57,41 @@ def test_waive_fsm_state_test_only_for_a_multi_bit_state_register():
     result = waive_fsm_state_test(text)
     assert result.count("lint_off WIDTHTRUNC") == 1
     assert "lint_off WIDTHTRUNC\n  assign \\$1  = ! phase_state;" in result
+
+
+def test_module_hierarchy_follows_instances_not_names():
+    from subtile.gen.verilog import module_hierarchy
+    text = ("module top(a);\n  \\top.x  x (\n    .a(a)\n  );\n  shared s_0 (\n  );\n  shared s_1 (\n  );\nendmodule\n"
+            "module \\top.x (a);\nendmodule\nmodule shared;\n  \\shared.y  y (\n  );\nendmodule\n"
+            "module \\shared.y ;\nendmodule\nmodule \\top.unused ;\nendmodule\nmodule bench;\n  top t (\n  );\nendmodule\n")
+    assert module_hierarchy(text, "top") == ["top", "top.x", "shared", "shared.y"]
+    assert module_hierarchy(text, "bench") == ["top", "top.x", "shared", "shared.y", "bench"]
+    with pytest.raises(ValueError, match="top: no module nothing in the Verilog"):
+        module_hierarchy(text, "nothing")
+
+
+def test_lanes_are_one_module_instantiated_per_lane():
+    """A tile's lanes are one module (converted once) with an instance per lane, its parts
+    below it; a mesh whose tiles differ only in their contents has one lane module in all;
+    without sharing, every lane is a module of its own (what toggle coverage and mutation need)."""
+    import re
+    from subtile.gen.verilog import generate, module_hierarchy
+    from subtile.gen.tile import tile_component
+    from subtile.gen.mesh import generate_mesh
+    from subtile.spec.config import MeshConfig, TileConfig
+    config = TileConfig(name="lanes4", neurons=8, lanes=4, branches=2, synapses=4, addresses=16)
+    shared = generate(tile_component(config), top="lanes4").verilog
+    assert re.findall(r"^  (\S+) (lane_\d+) \($", shared, re.M) == [("lanes4_lane", f"lane_{l}") for l in range(4)]
+    assert module_hierarchy(shared, "lanes4_lane") == ["lanes4_lane", "lanes4_lane.branch_0",
+                                                       "lanes4_lane.branch_0.activation", "lanes4_lane.branch_1",
+                                                       "lanes4_lane.branch_1.activation", "lanes4_lane.encoder",
+                                                       "lanes4_lane.soma"]
+    assert "(* top" not in shared[shared.index("module lanes4_lane("):]
+    own = generate(tile_component(config), top="lanes4", share_lanes=False).verilog
+    assert "lanes4_lane" not in own
+    assert [name for name in module_hierarchy(own, "lanes4") if re.fullmatch(r"lanes4\.lane_\d+", name)] == \
+        [f"lanes4.lane_{l}" for l in range(4)]
+    mesh = MeshConfig(name="m2", width=2, height=1, tile=config)
+    text = generate_mesh(mesh).verilog
+    assert text.count("module m2_lane(") == 1 and "module m2_lane_1(" not in text
+    assert len(re.findall(r"^  m2_lane lane_\d+ \($", text, re.M)) == 2 * 4

@@ -23,7 +23,7 @@ import pytest
 
 from subtile.cli.main import main
 from subtile.spec.config import TileConfig
-from subtile.sim.tile_harness import generate_bench
+from subtile.mutate.run import mutation_bench_design
 from subtile.golden.tile import initial_contents
 from subtile.errors import ConfigError
 from subtile.spec.fixed import Overflow, Rounding, resize, shift_right
@@ -53,8 +53,7 @@ ARGS = ["-n", "5", "--seed", "5", "--steps", "24", "--harnesses", "2"]
 @functools.cache
 def small_bench_verilog(harnesses=2):
     config = TileConfig(name="mt", neurons=4, lanes=2, branches=2, synapses=4, addresses=12)
-    design = generate_bench([config] * harnesses, [initial_contents(config)] * harnesses, top="mtb",
-                            stimulus_depth=64, response_depth=64)
+    design = mutation_bench_design([config] * harnesses, [initial_contents(config)] * harnesses, top="mtb")
     return design.verilog
 
 
@@ -196,8 +195,7 @@ def default_bench_verilog():
     """The default tile in a one-harness bench (the module paths below the harness are those of
     the `subtile mutate` run)."""
     config = TileConfig()
-    return generate_bench([config], [initial_contents(config)], top="dtb", stimulus_depth=64,
-                          response_depth=64).verilog
+    return mutation_bench_design([config], [initial_contents(config)], top="dtb").verilog
 
 
 @functools.cache

@@ -243,6 +243,20 @@ class TestTileCapture:
 
     CONFIG = TILE
 
+    def test_shared_lanes_count_what_lanes_of_their_own_count(self, tile_run, tmp_path):
+        """The coverage build has a module per lane (Verilator's coverage counts every instance of
+        a module in the first); a plain build shares one lane module, whose instances drive the
+        observed nets inside the lane (branch and soma activations) through extra ports: the
+        same run counts the same toggles, unit by unit."""
+        run, _, _, bench = tile_run
+        shared = TileBench([TILE], name="capture_shared")
+        stimulus = [StepStimulus(np.asarray(e)) for e in random_stimulus(TILE, 30, 0.3, seed=5)]
+        again = shared.run({0: TileCase(stimulus, seed=2, stall=0.3, idle=0.2, read_state=False)}, work_dir=tmp_path)[0]
+        assert again.passed, again.mismatch
+        assert "module capture_shared_lane(" in shared._verilog.read_text()
+        assert "module capture_bench_lane(" not in bench._verilog.read_text()
+        assert again.toggles == run.toggles and min(run.toggles["branch_activation"], run.toggles["soma_activation"]) > 0
+
     def test_coverage_matches_the_fast_counters_on_every_unit(self, tile_run):
         run, nets, reset, _ = tile_run
         coverage = unit_toggles(run.coverage_counts, nets, scope=tile_scope("capture_bench"),
