@@ -1,6 +1,6 @@
 """Small combinational building blocks shared by the tile's parts (plain functions on values)."""
 
-from amaranth.hdl import Array, Cat, Const, Mux
+from amaranth.hdl import Array, Cat, Const, Mux, Value
 
 __all__ = ["lowest_set", "select", "equals", "clear_lowest"]
 
@@ -31,6 +31,9 @@ def select(values, index):
     values = list(values)
     if len(values) == 1:
         return values[0]
+    # A slice knows its width: Amaranth asks the index's width once per case, which for an
+    # expression (a priority encoder's tree) means walking it again each time. Same netlist.
+    index = Value.cast(index)[:len(index)]
     values += [values[-1]] * ((1 << len(index)) - len(values))
     return Array(values)[index]
 

@@ -207,11 +207,12 @@ class MeshBench:
     ``contents[i]`` and ``axons[i]``, None for its default contents and axon tables);
     ``simulator="icarus"`` builds with Icarus instead. Programs and responses stream through
     files, any length; ``stimulus_depth`` and ``response_depth`` change nothing (kept for callers
-    written for the earlier fixed-size buffers)."""
+    written for the earlier fixed-size buffers). ``build_args``: more arguments for the
+    simulator's build (Verilator: e.g. ``--threads 2``; ``bench/build_options.py`` measures them)."""
 
     def __init__(self, configs: Sequence[MeshConfig], *, name: str = "mesh_bench",
                  stimulus_depth: int | None = None, response_depth: int | None = None, contents=None, axons=None,
-                 count_toggles: bool = True, simulator: str = "verilator"):
+                 count_toggles: bool = True, simulator: str = "verilator", build_args: Sequence[str] = ()):
         if simulator not in runner.SIMULATORS:
             raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(runner.SIMULATORS)}")
         self.simulator = simulator
@@ -220,6 +221,7 @@ class MeshBench:
         self.axons = list(axons) if axons is not None else [None] * len(self.configs)
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
         self.count_toggles = count_toggles
+        self.build_args = list(build_args)
         self._build = None
         self._counters = None
 
@@ -235,8 +237,9 @@ class MeshBench:
                                          axons=self.axons, count_toggles=self.count_toggles)
             verilog = design.write(Path(work_dir))
             self._counters = design.manifest_extra["counters"]
-            self._build = (runner.build([verilog], design.top, simulator="icarus") if self.simulator == "icarus"
-                           else runner.build([verilog], design.top, public=PUBLIC_SIGNALS))
+            self._build = (runner.build([verilog], design.top, simulator="icarus", build_args=self.build_args)
+                           if self.simulator == "icarus"
+                           else runner.build([verilog], design.top, public=PUBLIC_SIGNALS, build_args=self.build_args))
         return self._build
 
     def _files(self, work_dir: Path, index: int):

@@ -266,12 +266,15 @@ class TileBench:
     simulator : str
         ``"verilator"`` (default) or ``"icarus"`` (tens of times slower; without coverage, SAIF,
         assertions or waves, which are Verilator only).
+    build_args : sequence of str
+        More arguments for the simulator's build (Verilator: e.g. ``--threads 2``;
+        ``bench/build_options.py`` measures what they change).
     """
 
     def __init__(self, configs: Sequence[TileConfig], *, contents=None, name: str = "tile_bench",
                  stimulus_depth: int | None = None, response_depth: int | None = None,
                  count_toggles: bool = True, coverage: bool = False, saif: bool = False,
-                 assertions: bool = False, simulator: str = "verilator"):
+                 assertions: bool = False, simulator: str = "verilator", build_args: Sequence[str] = ()):
         if simulator not in runner.SIMULATORS:
             raise ValueError(f"simulator: {simulator!r} is not one of {', '.join(runner.SIMULATORS)}")
         if simulator == "icarus" and (coverage or saif or assertions):
@@ -283,6 +286,7 @@ class TileBench:
         self.name, self.stimulus_depth, self.response_depth = name, stimulus_depth, response_depth
         self.count_toggles, self.coverage, self.saif = count_toggles, coverage, saif
         self.assertions = assertions
+        self.build_args = list(build_args)
         self._build = None
 
     def build(self, work_dir: Path) -> runner.Build:
@@ -294,11 +298,11 @@ class TileBench:
             verilog = design.write(Path(work_dir))
             self._verilog = verilog
             if self.simulator == "icarus":
-                self._build = runner.build([verilog], design.top, simulator="icarus")
+                self._build = runner.build([verilog], design.top, simulator="icarus", build_args=self.build_args)
             else:
                 self._build = runner.build([verilog], design.top, public=PUBLIC_SIGNALS,
                                            public_read=READ_SIGNALS,
-                                           build_args=["--assert"] if self.assertions else [],
+                                           build_args=["--assert"] * self.assertions + self.build_args,
                                            coverage="toggle" if self.coverage else None, saif=self.saif)
         return self._build
 

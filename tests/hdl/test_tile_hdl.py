@@ -484,3 +484,50 @@ def test_scoped_gated_domains_leave_the_verilog_unchanged(monkeypatch, lanes):
     scoped = verilog.convert(Tile(config), name="t", emit_src=False)
     monkeypatch.setattr(tile_module, "scope_local_domains", lambda fragment: fragment)
     assert verilog.convert(Tile(config), name="t", emit_src=False) == scoped
+
+
+@pytest.mark.parametrize("changes", [dict(gating="icg"), dict(lanes=1, gating="icg"), dict(lanes=4),
+                                     dict(gating="none", branch_activation="identity")])
+def test_clock_tree_walks_one_lane_and_finds_what_walking_every_lane_finds(monkeypatch, changes):
+    """clock_tree elaborates one neuron lane per distinct lane (they clock nothing): the flops,
+    memories, clock gates and flip-flop outputs it finds, and the register units of the probes,
+    are those of a walk through every lane."""
+    from subtile.hdl import flops
+    from subtile.hdl.tile_probes import register_units_of
+
+    def summary(tree, tile):
+        probes = tile.probes()
+        return (tree.flops, tree.memory_bits, tree.memory_domains, sorted(tree.gates), len(tree.registers),
+                register_units_of(probes, tree),
+                {unit: [tree.is_register(value) for value in values] for unit, values in probes.data.items()})
+
+    config = small(**changes)
+    tile = Tile(config)
+    once = summary(flops.clock_tree(tile), tile)
+    monkeypatch.setattr(flops._EachLaneOnce, "get_neuron_lane", lambda self, lane: lane.elaborate(None))
+    assert summary(flops.clock_tree(tile), tile) == once
+    assert once[0] and once[5]                   # (the design has flops and register units)
+
+
+def test_clock_tree_refuses_to_skip_a_lane_that_clocks_something():
+    from subtile.hdl import flops
+    from subtile.hdl.neuron import NeuronLane
+
+    class RegisteredLane(NeuronLane):
+        def elaborate(self, platform):
+            if hasattr(platform, "get_neuron_lane") and platform.top is not self:
+                return platform.get_neuron_lane(self)
+            m = super().elaborate(None)
+            m.d.sync += Signal(name="extra").eq(self.dirty)
+            return m
+
+    from subtile.hdl.amaranth_internals import silence_unused
+    tile = Tile(small(gating="icg"))
+    replaced, tile.lane_units = tile.lane_units, [RegisteredLane(lane.config) for lane in tile.lane_units]
+    with pytest.raises(AssertionError, match="a neuron lane clocks .*clock_tree must walk every lane"):
+        flops.clock_tree(tile)
+    for lane in (*replaced, *tile.lane_units):      # (neither is elaborated to the end)
+        for part in (lane, *lane.branch_units, lane.soma, lane.encoder):
+            silence_unused(part)
+    for part in (tile, tile.synapses, tile.sequencer, tile.lane_operands, tile.state):
+        silence_unused(part)
