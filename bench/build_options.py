@@ -1,6 +1,6 @@
 """What Verilator's build options change on this machine: cold build time against simulation speed.
 
-    python bench/build_options.py [--design tile64] [--variants default,inline,O1,threads2]
+    python bench/build_options.py [--design tile64] [--variants default,Os,inline,threads2]
                                   [--steps 200] [--activity 0.1] [--seed 1] [--json out.json]
 
 ``--design``: ``tile<N>`` (the default tile with N neurons and N private lanes, as in
@@ -9,10 +9,12 @@ bench/scale.py) or ``mesh<W>x<H>`` (examples/mesh.toml at W x H, as in bench/sca
 nothing (a fresh cache folder, ccache off) and runs the same seeded stimulus, checked bit-exact
 against the golden model. The variants:
 
-* ``default``: the flow's build (Verilator's defaults, the C++ at verilated.mk's ``-Os``);
+* ``default``: the flow's build (Verilator's defaults, the C++ at ``-O1``:
+  ``subtile.toolchain.verilator.MODEL_MAKE_VARIABLES``);
 * ``inline``: ``--inline-mult 0``, every module inlined (a tile's lanes are one module, which
   Verilator otherwise keeps as a module of its own once it is instantiated many times);
-* ``O0``, ``O1``, ``O2``: the C++ at that level (make variable ``OPT_FAST``);
+* ``Os``, ``O0``, ``O2``: the C++ at that level (make variable ``OPT_FAST``; ``-Os`` is
+  verilated.mk's own default);
 * ``threads2``: Verilator's multithreaded model on 2 threads (``--threads 2``).
 
 Printed per variant: the cold build, the simulation's cycles/s (its run inside the simulator),
@@ -36,8 +38,8 @@ from scale import mesh_config
 VARIANTS = {
     "default": ([], ""),
     "inline": (["--inline-mult", "0"], ""),
+    "Os": ([], "OPT_FAST=-Os"),
     "O0": ([], "OPT_FAST=-O0"),
-    "O1": ([], "OPT_FAST=-O1"),
     "O2": ([], "OPT_FAST=-O2"),
     "threads2": (["--threads", "2"], ""),
 }
@@ -88,8 +90,8 @@ def run_variant(config, name: str, args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--design", default="tile64", help="tile<N> or mesh<W>x<H> (default tile64)")
-    parser.add_argument("--variants", default="default,inline,O1,threads2",
-                        help=f"comma-separated, of {', '.join(VARIANTS)} (default default,inline,O1,threads2)")
+    parser.add_argument("--variants", default="default,Os,inline,threads2",
+                        help=f"comma-separated, of {', '.join(VARIANTS)} (default default,Os,inline,threads2)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--activity", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1)

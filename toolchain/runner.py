@@ -41,6 +41,7 @@ from subtile.cache import cache_root, verilog_digest
 from subtile.toolchain.verilator import (
     ToolchainError,
     check_toolchain,
+    model_makeflags,
     overlay_environ,
     verilator_environment,
     verilator_executable,
@@ -189,6 +190,7 @@ def _manifest(
         "build_args": list(build_args),
         "waves": waves,
         "verilator": verilator_version(),
+        "makeflags": model_makeflags(),
         "cocotb": cocotb.__version__,
         # The executable links cocotb's VPI library by absolute rpath: a build made by another
         # installation of the same cocotb version would break once that installation is removed.

@@ -18,6 +18,10 @@ Whichever is found, the environment also gets:
   ``Vtop__pch.h.fast: linker input file not found``. It also gets ``PYTHON3=<this interpreter>``:
   the wheel's ``verilated.mk`` runs ``python``, which Debian does not have unless
   ``python-is-python3`` is installed, and small (unsplit) designs need it to concatenate their C++.
+  And it gets ``OPT_FAST=-O1`` (:data:`MODEL_MAKE_VARIABLES`): the model's C++ at -O1 instead of
+  ``verilated.mk``'s ``-Os`` builds in a half to three quarters of the time and simulates within
+  2-10 % of the speed (``bench/build_options.py``), and most runs are far too short to earn the
+  difference back.
 - ``OBJCACHE=ccache`` when ``ccache`` is on ``PATH`` and the user has not set ``OBJCACHE``
   (even to an empty value, which is how to turn ccache off).
 
@@ -43,6 +47,8 @@ __all__ = [
     "ToolchainError",
     "check_toolchain",
     "fst_supported",
+    "MODEL_MAKE_VARIABLES",
+    "model_makeflags",
     "overlay_environ",
     "verilator_env",
     "verilator_environment",
@@ -124,6 +130,26 @@ def _make_variable(name: str, value: str) -> str:
     return f"{name}={escaped}"
 
 
+#: Make variables for the model's compilation, set unless the user's ``MAKEFLAGS`` sets them
+#: (part of a build's cache key, :func:`model_makeflags`).
+MODEL_MAKE_VARIABLES: tuple[tuple[str, str], ...] = (("OPT_FAST", "-O1"),)
+
+
+def _makeflags(extra: tuple[tuple[str, str], ...]) -> str:
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    for name, value in (*MODEL_MAKE_VARIABLES, *extra):
+        # The user's own setting of a variable wins.
+        if f"{name}=" not in makeflags:
+            makeflags = f"{makeflags} {_make_variable(name, value)}".strip()
+    return makeflags
+
+
+def model_makeflags() -> str:
+    """The ``MAKEFLAGS`` a build compiles its model with: the user's and
+    :data:`MODEL_MAKE_VARIABLES` (without the build fixes, which do not change the model)."""
+    return _makeflags(())
+
+
 def verilator_env() -> dict[str, str]:
     """Return the environment variables that Verilator builds need, based on ``os.environ``.
 
@@ -148,12 +174,7 @@ def verilator_env() -> dict[str, str]:
         # Entering verilator_environment() twice must not grow PATH each time.
         if path.split(os.pathsep)[0] != bin_dir:
             variables["PATH"] = bin_dir + os.pathsep + path
-    makeflags = os.environ.get("MAKEFLAGS", "")
-    for name, value in (("CFG_CXXFLAGS_PCH_I", "-include"), ("PYTHON3", sys.executable)):
-        # The user's own setting of either variable wins.
-        if f"{name}=" not in makeflags:
-            makeflags = f"{makeflags} {_make_variable(name, value)}".strip()
-    variables["MAKEFLAGS"] = makeflags
+    variables["MAKEFLAGS"] = _makeflags((("CFG_CXXFLAGS_PCH_I", "-include"), ("PYTHON3", sys.executable)))
     if "OBJCACHE" not in os.environ and shutil.which("ccache") is not None:
         variables["OBJCACHE"] = "ccache"
     return variables

@@ -160,11 +160,13 @@ def test_rebuild_is_cached_even_with_other_src_attributes(
         assert again.seconds < 1.0
 
 
-def test_build_key_matches_build_and_depends_on_its_inputs(big_build, big_source):
+def test_build_key_matches_build_and_depends_on_its_inputs(big_build, big_source, monkeypatch):
     assert build_key([big_source], TOP) == big_build.key
     assert build_key([big_source], TOP, build_args=["-O3"]) != big_build.key
     assert build_key([big_source], TOP, waves=True) != big_build.key
     assert build_key([big_source], "other_top") != big_build.key
+    monkeypatch.setenv("MAKEFLAGS", "OPT_FAST=-Os")          # the user's C++ optimisation level
+    assert build_key([big_source], TOP) != big_build.key
 
 
 def test_failed_build_raises_with_log_tail_and_is_not_reused(cache_dir, tmp_path):
@@ -379,8 +381,11 @@ def test_makeflags_and_ccache(bare_env, tmp_path):
     bare_env.setenv("PATH", str(tmp_path / "tools"))
     bare_env.setenv("MAKEFLAGS", "-k")
     env = verilator_env()
-    assert env["MAKEFLAGS"].startswith("-k CFG_CXXFLAGS_PCH_I=-include ")
+    assert env["MAKEFLAGS"].startswith("-k OPT_FAST=-O1 CFG_CXXFLAGS_PCH_I=-include ")
     assert "PYTHON3=" in env["MAKEFLAGS"]
+    bare_env.setenv("MAKEFLAGS", "OPT_FAST=-O3")              # the user's level wins
+    assert verilator_env()["MAKEFLAGS"].startswith("OPT_FAST=-O3 CFG_CXXFLAGS_PCH_I=-include ")
+    bare_env.setenv("MAKEFLAGS", "-k")
     assert "OBJCACHE" not in env  # no ccache on PATH
     fake_tool(tmp_path / "tools", "ccache")
     assert verilator_env()["OBJCACHE"] == "ccache"
