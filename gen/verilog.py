@@ -332,7 +332,7 @@ class SharedLanes:
                                                    soma_plan=lane.soma_plan))
         name, _ = self._modules[key]
         # The lane's parts are elaborated inside the module, not here.
-        for part in (*lane.branch_units, lane.soma, lane.encoder):
+        for part in lane.parts:
             silence_unused(part)
         return Instance(name, **{f"{direction}_{port}": signal
                                  for port, (direction, signal) in lane.module_ports().items()})

@@ -85,7 +85,7 @@ class _EachLaneOnce:
                 raise AssertionError(f"a neuron lane clocks {tree.flops}, {tree.memory_bits} memory bits, "
                                      f"gates {sorted(tree.gates)}: clock_tree must walk every lane")
             self.checked.add(key)
-        for part in (lane, *lane.branch_units, lane.soma, lane.encoder):
+        for part in (lane, *lane.parts):
             silence_unused(part)
         return Fragment()
 

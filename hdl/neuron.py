@@ -212,6 +212,11 @@ class NeuronLane(wiring.Component):
             "payload": Out(payload),
         })
 
+    @property
+    def parts(self) -> tuple:
+        """The lane's submodules: its branches, the soma activation and the encoder."""
+        return (*self.branch_units, self.soma, self.encoder)
+
     def module_ports(self) -> dict:
         """The lane's ports as a module of its own, ``name -> (direction, signal)`` with direction
         ``"i"`` (read) or ``"o"`` (driven), as :class:`~amaranth.hdl.Instance` prefixes them: the

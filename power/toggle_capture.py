@@ -173,7 +173,7 @@ def probe_layout(config, *, weights=None, table=None) -> tuple[dict[str, list[tu
     nets, reset = probe_nets(tile), reset_values(tile)
     # Only inspected, never elaborated: keep Amaranth from warning that they went unused.
     for part in (tile, tile.synapses, tile.sequencer, tile.lane_operands, tile.state, *tile.lane_units,
-                 *(piece for lane in tile.lane_units for piece in (*lane.branch_units, lane.soma, lane.encoder))):
+                 *(part for lane in tile.lane_units for part in lane.parts)):
         silence_unused(part)
     return nets, reset
 

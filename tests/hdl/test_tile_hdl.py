@@ -527,7 +527,7 @@ def test_clock_tree_refuses_to_skip_a_lane_that_clocks_something():
     with pytest.raises(AssertionError, match="a neuron lane clocks .*clock_tree must walk every lane"):
         flops.clock_tree(tile)
     for lane in (*replaced, *tile.lane_units):      # (neither is elaborated to the end)
-        for part in (lane, *lane.branch_units, lane.soma, lane.encoder):
+        for part in (lane, *lane.parts):
             silence_unused(part)
     for part in (tile, tile.synapses, tile.sequencer, tile.lane_operands, tile.state):
         silence_unused(part)
